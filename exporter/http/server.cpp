@@ -1,0 +1,506 @@
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <civetweb.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+
+#include "common/fd.h"
+#include "http/basic_auth.h"
+#include "http/civetweb_tls_compat.h"
+#include "http/gzip.h"
+#include "http/tls_context.h"
+#include "http/web_config.h"
+
+namespace ping_exporter::http {
+namespace {
+
+constexpr char kRealmHeader[] = "Basic realm=\"ping_exporter\"";
+// CivetWeb's own ceiling on worker threads.
+constexpr uint32_t kMaxThreads = 1024;
+// Fastest zlib level: /metrics is big and scraped often, CPU matters more than bytes.
+constexpr int kGzipLevel = 1;
+constexpr size_t kReadChunk = 16 * 1024;
+
+struct CivetInit {
+  unsigned features = 0;
+  detail::CivetTlsPatch patch = detail::CivetTlsPatch::kNotNeeded;
+};
+
+// CivetWeb wants mg_init_library once before the first context, and its first call
+// is not thread-safe; a function-local static makes it happen exactly once. The
+// OpenSSL 3 fix-up must come first (see civetweb_tls_compat.h). The library stays
+// initialised for the life of the process on purpose.
+const CivetInit& InitCivetWeb() {
+  static const CivetInit init = [] {
+    CivetInit i;
+    i.patch = detail::PatchCivetWebForOpenSsl3();
+    i.features = mg_init_library(MG_FEATURES_TLS);
+    return i;
+  }();
+  return init;
+}
+
+bool IsDigits(std::string_view s) {
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/// What CivetWeb's listening_ports wants, and how to print the address afterwards.
+struct ListenSpec {
+  std::string civet;  ///< e.g. "127.0.0.1:9823", "9823", "[::1]:9823"
+  std::string host;   ///< for address(): "127.0.0.1", "0.0.0.0", "[::1]"
+};
+
+Expected<ListenSpec, std::string> ParseListenAddress(const std::string& address,
+                                                     bool ipv6_supported) {
+  auto bad = [&](const std::string& why) {
+    return MakeUnexpected("invalid listen address \"" + address + "\": " + why);
+  };
+  std::string host;
+  std::string port;
+  bool bracketed = false;
+  if (!address.empty() && address.front() == '[') {
+    size_t close = address.find(']');
+    if (close == std::string::npos) return bad("missing ']' after IPv6 address");
+    if (close + 1 >= address.size() || address[close + 1] != ':') {
+      return bad("want [IPv6]:port");
+    }
+    host = address.substr(1, close - 1);
+    port = address.substr(close + 2);
+    bracketed = true;
+  } else {
+    size_t colon = address.rfind(':');
+    if (colon == std::string::npos) return bad("missing port, want host:port or :port");
+    host = address.substr(0, colon);
+    port = address.substr(colon + 1);
+    if (host.find(':') != std::string::npos) return bad("IPv6 addresses need brackets: [addr]:port");
+  }
+  if (!IsDigits(port) || port.size() > 5 || std::stoul(port) > 65535) {
+    return bad("port must be a number from 0 to 65535");
+  }
+  port = std::to_string(std::stoul(port));  // no leading zeros: CivetWeb reads octal
+
+  if (bracketed) {
+    in6_addr addr6{};
+    if (inet_pton(AF_INET6, host.c_str(), &addr6) != 1) return bad("not an IPv6 address");
+    if (!ipv6_supported) {
+      return bad("IPv6 is not supported: this CivetWeb build lacks IPv6 (listen on an IPv4 "
+                 "address or :port instead)");
+    }
+    std::array<char, INET6_ADDRSTRLEN> text{};
+    inet_ntop(AF_INET6, &addr6, text.data(), text.size());
+    return ListenSpec{"[" + std::string(text.data()) + "]:" + port,
+                      "[" + std::string(text.data()) + "]"};
+  }
+  if (host.empty()) {
+    // All interfaces: dual-stack when CivetWeb has IPv6, else IPv4 only.
+    if (ipv6_supported) return ListenSpec{"+" + port, "[::]"};
+    return ListenSpec{port, "0.0.0.0"};
+  }
+  in_addr addr4{};
+  if (inet_pton(AF_INET, host.c_str(), &addr4) != 1) {
+    // A host name: resolve it here so the error says what went wrong.
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* result = nullptr;
+    int rc = getaddrinfo(host.c_str(), nullptr, &hints, &result);
+    if (rc != 0 || result == nullptr) {
+      return bad("cannot resolve \"" + host + "\" to an IPv4 address: " + gai_strerror(rc));
+    }
+    addr4 = reinterpret_cast<const sockaddr_in*>(result->ai_addr)->sin_addr;
+    freeaddrinfo(result);
+  }
+  std::array<char, INET_ADDRSTRLEN> text{};
+  inet_ntop(AF_INET, &addr4, text.data(), text.size());
+  return ListenSpec{std::string(text.data()) + ":" + port, text.data()};
+}
+
+// Connects to our own listening socket and hangs up, to wake CivetWeb's accept loop.
+void PokeListener(const std::string& host, uint16_t port) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  if (host.front() == '[') {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(port);
+    std::string literal = host.substr(1, host.size() - 2);
+    if (literal == "::") literal = "::1";
+    if (inet_pton(AF_INET6, literal.c_str(), &a6->sin6_addr) != 1) return;
+    len = sizeof(sockaddr_in6);
+  } else {
+    auto* a4 = reinterpret_cast<sockaddr_in*>(&addr);
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons(port);
+    std::string literal = host == "0.0.0.0" ? "127.0.0.1" : host;
+    if (inet_pton(AF_INET, literal.c_str(), &a4->sin_addr) != 1) return;
+    len = sizeof(sockaddr_in);
+  }
+  Fd fd(socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return;
+  timeval limit{0, 100 * 1000};  // connect() honours the send timeout on Linux
+  setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), len);
+}
+
+bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Headers the server computes itself; a handler's copy would contradict them.
+bool IsReservedHeader(std::string_view name) {
+  for (std::string_view reserved :
+       {"Content-Length", "Content-Encoding", "Transfer-Encoding", "Connection", "Vary"}) {
+    if (EqualsIgnoreCase(name, reserved)) return true;
+  }
+  return false;
+}
+
+Response TextResponse(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  explicit Impl(Logger& l) : logger(l) {}
+  ~Impl() {
+    if (ctx == nullptr) return;
+    // mg_stop joins CivetWeb's threads while everything they use is still alive. Its
+    // accept loop polls in 2 s slices; poking the port makes it see the stop flag
+    // at once instead.
+    std::atomic<bool> stopped{false};
+    std::thread waker([this, &stopped] {
+      for (int i = 0; i < 100 && !stopped.load(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (!stopped.load()) PokeListener(host, port);
+      }
+    });
+    mg_stop(ctx);
+    stopped.store(true);
+    waker.join();
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  Logger& logger;
+  ServerOptions options;
+  std::unordered_map<std::string, Handler> routes;
+  WebConfig web;
+  std::unique_ptr<BasicAuth> auth;
+  mg_context* ctx = nullptr;
+  uint16_t port = 0;
+  std::string host;
+
+  std::mutex start_mu;
+  bool starting = true;                     // guarded by start_mu
+  std::vector<std::string> start_messages;  // guarded by start_mu
+  std::string tls_error;                    // guarded by start_mu
+
+  int Handle(mg_connection* conn);
+  void Send(mg_connection* conn, const Request& request, const Response& response, bool head);
+  std::optional<Response> ReadBody(mg_connection* conn, std::string& body);
+  Response Dispatch(const Request& request);
+
+  static int OnBeginRequest(mg_connection* conn);
+  static int OnLogMessage(const mg_connection* conn, const char* message);
+  static int OnInitSsl(void* ssl_ctx, void* user_data);
+};
+
+int Server::Impl::OnLogMessage(const mg_connection* conn, const char* message) {
+  mg_context* ctx = conn != nullptr ? mg_get_context(conn) : nullptr;
+  auto* impl = ctx != nullptr ? static_cast<Impl*>(mg_get_user_data(ctx)) : nullptr;
+  if (impl == nullptr) return 0;  // let CivetWeb print it
+  {
+    std::lock_guard<std::mutex> lock(impl->start_mu);
+    if (impl->starting) {
+      // Reported by Start() in its error, not logged twice.
+      impl->start_messages.emplace_back(message);
+      return 1;
+    }
+  }
+  // Failed TLS handshakes (plain HTTP on the TLS port, a missing client certificate)
+  // are the client's doing and can be frequent: debug level. The rest matters.
+  bool handshake = std::string_view(message).rfind("sslize", 0) == 0;
+  impl->logger.Log(handshake ? LogLevel::kDebug : LogLevel::kWarn, "http server",
+                   {{"err", message}});
+  return 1;
+}
+
+int Server::Impl::OnInitSsl(void* ssl_ctx, void* user_data) {
+  auto* impl = static_cast<Impl*>(user_data);
+  if (impl == nullptr || !impl->web.tls.has_value()) return -1;
+  std::string err =
+      detail::ConfigureServerContext(static_cast<ssl_ctx_st*>(ssl_ctx), *impl->web.tls);
+  if (!err.empty()) {
+    std::lock_guard<std::mutex> lock(impl->start_mu);
+    impl->tls_error = err;
+    return -1;
+  }
+  return 1;  // the context is complete; CivetWeb must not load a PEM itself
+}
+
+int Server::Impl::OnBeginRequest(mg_connection* conn) {
+  auto* impl = static_cast<Impl*>(mg_get_user_data(mg_get_context(conn)));
+  return impl->Handle(conn);
+}
+
+std::optional<Response> Server::Impl::ReadBody(mg_connection* conn, std::string& body) {
+  const mg_request_info* info = mg_get_request_info(conn);
+  const size_t limit = options.max_body_bytes;
+  if (info->content_length > 0 && static_cast<unsigned long long>(info->content_length) > limit) {
+    return TextResponse(413, "request body too large\n");
+  }
+  if (info->content_length > 0) body.reserve(static_cast<size_t>(info->content_length));
+  std::string chunk(kReadChunk, '\0');
+  // Reads until the declared length or the end of a chunked body; CivetWeb bounds
+  // each read by request_timeout_ms.
+  for (;;) {
+    int n = mg_read(conn, chunk.data(), chunk.size());
+    if (n == 0) break;
+    if (n < 0) return TextResponse(400, "cannot read request body\n");
+    body.append(chunk.data(), static_cast<size_t>(n));
+    if (body.size() > limit) return TextResponse(413, "request body too large\n");
+  }
+  return std::nullopt;
+}
+
+Response Server::Impl::Dispatch(const Request& request) {
+  auto route = routes.find(request.path);
+  if (route == routes.end()) return TextResponse(404, "404 page not found\n");
+  try {
+    return route->second(request);
+  } catch (const std::exception& e) {
+    logger.Error("http handler failed", {{"path", request.path}, {"err", e.what()}});
+  } catch (...) {
+    logger.Error("http handler failed", {{"path", request.path}, {"err", "unknown exception"}});
+  }
+  return TextResponse(500, "500 internal server error\n");
+}
+
+int Server::Impl::Handle(mg_connection* conn) {
+  const mg_request_info* info = mg_get_request_info(conn);
+  Request request;
+  request.method = info->request_method != nullptr ? info->request_method : "";
+  request.path = info->local_uri != nullptr ? info->local_uri : "";
+  request.query = info->query_string != nullptr ? info->query_string : "";
+  const char* accept_encoding = mg_get_header(conn, "Accept-Encoding");
+  request.accept_encoding = accept_encoding != nullptr ? accept_encoding : "";
+  request.remote_address = info->remote_addr;
+
+  const bool head = request.method == "HEAD";
+  if (head) request.method = "GET";  // same answer, Send() drops the body
+
+  Response response;
+  bool authorized = true;
+  if (auth != nullptr) {
+    const char* authorization = mg_get_header(conn, "Authorization");
+    authorized = auth->Check(authorization != nullptr ? authorization : "",
+                             BasicAuth::Clock::now())
+                     .has_value();
+  }
+  if (!authorized) {
+    response = TextResponse(401, "401 unauthorized\n");
+    response.headers.emplace_back("WWW-Authenticate", kRealmHeader);
+    // Close instead of letting CivetWeb drain a body nobody will read.
+    mg_disable_connection_keep_alive(conn);
+  } else if (std::optional<Response> error = ReadBody(conn, request.body)) {
+    response = std::move(*error);
+    mg_disable_connection_keep_alive(conn);
+  } else {
+    response = Dispatch(request);
+  }
+  if (response.status < 100 || response.status > 599) {
+    logger.Error("http handler returned an invalid status",
+                 {{"path", request.path}, {"status", std::to_string(response.status)}});
+    response = TextResponse(500, "500 internal server error\n");
+  }
+  Send(conn, request, response, head);
+  if (logger.Enabled(LogLevel::kDebug)) {
+    logger.Debug("http request", {{"method", head ? "HEAD" : request.method},
+                                  {"path", request.path},
+                                  {"status", std::to_string(response.status)},
+                                  {"remote", request.remote_address}});
+  }
+  return response.status;
+}
+
+void Server::Impl::Send(mg_connection* conn, const Request& request, const Response& response,
+                        bool head) {
+  std::string compressed;
+  bool gzip = false;
+  if (response.compressible && !response.body.empty() && AcceptsGzip(request.accept_encoding)) {
+    Expected<std::string, std::string> z = GzipCompress(response.body, kGzipLevel);
+    if (z.has_value()) {
+      compressed = std::move(z.value());
+      gzip = true;
+    } else {
+      logger.Warn("gzip failed, sending uncompressed", {{"err", z.error()}});
+    }
+  }
+  const std::string& body = gzip ? compressed : response.body;
+
+  mg_response_header_start(conn, response.status);
+  auto add = [&](const std::string& name, const std::string& value) {
+    if (HasLineBreak(name) || HasLineBreak(value)) {
+      logger.Warn("dropping response header with a line break", {{"name", name}});
+      return;
+    }
+    if (mg_response_header_add(conn, name.c_str(), value.c_str(), -1) < 0) {
+      logger.Warn("dropping response header", {{"name", name}});
+    }
+  };
+  add("Content-Type", response.content_type);
+  add("Content-Length", std::to_string(body.size()));
+  if (gzip) add("Content-Encoding", "gzip");
+  // Caches must know the body depends on Accept-Encoding, compressed or not.
+  if (response.compressible) add("Vary", "Accept-Encoding");
+  for (const auto& [name, value] : response.headers) {
+    if (IsReservedHeader(name)) continue;
+    add(name, value);
+  }
+  for (const auto& [name, value] : web.headers) add(name, value);
+  mg_response_header_send(conn);
+  if (!head && !body.empty()) mg_write(conn, body.data(), body.size());
+}
+
+Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions& options,
+                                                             std::vector<Route> routes,
+                                                             Logger& logger) {
+  auto impl = std::make_unique<Impl>(logger);
+  impl->options = options;
+  if (options.threads < 1 || options.threads > kMaxThreads) {
+    return MakeUnexpected("http threads must be between 1 and " + std::to_string(kMaxThreads) +
+                          ", not " + std::to_string(options.threads));
+  }
+  auto timeout_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.request_timeout);
+  if (timeout_ms.count() < 1) return MakeUnexpected(std::string("http request timeout must be at least 1ms"));
+  if (options.max_header_bytes < 1024 || options.max_header_bytes > (size_t{1} << 24)) {
+    return MakeUnexpected(std::string("http max header size must be between 1 KiB and 16 MiB"));
+  }
+  for (Route& route : routes) {
+    if (route.path.empty() || route.path.front() != '/' || !route.handler) {
+      return MakeUnexpected("invalid route \"" + route.path + "\"");
+    }
+    if (!impl->routes.emplace(route.path, std::move(route.handler)).second) {
+      return MakeUnexpected("duplicate route \"" + route.path + "\"");
+    }
+  }
+  if (!options.web_config_file.empty()) {
+    Expected<WebConfig, std::string> web = LoadWebConfig(options.web_config_file);
+    if (!web.has_value()) return MakeUnexpected(web.error());
+    impl->web = std::move(web.value());
+  }
+
+  const CivetInit& civet = InitCivetWeb();
+  Expected<ListenSpec, std::string> spec =
+      ParseListenAddress(options.listen_address, mg_check_feature(MG_FEATURES_IPV6) != 0);
+  if (!spec.has_value()) return MakeUnexpected(spec.error());
+  impl->host = spec->host;
+  const bool tls = impl->web.tls.has_value();
+  if (tls && (civet.features & MG_FEATURES_TLS) == 0) {
+    return MakeUnexpected(
+        "TLS is configured in " + options.web_config_file +
+        " but CivetWeb could not load OpenSSL (it opens libssl.so and libcrypto.so at run "
+        "time: install libssl-dev" +
+        (civet.patch == detail::CivetTlsPatch::kNotFound
+             ? "; its OpenSSL 3 lookup table could not be adjusted either)"
+             : ")"));
+  }
+  if (tls && civet.patch == detail::CivetTlsPatch::kPatched) {
+    logger.Debug("CivetWeb told to use SSL_get1_peer_certificate for OpenSSL 3");
+  }
+  if (!impl->web.basic_auth_users.empty()) {
+    impl->auth = std::make_unique<BasicAuth>(impl->web.basic_auth_users);
+  }
+
+  const std::string ports = spec->civet + (tls ? "s" : "");
+  const std::string threads = std::to_string(options.threads);
+  const std::string timeout = std::to_string(timeout_ms.count());
+  const std::string header_bytes = std::to_string(options.max_header_bytes);
+  const char* civet_options[] = {
+      "listening_ports", ports.c_str(),
+      "num_threads", threads.c_str(),
+      "request_timeout_ms", timeout.c_str(),
+      "max_request_size", header_bytes.c_str(),
+      // Keep-alive would let idle clients hold the few worker threads.
+      "enable_keep_alive", "no",
+      nullptr,
+  };
+  mg_callbacks callbacks{};
+  callbacks.begin_request = &Impl::OnBeginRequest;
+  callbacks.log_message = &Impl::OnLogMessage;
+  if (tls) callbacks.init_ssl = &Impl::OnInitSsl;
+  mg_init_data init{};
+  init.callbacks = &callbacks;
+  init.user_data = impl.get();
+  init.configuration_options = civet_options;
+  unsigned error_code = 0;
+  std::array<char, 256> error_text{};
+  mg_error_data error{&error_code, error_text.data(), error_text.size()};
+
+  impl->ctx = mg_start2(&init, &error);
+  std::vector<std::string> start_messages;
+  std::string tls_error;
+  {
+    std::lock_guard<std::mutex> lock(impl->start_mu);
+    impl->starting = false;
+    start_messages.swap(impl->start_messages);
+    tls_error = impl->tls_error;
+  }
+  if (impl->ctx == nullptr) {
+    std::string message = "cannot start HTTP server on " + options.listen_address + ": ";
+    if (!tls_error.empty()) {
+      message += options.web_config_file + ": tls_server_config: " + tls_error;
+    } else {
+      // CivetWeb's own summary is generic ("Failed to setup server ports"); the
+      // lines it logged before say which address and why.
+      std::string summary = error_text.data();
+      for (const std::string& m : start_messages) {
+        if (m != summary) message += m + "; ";
+      }
+      message += summary;
+    }
+    return MakeUnexpected(std::move(message));
+  }
+  std::array<mg_server_port, 4> bound{};
+  int n = mg_get_server_ports(impl->ctx, static_cast<int>(bound.size()), bound.data());
+  if (n < 1) return MakeUnexpected(std::string("HTTP server started but reports no listening port"));
+  impl->port = static_cast<uint16_t>(bound[0].port);
+  for (const std::string& m : start_messages) logger.Warn("http server", {{"err", m}});
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() = default;
+
+uint16_t Server::port() const { return impl_->port; }
+
+bool Server::tls() const { return impl_->web.tls.has_value(); }
+
+std::string Server::address() const { return impl_->host + ":" + std::to_string(impl_->port); }
+
+}  // namespace ping_exporter::http

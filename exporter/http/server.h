@@ -1,0 +1,86 @@
+#pragma once
+// The HTTP front: CivetWeb behind a small interface, so no CivetWeb type leaks out.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/duration.h"
+#include "common/expected.h"
+#include "common/log.h"
+
+namespace ping_exporter::http {
+
+/// One parsed request, as handlers see it.
+struct Request {
+  std::string method;           ///< "GET", "POST", ...
+  std::string path;             ///< decoded path without the query, e.g. "/metrics"
+  std::string query;            ///< raw query string without '?', may be empty
+  std::string accept_encoding;  ///< the Accept-Encoding header, may be empty
+  std::string body;             ///< request body (bounded by the server)
+  std::string remote_address;   ///< peer IP as text
+};
+
+/// What a handler returns. The server adds Content-Length and, when
+/// `compressible` and the client accepts gzip, compresses the body.
+struct Response {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool compressible = false;
+};
+
+/// Called on one of the server's threads; must be thread-safe. May throw:
+/// the server answers 500 and logs the message.
+using Handler = std::function<Response(const Request&)>;
+
+struct Route {
+  std::string path;  ///< exact match, e.g. "/metrics"
+  Handler handler;
+};
+
+struct ServerOptions {
+  std::string listen_address = ":9823";  ///< "host:port", "[v6]:port" or ":port"; port 0 picks one
+  uint32_t threads = 8;                  ///< request threads (bounded)
+  Duration request_timeout = std::chrono::seconds(10);
+  std::string web_config_file;  ///< exporter-toolkit web config (TLS, basic auth); empty = plain HTTP
+  size_t max_body_bytes = size_t{1} << 20;    ///< larger request bodies get 413
+  size_t max_header_bytes = size_t{16} << 10;  ///< larger request line + headers get 413
+};
+
+/// A running HTTP(S) server. Starts in Start(), stops (joins its threads) in
+/// the destructor. Not copyable. Unknown paths get 404. HEAD runs the handler as
+/// GET and sends only the headers. With basic_auth_users in the web config every
+/// path needs credentials (401 otherwise). Start() never throws on bad input: a
+/// malformed address, a port in use or a bad web config come back as an error
+/// string. `logger` is borrowed and must outlive the server. Note: CivetWeb sets
+/// SIGPIPE to ignored for the whole process.
+class Server {
+ public:
+  static Expected<std::unique_ptr<Server>, std::string> Start(const ServerOptions& options,
+                                                              std::vector<Route> routes,
+                                                              Logger& logger);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// The port actually bound (useful with port 0).
+  uint16_t port() const;
+  /// Whether the server speaks TLS.
+  bool tls() const;
+  /// "host:port" actually bound, e.g. "127.0.0.1:41234" or "0.0.0.0:9823".
+  std::string address() const;
+
+  struct Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ping_exporter::http

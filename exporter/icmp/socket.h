@@ -1,0 +1,144 @@
+#pragma once
+// ICMP echo sockets: unprivileged datagram ICMP where the kernel allows it,
+// raw ICMP otherwise, configured once and then used only by one worker.
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/expected.h"
+#include "common/fd.h"
+#include "common/ip_address.h"
+
+namespace ping_exporter::icmp {
+
+enum class SocketKind : uint8_t { kDatagram, kRaw };
+const char* SocketKindName(SocketKind k);
+
+/// Per-socket packet options (targets with equal options share a socket).
+struct SocketOptions {
+  std::optional<uint8_t> ttl;
+  std::optional<uint8_t> tos;
+  bool dont_fragment = false;
+  std::optional<IpAddress> source;  ///< must match the socket's family
+  bool operator==(const SocketOptions&) const = default;
+};
+
+/// One open ICMP socket with its echo identifier. Owns its fd; movable, not
+/// copyable, not thread-safe (one worker uses it).
+class IcmpSocket {
+ public:
+  /// Opens and configures a socket: non-blocking, kernel receive timestamps,
+  /// TTL/hop-limit reporting, the options above, and for raw sockets a BPF
+  /// filter that passes only echo replies carrying `preferred_id` plus ICMP
+  /// errors. For datagram sockets the kernel owns the identifier: we ask for
+  /// `preferred_id` and fall back to any free one. Returns a message on failure.
+  static Expected<IcmpSocket, std::string> Open(IpFamily family, SocketKind kind,
+                                                const SocketOptions& options,
+                                                uint16_t preferred_id);
+
+  IpFamily family() const { return family_; }
+  SocketKind kind() const { return kind_; }
+  uint16_t echo_id() const { return echo_id_; }
+  int fd() const { return fd_.get(); }
+  /// Raw IPv4 sockets deliver the IP header in front of the ICMP message.
+  bool delivers_ip_header() const { return kind_ == SocketKind::kRaw && family_ == IpFamily::kV4; }
+
+ private:
+  IcmpSocket(Fd fd, IpFamily family, SocketKind kind, uint16_t id)
+      : fd_(std::move(fd)), family_(family), kind_(kind), echo_id_(id) {}
+  Fd fd_;
+  IpFamily family_;
+  SocketKind kind_;
+  uint16_t echo_id_;
+};
+
+/// Whether this process may open datagram ICMP sockets (ping_group_range).
+bool DatagramSocketsAllowed(IpFamily family);
+
+/// Preallocated buffers for one sendmmsg() call. Not thread-safe.
+class SendBatch {
+ public:
+  SendBatch(size_t capacity, size_t max_packet);
+  /// Space for the next packet, or empty when full. Commit() after writing.
+  std::span<uint8_t> Next();
+  void Commit(size_t packet_size, const IpAddress& destination, uint64_t tag);
+  size_t size() const { return count_; }
+  bool full() const { return count_ == capacity_; }
+  /// Sends everything with as few syscalls as possible. Calls
+  /// on_sent(tag, realtime_ns) for each packet that left (with the clock read
+  /// just before its sendmmsg) and on_error(tag, errno) for each that could
+  /// not be sent. Clears the batch.
+  template <typename OnSent, typename OnError>
+  size_t Flush(int fd, OnSent&& on_sent, OnError&& on_error);
+
+ private:
+  int SendSome(int fd, size_t from);
+  size_t capacity_;
+  size_t max_packet_;
+  size_t count_ = 0;
+  std::vector<uint8_t> buffers_;
+  std::vector<sockaddr_storage> addresses_;
+  std::vector<iovec> iovecs_;
+  std::vector<mmsghdr> headers_;
+  std::vector<uint64_t> tags_;
+};
+
+/// One received datagram as the kernel handed it over.
+struct Received {
+  std::span<const uint8_t> data;
+  const sockaddr* source = nullptr;
+  socklen_t source_len = 0;
+  int64_t kernel_time_ns = 0;      ///< SO_TIMESTAMPNS (CLOCK_REALTIME); 0 if absent
+  std::optional<uint8_t> ttl;      ///< IP_TTL / IPV6_HOPLIMIT control message
+};
+
+/// Preallocated buffers for recvmmsg(). Not thread-safe.
+class ReceiveBatch {
+ public:
+  ReceiveBatch(size_t capacity, size_t max_packet);
+  /// Reads up to capacity datagrams without blocking; returns how many
+  /// (0 when nothing is queued, -errno on a real error).
+  int Receive(int fd);
+  Received Get(size_t i) const;
+
+ private:
+  size_t capacity_;
+  size_t max_packet_;
+  std::vector<uint8_t> buffers_;
+  std::vector<uint8_t> controls_;
+  std::vector<sockaddr_storage> addresses_;
+  std::vector<iovec> iovecs_;
+  std::vector<mmsghdr> headers_;
+};
+
+/// CLOCK_REALTIME in nanoseconds: the clock kernel receive timestamps use.
+int64_t RealtimeNanos();
+
+template <typename OnSent, typename OnError>
+size_t SendBatch::Flush(int fd, OnSent&& on_sent, OnError&& on_error) {
+  size_t sent = 0;
+  size_t i = 0;
+  while (i < count_) {
+    int64_t now = RealtimeNanos();
+    int n = SendSome(fd, i);
+    if (n > 0) {
+      for (int k = 0; k < n; ++k) on_sent(tags_[i + static_cast<size_t>(k)], now);
+      sent += static_cast<size_t>(n);
+      i += static_cast<size_t>(n);
+    } else {
+      // The packet at i failed: report it and go on with the rest.
+      on_error(tags_[i], -n);
+      ++i;
+    }
+  }
+  count_ = 0;
+  return sent;
+}
+
+}  // namespace ping_exporter::icmp

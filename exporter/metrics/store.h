@@ -1,0 +1,134 @@
+#pragma once
+// Per-target results: written by the one worker that owns the target, read by
+// scrapes at any time without stopping or slowing that worker.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace ping_exporter::metrics {
+
+/// Reasons in ping_send_errors_total{reason}; values are created up front.
+enum class SendError : uint8_t {
+  kNetworkUnreachable,
+  kHostUnreachable,
+  kProhibited,
+  kTtlExceeded,
+  kNoBuffer,
+  kPermission,
+  kMessageTooLong,
+  kResolve,
+  kOther,
+  kCount_,
+};
+constexpr size_t kSendErrorCount = static_cast<size_t>(SendError::kCount_);
+const char* SendErrorName(SendError e);
+/// Maps a send() errno to a reason.
+SendError SendErrorFromErrno(int err);
+
+/// The identity of a target as series show it. Immutable once built.
+struct TargetInfo {
+  std::string name;     ///< as configured
+  std::string address;  ///< the IP pinged, "" if unresolved
+  std::vector<std::pair<std::string, std::string>> labels;  ///< static group labels
+  /// Pre-rendered `target="…",address="…",k="v"` (escaped), so scrapes only copy.
+  std::string label_text;
+};
+std::string RenderLabels(const TargetInfo& info);
+
+/// One completed round as published.
+struct PublishedRound {
+  uint32_t sent = 0;
+  uint32_t received = 0;
+  double rtt_min = 0, rtt_avg = 0, rtt_max = 0, rtt_stddev = 0;
+  int32_t reply_ttl = -1;        ///< -1: no reply seen yet
+  double completed_at = 0;       ///< wall clock, seconds since the epoch
+  std::span<const double> rtts;  ///< observations for the histogram
+};
+
+/// A consistent copy of one target's numbers.
+struct TargetSnapshot {
+  bool has_round = false;
+  uint32_t round_sent = 0, round_received = 0;
+  double rtt_min = 0, rtt_avg = 0, rtt_max = 0, rtt_stddev = 0;
+  int32_t reply_ttl = -1;
+  double last_round_time = 0;
+  uint64_t sent_total = 0, received_total = 0;
+  uint64_t duplicates = 0, late = 0, invalid = 0;
+  std::array<uint64_t, kSendErrorCount> send_errors{};
+  std::vector<uint64_t> buckets;  ///< cumulative counts, one per bound, then +Inf
+  double rtt_sum = 0;
+  uint64_t rtt_count = 0;
+};
+
+/// Counters and last round of one target. One writer thread (the owning
+/// worker) at a time; any number of concurrent readers. Round data is guarded
+/// by a sequence lock over atomics, so readers retry instead of blocking the
+/// writer, and the code stays free of data races.
+class TargetStats {
+ public:
+  explicit TargetStats(size_t bucket_count);
+  TargetStats(const TargetStats&) = delete;
+  TargetStats& operator=(const TargetStats&) = delete;
+
+  /// Writer side. `bucket_bounds` must be the store's bounds.
+  void Publish(const PublishedRound& round, std::span<const double> bucket_bounds);
+  void AddDuplicate() { Bump(duplicates_); }
+  void AddLate() { Bump(late_); }
+  void AddInvalid() { Bump(invalid_); }
+  void AddSendError(SendError e) { Bump(send_errors_[static_cast<size_t>(e)]); }
+
+  /// Reader side.
+  void Read(TargetSnapshot* out) const;
+
+ private:
+  static void Bump(std::atomic<uint64_t>& c) {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  static void StoreDouble(std::atomic<uint64_t>& a, double v);
+  static double LoadDouble(const std::atomic<uint64_t>& a);
+
+  std::atomic<uint64_t> seq_{0};
+  std::atomic<uint64_t> has_round_{0}, round_sent_{0}, round_received_{0};
+  std::atomic<uint64_t> rtt_min_{0}, rtt_avg_{0}, rtt_max_{0}, rtt_stddev_{0};
+  std::atomic<uint64_t> reply_ttl_{0}, last_round_time_{0};
+  std::atomic<uint64_t> sent_total_{0}, received_total_{0};
+  std::atomic<uint64_t> rtt_sum_{0}, rtt_count_{0};
+  std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // non-cumulative, +Inf last
+  size_t bucket_count_;
+  std::atomic<uint64_t> duplicates_{0}, late_{0}, invalid_{0};
+  std::array<std::atomic<uint64_t>, kSendErrorCount> send_errors_{};
+};
+
+/// A target as the store holds it: identity plus results. Both halves are
+/// shared with the worker that probes it; a reload can pair an unchanged
+/// target's stats with a new identity (its address moved) and keep its history.
+struct TargetEntry {
+  std::shared_ptr<const TargetInfo> info;
+  std::shared_ptr<TargetStats> stats;
+  static TargetEntry Make(TargetInfo info, size_t bucket_count);
+};
+
+/// The current set of targets. Thread-safe: Replace() swaps the whole set
+/// (reload), Current() hands readers a snapshot pointer that stays valid.
+class ResultStore {
+ public:
+  using TargetList = std::vector<TargetEntry>;
+  explicit ResultStore(std::vector<double> bucket_bounds);
+
+  std::span<const double> bucket_bounds() const { return bounds_; }
+  void Replace(std::shared_ptr<const TargetList> targets);
+  std::shared_ptr<const TargetList> Current() const;
+
+ private:
+  std::vector<double> bounds_;
+  mutable std::mutex mu_;  // guards only the pointer swap, never the probe path
+  std::shared_ptr<const TargetList> targets_;
+};
+
+}  // namespace ping_exporter::metrics

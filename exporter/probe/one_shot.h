@@ -1,0 +1,22 @@
+#pragma once
+// The seed's job on the command line: one round to every host at once.
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "config/config.h"
+#include "icmp/socket.h"
+
+namespace ping_exporter::probe {
+
+/// Probes every host once, all at the same time, and prints one line per host
+/// in the order given: "Status from HOST is Alive|Partial Response|No response".
+/// Returns 0 when all are alive, 1 when any is not, 2 on a start-up error
+/// (message written to `err`). Blocks for about one round.
+int ProbeOnce(const std::vector<std::string>& hosts, const config::ProbeOptions& options,
+              config::Family family, icmp::SocketKind kind, std::ostream& out, std::ostream& err,
+              Logger& logger);
+
+}  // namespace ping_exporter::probe

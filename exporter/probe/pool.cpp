@@ -1,0 +1,51 @@
+#include "probe/pool.h"
+
+#include <sys/random.h>
+
+#include <algorithm>
+
+namespace ping_exporter::probe {
+
+uint64_t RandomU64() {
+  uint64_t v = 0;
+  if (getrandom(&v, sizeof v, 0) != static_cast<ssize_t>(sizeof v)) {
+    // getrandom cannot fail for 8 bytes once the pool is initialised; mix the
+    // clock in anyway rather than return a constant.
+    v ^= static_cast<uint64_t>(Clock::now().time_since_epoch().count()) * 0x9E3779B97F4A7C15ull;
+  }
+  return v;
+}
+
+Expected<std::unique_ptr<WorkerPool>, std::string> WorkerPool::Start(
+    const PoolOptions& options, std::vector<TargetPlan> targets,
+    std::span<const double> bucket_bounds, Logger& logger) {
+  std::unique_ptr<WorkerPool> pool(new WorkerPool());
+  pool->counters_ = std::make_unique<PoolCounters>();
+  uint32_t n = std::max<uint32_t>(1, options.workers);
+  // Round-robin sharding balances the load; replies still never cross threads
+  // because every worker has its own sockets and identifiers.
+  std::vector<std::vector<TargetPlan>> shards(n);
+  for (size_t i = 0; i < targets.size(); ++i) shards[i % n].push_back(std::move(targets[i]));
+  uint64_t token = RandomU64();
+  for (uint32_t i = 0; i < n; ++i) {
+    WorkerOptions wo;
+    wo.index = static_cast<uint16_t>(i);
+    wo.socket_kind = options.socket_kind;
+    wo.token = token;
+    wo.epoch = options.epoch;
+    wo.one_shot = options.one_shot;
+    auto worker = Worker::Create(wo, std::move(shards[i]), bucket_bounds, *pool->counters_, logger);
+    if (!worker) return MakeUnexpected(worker.error());
+    pool->workers_.push_back(std::move(worker.value()));
+  }
+  for (auto& w : pool->workers_) w->Start();
+  return pool;
+}
+
+WorkerPool::~WorkerPool() { Stop(); }
+
+void WorkerPool::Stop() {
+  for (auto& w : workers_) w->Stop();
+}
+
+}  // namespace ping_exporter::probe

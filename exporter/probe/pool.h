@@ -1,0 +1,48 @@
+#pragma once
+// A fixed set of prober threads sharing out the targets. The thread count
+// depends on the configuration's `workers`, never on the number of targets.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/expected.h"
+#include "common/log.h"
+#include "probe/worker.h"
+
+namespace ping_exporter::probe {
+
+struct PoolOptions {
+  uint32_t workers = 1;  ///< >= 1; resolved from "0 = cores" by the caller
+  icmp::SocketKind socket_kind = icmp::SocketKind::kRaw;
+  TimePoint epoch;       ///< keep it across reloads so phases stay put
+  bool one_shot = false;
+};
+
+/// Owns the workers. Start() opens every socket first and fails as a whole;
+/// the destructor stops and joins all threads. Not copyable. Thread-safe for
+/// reads of counters().
+class WorkerPool {
+ public:
+  static Expected<std::unique_ptr<WorkerPool>, std::string> Start(
+      const PoolOptions& options, std::vector<TargetPlan> targets,
+      std::span<const double> bucket_bounds, Logger& logger);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  const PoolCounters& counters() const { return *counters_; }
+  size_t worker_count() const { return workers_.size(); }
+  /// Stops every worker (idempotent; also done by the destructor).
+  void Stop();
+
+ private:
+  WorkerPool() = default;
+  std::unique_ptr<PoolCounters> counters_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+/// A random 64-bit value from the kernel (tokens, identifiers).
+uint64_t RandomU64();
+
+}  // namespace ping_exporter::probe

@@ -1,0 +1,110 @@
+#include "probe/round.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ping_exporter::probe {
+
+Status StatusOf(uint32_t sent, uint32_t received) {
+  if (sent > 0 && received >= sent) return Status::kAlive;
+  if (received > 0) return Status::kPartial;
+  return Status::kNoResponse;
+}
+
+Round::Round(uint32_t count)
+    : count_(std::clamp<uint32_t>(count, 1, kMaxCount)), send_ns_(count_), rtt_ns_(count_) {}
+
+void Round::Begin(uint16_t first_seq) {
+  active_ = true;
+  first_seq_ = first_seq;
+  sent_ = 0;
+  received_ = 0;
+  answered_ = 0;
+  send_failed_ = 0;
+}
+
+void Round::OnSent(int64_t send_ns, bool ok) {
+  if (!active_ || sent_ >= count_) return;
+  send_ns_[sent_] = send_ns;
+  if (!ok) send_failed_ |= uint64_t{1} << sent_;
+  ++sent_;
+}
+
+void Round::SetSendTime(uint16_t seq, int64_t send_ns) {
+  uint32_t i = 0;
+  if (active_ && InCurrent(seq, &i)) send_ns_[i] = send_ns;
+}
+
+void Round::MarkFailed(uint16_t seq) {
+  uint32_t i = 0;
+  if (active_ && InCurrent(seq, &i)) send_failed_ |= uint64_t{1} << i;
+}
+
+bool Round::InCurrent(uint16_t seq, uint32_t* index) const {
+  uint16_t offset = static_cast<uint16_t>(seq - first_seq_);
+  if (offset >= sent_) return false;
+  *index = offset;
+  return true;
+}
+
+Verdict Round::OnReply(uint16_t seq, int64_t receive_ns, Duration* rtt) {
+  uint32_t i = 0;
+  if (active_ && InCurrent(seq, &i)) {
+    uint64_t bit = uint64_t{1} << i;
+    if (answered_ & bit) return Verdict::kDuplicate;
+    // A reply to a request whose send failed cannot be ours.
+    if (send_failed_ & bit) return Verdict::kUnknown;
+    answered_ |= bit;
+    ++received_;
+    // Kernel receive time minus send time; a stepped wall clock could make it
+    // negative, which we clamp rather than report nonsense.
+    int64_t d = std::max<int64_t>(receive_ns - send_ns_[i], 0);
+    rtt_ns_[i] = d;
+    if (rtt) *rtt = Duration(d);
+    return Verdict::kCounted;
+  }
+  if (has_previous_) {
+    uint16_t offset = static_cast<uint16_t>(seq - prev_first_seq_);
+    if (offset < prev_sent_) {
+      uint64_t bit = uint64_t{1} << offset;
+      if ((prev_answered_ | prev_late_) & bit) return Verdict::kDuplicate;
+      prev_late_ |= bit;
+      return Verdict::kLate;
+    }
+  }
+  return Verdict::kUnknown;
+}
+
+void Round::Finish(RoundResult* out) {
+  out->sent = sent_;
+  out->received = received_;
+  out->rtts.clear();
+  double sum = 0, sumsq = 0, lo = 0, hi = 0;
+  for (uint32_t i = 0; i < sent_; ++i) {
+    if (!(answered_ & (uint64_t{1} << i))) continue;
+    double s = static_cast<double>(rtt_ns_[i]) / 1e9;
+    if (out->rtts.empty() || s < lo) lo = s;
+    if (out->rtts.empty() || s > hi) hi = s;
+    sum += s;
+    sumsq += s * s;
+    out->rtts.push_back(s);
+  }
+  if (!out->rtts.empty()) {
+    double n = static_cast<double>(out->rtts.size());
+    double mean = sum / n;
+    out->rtt_min = lo;
+    out->rtt_max = hi;
+    out->rtt_avg = mean;
+    out->rtt_stddev = std::sqrt(std::max(0.0, sumsq / n - mean * mean));
+  } else {
+    out->rtt_min = out->rtt_avg = out->rtt_max = out->rtt_stddev = 0;
+  }
+  has_previous_ = true;
+  prev_first_seq_ = first_seq_;
+  prev_sent_ = sent_;
+  prev_answered_ = answered_;
+  prev_late_ = 0;
+  active_ = false;
+}
+
+}  // namespace ping_exporter::probe

@@ -1,0 +1,89 @@
+#pragma once
+// One round of echo requests to one target: which were sent, which came back,
+// and the verdict on every reply. Pure logic; all times are passed in.
+
+#include <cstdint>
+#include <vector>
+
+#include "common/duration.h"
+
+namespace ping_exporter::probe {
+
+/// How a reply was judged.
+enum class Verdict : uint8_t {
+  kCounted,    ///< first valid reply to a request of the current round
+  kDuplicate,  ///< a second reply to a request already answered
+  kLate,       ///< a reply to a request of the previous round, after its result was final
+  kUnknown,    ///< matches no request we have in memory
+};
+
+/// The final state of a completed round.
+struct RoundResult {
+  uint32_t sent = 0;
+  uint32_t received = 0;
+  double rtt_min = 0, rtt_avg = 0, rtt_max = 0, rtt_stddev = 0;  ///< seconds; 0 if none
+  std::vector<double> rtts;  ///< seconds, one per counted reply (capacity reused)
+};
+
+/// The seed's three states of a round.
+enum class Status : uint8_t { kAlive, kPartial, kNoResponse };
+Status StatusOf(uint32_t sent, uint32_t received);
+
+/// State of the current and the previous round of one target. Single-threaded
+/// (owned by one worker); allocates only in the constructor.
+class Round {
+ public:
+  static constexpr uint32_t kMaxCount = 64;
+
+  explicit Round(uint32_t count);
+
+  /// Starts a round whose requests use sequences first_seq, first_seq+1, ...
+  /// The previous round, if still open, must have been Finish()ed.
+  void Begin(uint16_t first_seq);
+  bool active() const { return active_; }
+  uint32_t count() const { return count_; }
+  uint32_t sent() const { return sent_; }
+  uint32_t received() const { return received_; }
+  /// Sequence of the next request to send.
+  uint16_t next_sequence() const { return static_cast<uint16_t>(first_seq_ + sent_); }
+  bool all_sent() const { return sent_ == count_; }
+  /// Every request sent and answered: the result is final before the timeout.
+  bool complete() const { return active_ && sent_ == count_ && received_ == count_; }
+
+  /// Records that request `next_sequence()` left at `send_ns` (realtime).
+  /// `ok` false means the send failed: it counts as sent and lost.
+  void OnSent(int64_t send_ns, bool ok);
+
+  /// Corrects the send time of request `seq` of this round (set once the
+  /// batch holding it actually went out).
+  void SetSendTime(uint16_t seq, int64_t send_ns);
+  /// Marks request `seq` of this round as not sent (a send error).
+  void MarkFailed(uint16_t seq);
+
+  /// Judges a reply with sequence `seq` received at `receive_ns` (realtime).
+  /// For kCounted, *rtt is set to the round-trip time.
+  Verdict OnReply(uint16_t seq, int64_t receive_ns, Duration* rtt);
+
+  /// Ends the round; later replies to it are kLate. Fills `out`.
+  void Finish(RoundResult* out);
+
+ private:
+  bool InCurrent(uint16_t seq, uint32_t* index) const;
+  uint32_t count_;
+  bool active_ = false;
+  uint16_t first_seq_ = 0;
+  uint32_t sent_ = 0;
+  uint32_t received_ = 0;
+  uint64_t answered_ = 0;      ///< bit i: request i answered
+  uint64_t send_failed_ = 0;   ///< bit i: request i could not be sent
+  std::vector<int64_t> send_ns_;
+  std::vector<int64_t> rtt_ns_;
+  // The previous round, kept to tell late replies and late duplicates apart.
+  bool has_previous_ = false;
+  uint16_t prev_first_seq_ = 0;
+  uint32_t prev_sent_ = 0;
+  uint64_t prev_answered_ = 0;
+  uint64_t prev_late_ = 0;
+};
+
+}  // namespace ping_exporter::probe

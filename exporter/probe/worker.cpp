@@ -1,0 +1,450 @@
+#include "probe/worker.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <unordered_map>
+
+#include "icmp/packet.h"
+#include "probe/round.h"
+
+namespace ping_exporter::probe {
+namespace {
+
+constexpr size_t kBatch = 64;
+// Events due within this much of now are handled in the same pass, so sends
+// close in time share one sendmmsg().
+constexpr Duration kCoalesce = std::chrono::microseconds(200);
+// Receive batches read per wake-up and socket, so timers are never starved.
+constexpr int kMaxReceiveRounds = 32;
+
+uint64_t Tag(uint32_t slot, uint16_t seq) { return (uint64_t{slot} << 16) | seq; }
+uint32_t TagSlot(uint64_t tag) { return static_cast<uint32_t>(tag >> 16); }
+uint16_t TagSeq(uint64_t tag) { return static_cast<uint16_t>(tag); }
+
+metrics::SendError FromIcmpError(icmp::ErrorReason r) {
+  switch (r) {
+    case icmp::ErrorReason::kNetUnreachable:
+      return metrics::SendError::kNetworkUnreachable;
+    case icmp::ErrorReason::kHostUnreachable:
+      return metrics::SendError::kHostUnreachable;
+    case icmp::ErrorReason::kProhibited:
+      return metrics::SendError::kProhibited;
+    case icmp::ErrorReason::kTtlExceeded:
+      return metrics::SendError::kTtlExceeded;
+    default:
+      return metrics::SendError::kOther;
+  }
+}
+
+struct AddressHash {
+  size_t operator()(const IpAddress& a) const {
+    if (a.is_v4()) return std::hash<uint32_t>()(a.v4().s_addr);
+    uint64_t h[2];
+    std::memcpy(h, &a.v6(), sizeof h);
+    return std::hash<uint64_t>()(h[0] ^ (h[1] * 0x9E3779B97F4A7C15ull));
+  }
+};
+
+}  // namespace
+
+struct Worker::Impl {
+  struct Target {
+    Target(TargetPlan p, uint32_t count) : plan(std::move(p)), round(count) {}
+    TargetPlan plan;
+    Round round;
+    uint32_t socket = 0;
+    TimePoint next_round;
+    TimePoint next_send;
+    TimePoint deadline;
+    uint16_t next_seq = 0;
+    int32_t last_ttl = -1;
+    bool done = false;  // one-shot: its round is over
+    int8_t last_status = -1;     // Status of the previous round, -1 before the first
+    TimePoint last_logged{};     // state-change lines are rate-limited per target
+    uint32_t suppressed = 0;     // changes not logged since last_logged
+  };
+  struct Socket {
+    icmp::IcmpSocket sock;
+    icmp::SocketOptions options;
+    icmp::SendBatch send;
+  };
+
+  WorkerOptions opts;
+  std::span<const double> bounds;
+  PoolCounters& counters;
+  Logger& log;
+  std::vector<Target> targets;
+  std::vector<Socket> sockets;
+  std::unique_ptr<icmp::ReceiveBatch> receive;
+  std::unordered_map<IpAddress, uint32_t, AddressHash> by_address;
+  TimerQueue queue;
+  RoundResult scratch;
+  Fd epoll, timer, wake;
+  std::atomic<bool> stopping{false};
+
+  Impl(const WorkerOptions& o, std::span<const double> b, PoolCounters& c, Logger& l)
+      : opts(o), bounds(b), counters(c), log(l) {
+    scratch.rtts.reserve(Round::kMaxCount);
+  }
+
+  Expected<bool, std::string> Init(std::vector<TargetPlan> plans);
+  void Loop();
+  void RunDue(TimePoint now);
+  void Handle(uint32_t slot, TimePoint now);
+  void BeginRound(Target& t, uint32_t slot, TimePoint now);
+  void Send(Target& t, uint32_t slot);
+  void Finish(Target& t, uint32_t slot);
+  void FlushAll();
+  void Drain(uint32_t socket_index);
+  void OnPacket(uint32_t socket_index, const icmp::Received& r);
+  void Blame(const icmp::Received& r);
+  void LogChange(Target& t, Status now_status);
+  void ArmTimer();
+};
+
+Expected<bool, std::string> Worker::Impl::Init(std::vector<TargetPlan> plans) {
+  epoll = Fd(epoll_create1(EPOLL_CLOEXEC));
+  timer = Fd(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  wake = Fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!epoll.valid() || !timer.valid() || !wake.valid()) {
+    return MakeUnexpected(std::string("epoll/timerfd/eventfd: ") + std::strerror(errno));
+  }
+  size_t max_payload = icmp::kCookieSize;
+  targets.reserve(plans.size());
+  for (TargetPlan& plan : plans) {
+    max_payload = std::max<size_t>(max_payload, plan.options.payload_size);
+    uint32_t count = plan.options.count;
+    targets.emplace_back(std::move(plan), count);
+  }
+  // One socket per family and distinct packet options; ids are random.
+  for (uint32_t slot = 0; slot < targets.size(); ++slot) {
+    Target& t = targets[slot];
+    if (!t.plan.address) continue;
+    by_address.emplace(*t.plan.address, slot);
+    icmp::SocketOptions so;
+    so.ttl = t.plan.options.ttl;
+    so.tos = t.plan.options.tos;
+    so.dont_fragment = t.plan.options.dont_fragment;
+    if (!t.plan.options.source_address.empty()) {
+      so.source = IpAddress::Parse(t.plan.options.source_address);
+      if (so.source && so.source->family() != t.plan.address->family()) so.source.reset();
+    }
+    IpFamily family = t.plan.address->family();
+    uint32_t found = static_cast<uint32_t>(sockets.size());
+    for (uint32_t i = 0; i < sockets.size(); ++i) {
+      if (sockets[i].sock.family() == family && sockets[i].options == so) found = i;
+    }
+    if (found == sockets.size()) {
+      uint16_t id = 0;
+      getentropy(&id, sizeof id);
+      auto opened = icmp::IcmpSocket::Open(family, opts.socket_kind, so, id);
+      if (!opened) return MakeUnexpected(opened.error());
+      sockets.push_back(Socket{std::move(opened.value()), so,
+                               icmp::SendBatch(kBatch, icmp::kIcmpHeaderSize + max_payload)});
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = found;
+      if (epoll_ctl(epoll.get(), EPOLL_CTL_ADD, sockets.back().sock.fd(), &ev) != 0) {
+        return MakeUnexpected(std::string("epoll_ctl: ") + std::strerror(errno));
+      }
+    }
+    t.socket = found;
+  }
+  // Replies carry up to 60 bytes of IP header; errors quote a whole request.
+  receive = std::make_unique<icmp::ReceiveBatch>(kBatch, max_payload + 256);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = UINT64_MAX;
+  epoll_ctl(epoll.get(), EPOLL_CTL_ADD, timer.get(), &ev);
+  ev.data.u64 = UINT64_MAX - 1;
+  epoll_ctl(epoll.get(), EPOLL_CTL_ADD, wake.get(), &ev);
+
+  TimePoint now = Clock::now();
+  queue.Reserve(targets.size());
+  for (uint32_t slot = 0; slot < targets.size(); ++slot) {
+    Target& t = targets[slot];
+    uint16_t seq = 0;
+    getentropy(&seq, sizeof seq);
+    t.next_seq = seq;
+    t.next_round = opts.one_shot ? now
+                                 : FirstSlot(opts.epoch, t.plan.phase, t.plan.options.interval, now);
+    queue.Push(t.next_round, slot);
+  }
+  return true;
+}
+
+void Worker::Impl::BeginRound(Target& t, uint32_t slot, TimePoint now) {
+  if (now - t.next_round > opts.late_tolerance) {
+    counters.rounds_late.fetch_add(1, std::memory_order_relaxed);
+  }
+  NextSlot next = Advance(t.next_round, t.plan.options.interval, now);
+  if (next.skipped > 0) counters.rounds_late.fetch_add(next.skipped, std::memory_order_relaxed);
+  t.next_round = next.due;
+  if (!t.plan.address) {
+    // Unresolved: the round is lost before it starts; say so in the metrics.
+    t.plan.entry.stats->AddSendError(metrics::SendError::kResolve);
+    t.round.Begin(t.next_seq);
+    Finish(t, slot);
+    return;
+  }
+  t.round.Begin(t.next_seq);
+  t.next_send = now;
+  Send(t, slot);
+}
+
+void Worker::Impl::Send(Target& t, uint32_t slot) {
+  Socket& s = sockets[t.socket];
+  if (s.send.full()) FlushAll();
+  std::span<uint8_t> buf = s.send.Next();
+  uint16_t seq = t.round.next_sequence();
+  int64_t now_ns = icmp::RealtimeNanos();
+  icmp::Cookie cookie{slot, seq, opts.index, now_ns, opts.token};
+  size_t n = icmp::EncodeEchoRequest(s.sock.family(), s.sock.echo_id(), seq, cookie,
+                                     t.plan.options.payload_size, buf);
+  t.round.OnSent(now_ns, n > 0);
+  t.next_seq = static_cast<uint16_t>(seq + 1);
+  t.next_send += t.plan.options.spacing;
+  if (n > 0) s.send.Commit(n, *t.plan.address, Tag(slot, seq));
+  if (t.round.all_sent()) t.deadline = Clock::now() + t.plan.options.timeout;
+}
+
+void Worker::Impl::Finish(Target& t, uint32_t slot) {
+  t.round.Finish(&scratch);
+  metrics::PublishedRound p;
+  p.sent = scratch.sent;
+  p.received = scratch.received;
+  p.rtt_min = scratch.rtt_min;
+  p.rtt_avg = scratch.rtt_avg;
+  p.rtt_max = scratch.rtt_max;
+  p.rtt_stddev = scratch.rtt_stddev;
+  p.reply_ttl = t.last_ttl;
+  p.completed_at = static_cast<double>(icmp::RealtimeNanos()) / 1e9;
+  p.rtts = scratch.rtts;
+  t.plan.entry.stats->Publish(p, bounds);
+  counters.rounds_completed.fetch_add(1, std::memory_order_relaxed);
+  LogChange(t, StatusOf(p.sent, p.received));
+  if (opts.one_shot) t.done = true;
+  (void)slot;
+}
+
+const char* StatusName(Status s) {
+  return s == Status::kAlive ? "alive" : s == Status::kPartial ? "partial" : "no_response";
+}
+
+// One line when a target goes up or down (partial counts as up), at most one
+// per target per kLogEvery, so a flapping host cannot flood the log.
+void Worker::Impl::LogChange(Target& t, Status now_status) {
+  constexpr Duration kLogEvery = std::chrono::seconds(10);
+  int8_t before = t.last_status;
+  t.last_status = static_cast<int8_t>(now_status);
+  bool was_up = before >= 0 && static_cast<Status>(before) != Status::kNoResponse;
+  bool is_up = now_status != Status::kNoResponse;
+  if (before < 0 ? is_up : was_up == is_up) return;
+  TimePoint now = Clock::now();
+  if (t.last_logged != TimePoint{} && now - t.last_logged < kLogEvery) {
+    ++t.suppressed;
+    return;
+  }
+  t.last_logged = now;
+  log.Info(is_up ? "target up" : "target down",
+           {{"target", t.plan.entry.info->name},
+            {"address", t.plan.entry.info->address},
+            {"from", before < 0 ? "unknown" : StatusName(static_cast<Status>(before))},
+            {"to", StatusName(now_status)},
+            {"suppressed_changes", std::to_string(t.suppressed)}});
+  t.suppressed = 0;
+}
+
+void Worker::Impl::Handle(uint32_t slot, TimePoint now) {
+  Target& t = targets[slot];
+  if (t.done) return;
+  if (t.round.active()) {
+    if (!t.round.all_sent() && now + kCoalesce >= t.next_send) Send(t, slot);
+    if (t.round.active() && t.round.all_sent() && now >= t.deadline) Finish(t, slot);
+  }
+  if (!t.round.active() && !t.done && now + kCoalesce >= t.next_round) BeginRound(t, slot, now);
+  if (t.done) return;
+  TimePoint next = t.next_round;
+  if (t.round.active()) next = t.round.all_sent() ? t.deadline : t.next_send;
+  queue.Push(next, slot);
+}
+
+void Worker::Impl::RunDue(TimePoint now) {
+  while (!queue.empty() && queue.Top().when <= now + kCoalesce) {
+    TimerQueue::Entry e = queue.Pop();
+    Handle(e.slot, now);
+  }
+  FlushAll();
+}
+
+void Worker::Impl::FlushAll() {
+  for (Socket& s : sockets) {
+    if (s.send.size() == 0) continue;
+    s.send.Flush(
+        s.sock.fd(),
+        [&](uint64_t tag, int64_t ns) { targets[TagSlot(tag)].round.SetSendTime(TagSeq(tag), ns); },
+        [&](uint64_t tag, int err) {
+          Target& t = targets[TagSlot(tag)];
+          t.round.MarkFailed(TagSeq(tag));
+          t.plan.entry.stats->AddSendError(metrics::SendErrorFromErrno(err));
+        });
+  }
+}
+
+void Worker::Impl::Blame(const icmp::Received& r) {
+  std::optional<IpAddress> from = IpAddress::FromSockaddr(r.source, r.source_len);
+  if (from) {
+    auto it = by_address.find(*from);
+    if (it != by_address.end()) {
+      targets[it->second].plan.entry.stats->AddInvalid();
+      return;
+    }
+  }
+  counters.unmatched_replies.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Worker::Impl::OnPacket(uint32_t socket_index, const icmp::Received& r) {
+  const Socket& s = sockets[socket_index];
+  icmp::ParseResult parsed =
+      icmp::ParseMessage(s.sock.family(), s.sock.delivers_ip_header(), r.data);
+  if (!parsed.message) {
+    Blame(r);
+    return;
+  }
+  const icmp::Message& m = *parsed.message;
+  if (m.kind == icmp::MessageKind::kOther) return;
+  bool ours = m.cookie && m.cookie->token == opts.token && m.cookie->worker == opts.index &&
+              m.cookie->slot < targets.size() && targets[m.cookie->slot].socket == socket_index &&
+              targets[m.cookie->slot].plan.address;
+  if (m.kind == icmp::MessageKind::kError) {
+    // An error quoting one of our requests: blame its target, never count it.
+    if (ours && m.quoted_destination &&
+        *m.quoted_destination == *targets[m.cookie->slot].plan.address) {
+      targets[m.cookie->slot].plan.entry.stats->AddSendError(FromIcmpError(m.error));
+    }
+    return;
+  }
+  if (m.id != s.sock.echo_id()) return;  // another pinger's reply (raw sockets see all)
+  if (!ours) {
+    Blame(r);
+    return;
+  }
+  Target& t = targets[m.cookie->slot];
+  if (!t.plan.address->Matches(r.source, r.source_len) || m.cookie->sequence != m.sequence ||
+      !m.payload_intact) {
+    t.plan.entry.stats->AddInvalid();
+    return;
+  }
+  int64_t rx = r.kernel_time_ns != 0 ? r.kernel_time_ns : icmp::RealtimeNanos();
+  Duration rtt{};
+  switch (t.round.OnReply(m.sequence, rx, &rtt)) {
+    case Verdict::kCounted:
+      if (m.ttl) {
+        t.last_ttl = *m.ttl;
+      } else if (r.ttl) {
+        t.last_ttl = *r.ttl;
+      }
+      if (t.round.complete()) Finish(t, m.cookie->slot);
+      break;
+    case Verdict::kDuplicate:
+      t.plan.entry.stats->AddDuplicate();
+      break;
+    case Verdict::kLate:
+      t.plan.entry.stats->AddLate();
+      break;
+    case Verdict::kUnknown:
+      t.plan.entry.stats->AddInvalid();
+      break;
+  }
+}
+
+void Worker::Impl::Drain(uint32_t socket_index) {
+  for (int i = 0; i < kMaxReceiveRounds; ++i) {
+    int n = receive->Receive(sockets[socket_index].sock.fd());
+    if (n <= 0) {
+      if (n < 0) log.Debug("receive failed", {{"error", std::strerror(-n)}});
+      return;
+    }
+    for (int k = 0; k < n; ++k) OnPacket(socket_index, receive->Get(static_cast<size_t>(k)));
+  }
+}
+
+void Worker::Impl::ArmTimer() {
+  itimerspec spec{};
+  if (!queue.empty()) {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  queue.Top().when.time_since_epoch())
+                  .count();
+    // An absolute time of zero would disarm the timer; never ask for that.
+    if (ns <= 0) ns = 1;
+    spec.it_value.tv_sec = ns / 1'000'000'000;
+    spec.it_value.tv_nsec = ns % 1'000'000'000;
+  }
+  timerfd_settime(timer.get(), TFD_TIMER_ABSTIME, &spec, nullptr);
+}
+
+void Worker::Impl::Loop() {
+  epoll_event events[16];
+  while (!stopping.load(std::memory_order_relaxed)) {
+    RunDue(Clock::now());
+    ArmTimer();
+    int n = epoll_wait(epoll.get(), events, 16, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      log.Error("epoll_wait failed", {{"error", std::strerror(errno)}});
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      uint64_t key = events[i].data.u64;
+      if (key == UINT64_MAX) {
+        uint64_t expirations;
+        [[maybe_unused]] ssize_t r = read(timer.get(), &expirations, sizeof expirations);
+      } else if (key == UINT64_MAX - 1) {
+        return;
+      } else {
+        Drain(static_cast<uint32_t>(key));
+      }
+    }
+  }
+}
+
+Expected<std::unique_ptr<Worker>, std::string> Worker::Create(
+    const WorkerOptions& options, std::vector<TargetPlan> targets,
+    std::span<const double> bucket_bounds, PoolCounters& counters, Logger& logger) {
+  auto impl = std::make_unique<Impl>(options, bucket_bounds, counters, logger);
+  auto ok = impl->Init(std::move(targets));
+  if (!ok) return MakeUnexpected(ok.error());
+  return std::unique_ptr<Worker>(new Worker(std::move(impl)));
+}
+
+Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Worker::~Worker() { Stop(); }
+
+void Worker::Start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { impl_->Loop(); });
+}
+
+void Worker::Stop() {
+  impl_->stopping.store(true);
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t r = write(impl_->wake.get(), &one, sizeof one);
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t Worker::target_count() const { return impl_->targets.size(); }
+
+std::vector<uint16_t> Worker::echo_ids() const {
+  std::vector<uint16_t> ids;
+  for (const auto& s : impl_->sockets) ids.push_back(s.sock.echo_id());
+  return ids;
+}
+
+}  // namespace ping_exporter::probe

@@ -1,0 +1,64 @@
+#include "metrics/text_writer.h"
+
+#include <gtest/gtest.h>
+
+#include "metrics/process_stats.h"
+
+namespace ping_exporter::metrics {
+namespace {
+
+size_t Count(const std::string& hay, const std::string& needle) {
+  size_t n = 0;
+  for (size_t p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + 1)) ++n;
+  return n;
+}
+
+TEST(TextWriterTest, WritesEveryFamilyOnceAndSeriesPerTarget) {
+  ResultStore store({0.001, 0.01});
+  auto list = std::make_shared<ResultStore::TargetList>();
+  for (const char* name : {"127.0.0.1", "::1", "pending"}) {
+    TargetInfo info{name, name, {{"site", "lab"}}, ""};
+    info.label_text = RenderLabels(info);
+    list->push_back(TargetEntry::Make(info, 2));
+  }
+  std::vector<double> rtts = {0.0004, 0.002};
+  PublishedRound up{2, 2, 0.0004, 0.0012, 0.002, 0.0008, 64, 1700000000.5, rtts};
+  (*list)[0].stats->Publish(up, store.bucket_bounds());
+  PublishedRound down{2, 0, 0, 0, 0, 0, -1, 1700000000.5, {}};
+  (*list)[1].stats->Publish(down, store.bucket_bounds());
+  store.Replace(list);
+
+  std::string out;
+  WriteTargetFamilies(store, &out);
+  EXPECT_EQ(Count(out, "# TYPE ping_up gauge"), 1u);
+  EXPECT_EQ(Count(out, "# TYPE ping_rtt_seconds histogram"), 1u);
+  EXPECT_NE(out.find("ping_up{target=\"127.0.0.1\",address=\"127.0.0.1\",site=\"lab\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(out.find("ping_up{target=\"::1\",address=\"::1\",site=\"lab\"} 0\n"), std::string::npos);
+  EXPECT_NE(out.find("ping_status{target=\"::1\",address=\"::1\",site=\"lab\",status=\"no_response\"} 1"),
+            std::string::npos);
+  EXPECT_NE(out.find("ping_loss_ratio{target=\"::1\",address=\"::1\",site=\"lab\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(out.find("ping_rtt_seconds_bucket{target=\"127.0.0.1\",address=\"127.0.0.1\",site=\"lab\",le=\"0.001\"} 1"),
+            std::string::npos);
+  EXPECT_NE(out.find("le=\"+Inf\"} 2"), std::string::npos);
+  EXPECT_NE(out.find("stat=\"avg\"} 0.0012"), std::string::npos);
+  EXPECT_NE(out.find("stat=\"avg\"} NaN"), std::string::npos);  // no replies: NaN, not 0
+  EXPECT_NE(out.find("ping_reply_ttl{target=\"127.0.0.1\""), std::string::npos);
+  EXPECT_EQ(out.find("ping_reply_ttl{target=\"::1\""), std::string::npos);
+  // The target without a round has no series yet.
+  EXPECT_EQ(out.find("pending"), std::string::npos);
+  EXPECT_EQ(Count(out, "reason=\"no_buffer\""), 2u);
+}
+
+TEST(TextWriterTest, ProcessFamiliesPresent) {
+  std::string out;
+  WriteProcessFamilies(&out);
+  for (const char* name : {"process_cpu_seconds_total ", "process_resident_memory_bytes ",
+                           "process_open_fds ", "process_start_time_seconds ", "process_max_fds "}) {
+    EXPECT_NE(out.find(std::string("\n") + name), std::string::npos) << name;
+  }
+}
+
+}  // namespace
+}  // namespace ping_exporter::metrics

@@ -1,0 +1,114 @@
+#include "probe/round.h"
+
+#include <gtest/gtest.h>
+
+namespace ping_exporter::probe {
+namespace {
+
+constexpr int64_t kMs = 1'000'000;
+
+TEST(RoundTest, AllRepliesCompleteTheRound) {
+  Round r(3);
+  r.Begin(100);
+  for (int i = 0; i < 3; ++i) r.OnSent(i * 100 * kMs, true);
+  EXPECT_TRUE(r.all_sent());
+  Duration rtt{};
+  EXPECT_EQ(r.OnReply(100, 5 * kMs, &rtt), Verdict::kCounted);
+  EXPECT_EQ(rtt, Duration(5 * kMs));
+  EXPECT_EQ(r.OnReply(101, 107 * kMs, &rtt), Verdict::kCounted);
+  EXPECT_FALSE(r.complete());
+  EXPECT_EQ(r.OnReply(102, 209 * kMs, &rtt), Verdict::kCounted);
+  EXPECT_TRUE(r.complete());
+  RoundResult res;
+  r.Finish(&res);
+  EXPECT_EQ(res.sent, 3u);
+  EXPECT_EQ(res.received, 3u);
+  EXPECT_NEAR(res.rtt_min, 0.005, 1e-12);
+  EXPECT_NEAR(res.rtt_max, 0.009, 1e-12);
+  EXPECT_NEAR(res.rtt_avg, 0.007, 1e-12);
+  EXPECT_NEAR(res.rtt_stddev, 0.0016329931618554523, 1e-9);
+  EXPECT_EQ(StatusOf(res.sent, res.received), Status::kAlive);
+}
+
+TEST(RoundTest, DuplicatesAndUnknownAreNotCounted) {
+  Round r(2);
+  r.Begin(7);
+  r.OnSent(0, true);
+  Duration rtt{};
+  EXPECT_EQ(r.OnReply(7, kMs, &rtt), Verdict::kCounted);
+  EXPECT_EQ(r.OnReply(7, 2 * kMs, &rtt), Verdict::kDuplicate);
+  EXPECT_EQ(r.OnReply(8, 2 * kMs, &rtt), Verdict::kUnknown);  // not sent yet
+  EXPECT_EQ(r.OnReply(500, 2 * kMs, &rtt), Verdict::kUnknown);
+  EXPECT_EQ(r.received(), 1u);
+}
+
+TEST(RoundTest, RepliesAfterFinishAreLateThenDuplicate) {
+  Round r(2);
+  r.Begin(65535);  // sequence wraps inside the round
+  r.OnSent(0, true);
+  r.OnSent(kMs, true);
+  Duration rtt{};
+  EXPECT_EQ(r.OnReply(65535, kMs, &rtt), Verdict::kCounted);
+  RoundResult res;
+  r.Finish(&res);
+  EXPECT_EQ(res.received, 1u);
+  EXPECT_EQ(StatusOf(res.sent, res.received), Status::kPartial);
+  EXPECT_EQ(r.OnReply(0, 900 * kMs, &rtt), Verdict::kLate);
+  EXPECT_EQ(r.OnReply(0, 901 * kMs, &rtt), Verdict::kDuplicate);
+  EXPECT_EQ(r.OnReply(65535, 901 * kMs, &rtt), Verdict::kDuplicate);
+  // The next round's requests are judged against the new round.
+  r.Begin(1);
+  r.OnSent(1000 * kMs, true);
+  EXPECT_EQ(r.OnReply(1, 1001 * kMs, &rtt), Verdict::kCounted);
+  EXPECT_EQ(r.OnReply(0, 1002 * kMs, &rtt), Verdict::kDuplicate);
+}
+
+TEST(RoundTest, NoReplyIsNoResponse) {
+  Round r(2);
+  r.Begin(1);
+  r.OnSent(0, true);
+  r.OnSent(0, true);
+  RoundResult res;
+  r.Finish(&res);
+  EXPECT_EQ(res.received, 0u);
+  EXPECT_EQ(res.rtt_avg, 0);
+  EXPECT_EQ(StatusOf(res.sent, res.received), Status::kNoResponse);
+  EXPECT_EQ(StatusOf(0, 0), Status::kNoResponse);
+}
+
+TEST(RoundTest, FailedSendCannotBeAnswered) {
+  Round r(2);
+  r.Begin(10);
+  r.OnSent(0, true);
+  r.MarkFailed(10);
+  Duration rtt{};
+  EXPECT_EQ(r.OnReply(10, kMs, &rtt), Verdict::kUnknown);
+  EXPECT_EQ(r.received(), 0u);
+}
+
+TEST(RoundTest, SendTimeCorrectionMovesRtt) {
+  Round r(1);
+  r.Begin(3);
+  r.OnSent(0, true);
+  r.SetSendTime(3, 2 * kMs);
+  Duration rtt{};
+  EXPECT_EQ(r.OnReply(3, 5 * kMs, &rtt), Verdict::kCounted);
+  EXPECT_EQ(rtt, Duration(3 * kMs));
+}
+
+TEST(RoundTest, SteppedClockNeverGivesNegativeRtt) {
+  Round r(1);
+  r.Begin(3);
+  r.OnSent(10 * kMs, true);
+  Duration rtt{};
+  EXPECT_EQ(r.OnReply(3, 1 * kMs, &rtt), Verdict::kCounted);
+  EXPECT_EQ(rtt, Duration(0));
+}
+
+TEST(RoundTest, CountIsClamped) {
+  EXPECT_EQ(Round(0).count(), 1u);
+  EXPECT_EQ(Round(1000).count(), Round::kMaxCount);
+}
+
+}  // namespace
+}  // namespace ping_exporter::probe

@@ -1,0 +1,175 @@
+// The pool against real loopback sockets: every target answers, nothing is
+// lost, and the thread count does not depend on the number of targets.
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "probe/engine.h"
+#include "probe/one_shot.h"
+#include "probe/pool.h"
+
+namespace ping_exporter::probe {
+namespace {
+
+using std::chrono::milliseconds;
+
+config::ProbeOptions FastOptions() {
+  config::ProbeOptions o;
+  o.interval = milliseconds(200);
+  o.count = 2;
+  o.spacing = milliseconds(10);
+  o.timeout = milliseconds(100);
+  return o;
+}
+
+config::Config LoopbackConfig(int v4_hosts, bool with_v6) {
+  config::Config c;
+  c.workers = 2;
+  c.rtt_buckets = config::DefaultRttBuckets();
+  config::TargetGroup g;
+  g.name = "lo";
+  g.options = FastOptions();
+  g.labels = {{"site", "unit"}};
+  for (int i = 1; i <= v4_hosts; ++i) g.hosts.push_back("127.0.1." + std::to_string(i));
+  if (with_v6) g.hosts.push_back("::1");
+  c.groups.push_back(g);
+  return c;
+}
+
+int ThreadCount() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "Threads:") {
+      int n;
+      in >> n;
+      return n;
+    }
+  }
+  return -1;
+}
+
+// Polls `pred` every 20 ms until it holds or `limit` passes.
+template <typename Pred>
+bool WaitFor(Pred pred, Duration limit) {
+  auto end = Clock::now() + limit;
+  while (Clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return pred();
+}
+
+bool IsRoot() { return geteuid() == 0; }
+
+TEST(WorkerTest, LoopbackTargetsAllAnswer) {
+  if (!IsRoot()) GTEST_SKIP() << "raw sockets need root or CAP_NET_RAW";
+  std::ostringstream logs;
+  Logger log(logs, LogLevel::kDebug, LogFormat::kLogfmt);
+  config::Config c = LoopbackConfig(20, true);
+  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 2, Shard{}}, c.rtt_buckets, log);
+  ASSERT_TRUE(engine.Apply(c));
+  EXPECT_EQ(engine.target_count(), 21u);
+  // Three rounds per target.
+  ASSERT_TRUE(WaitFor([&] { return engine.rounds_completed() >= 21 * 3; }, std::chrono::seconds(5)));
+  engine.Stop();
+  metrics::TargetSnapshot s;
+  for (const auto& entry : *engine.store().Current()) {
+    entry.stats->Read(&s);
+    EXPECT_TRUE(s.has_round) << entry.info->name;
+    EXPECT_EQ(s.round_received, 2u) << entry.info->name;
+    EXPECT_EQ(s.received_total, s.sent_total) << entry.info->name;
+    EXPECT_GT(s.rtt_avg, 0);
+    EXPECT_LT(s.rtt_avg, 0.05);
+    EXPECT_EQ(s.rtt_count, s.received_total);
+    EXPECT_EQ(s.duplicates + s.late + s.invalid, 0u);
+    EXPECT_GT(s.reply_ttl, 0);
+    EXPECT_EQ(entry.info->labels.size(), 1u);
+  }
+  EXPECT_EQ(engine.rounds_late(), 0u) << logs.str();
+}
+
+TEST(WorkerTest, UnresolvableTargetIsDownNotDropped) {
+  if (!IsRoot()) GTEST_SKIP() << "raw sockets need root or CAP_NET_RAW";
+  std::ostringstream logs;
+  Logger log(logs, LogLevel::kDebug, LogFormat::kLogfmt);
+  config::Config c = LoopbackConfig(1, false);
+  c.groups[0].hosts.push_back("name.invalid");
+  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, c.rtt_buckets, log);
+  ASSERT_TRUE(engine.Apply(c));
+  ASSERT_TRUE(WaitFor([&] { return engine.rounds_completed() >= 4; }, std::chrono::seconds(5)));
+  engine.Stop();
+  metrics::TargetSnapshot s;
+  auto list = engine.store().Current();
+  ASSERT_EQ(list->size(), 2u);
+  (*list)[1].stats->Read(&s);
+  EXPECT_TRUE(s.has_round);
+  EXPECT_EQ(s.round_received, 0u);
+  EXPECT_GT(s.send_errors[static_cast<size_t>(metrics::SendError::kResolve)], 0u);
+  EXPECT_NE(logs.str().find("cannot resolve"), std::string::npos);
+}
+
+TEST(WorkerTest, ThreadCountDoesNotGrowWithTargets) {
+  if (!IsRoot()) GTEST_SKIP() << "raw sockets need root or CAP_NET_RAW";
+  std::ostringstream logs;
+  Logger log(logs, LogLevel::kInfo, LogFormat::kLogfmt);
+  int base = ThreadCount();
+  config::Config small = LoopbackConfig(10, false);
+  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 2, Shard{}}, small.rtt_buckets, log);
+  ASSERT_TRUE(engine.Apply(small));
+  int with_small = ThreadCount();
+  config::Config big = small;
+  big.groups[0].hosts.clear();
+  for (int i = 0; i < 2000; ++i) {
+    big.groups[0].hosts.push_back("127.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1));
+  }
+  ASSERT_TRUE(engine.Apply(big));
+  int with_big = ThreadCount();
+  EXPECT_EQ(with_small - base, 2);
+  EXPECT_EQ(with_big, with_small);
+  ASSERT_TRUE(WaitFor([&] { return engine.rounds_completed() >= 2000; }, std::chrono::seconds(5)));
+}
+
+TEST(WorkerTest, ReloadKeepsCountersOfUnchangedTargets) {
+  if (!IsRoot()) GTEST_SKIP() << "raw sockets need root or CAP_NET_RAW";
+  std::ostringstream logs;
+  Logger log(logs, LogLevel::kInfo, LogFormat::kLogfmt);
+  config::Config c = LoopbackConfig(2, false);
+  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, c.rtt_buckets, log);
+  ASSERT_TRUE(engine.Apply(c));
+  ASSERT_TRUE(WaitFor([&] { return engine.rounds_completed() >= 4; }, std::chrono::seconds(5)));
+  auto kept = (*engine.store().Current())[0];
+  metrics::TargetSnapshot before;
+  kept.stats->Read(&before);
+  c.groups[0].hosts.erase(c.groups[0].hosts.begin() + 1);
+  c.groups[0].hosts.push_back("127.0.2.1");
+  ASSERT_TRUE(engine.Apply(c));
+  auto list = engine.store().Current();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].stats, kept.stats);  // same stats object: history kept
+  EXPECT_EQ((*list)[0].info, kept.info);
+  metrics::TargetSnapshot after;
+  kept.stats->Read(&after);
+  EXPECT_GE(after.sent_total, before.sent_total);
+}
+
+TEST(OneShotTest, ProbeOncePrintsStatusPerHost) {
+  if (!IsRoot()) GTEST_SKIP() << "raw sockets need root or CAP_NET_RAW";
+  std::ostringstream out, err, logs;
+  Logger log(logs, LogLevel::kInfo, LogFormat::kLogfmt);
+  config::ProbeOptions o = FastOptions();
+  int rc = ProbeOnce({"127.0.0.1", "::1", "name.invalid"}, o, config::Family::kAny,
+                     icmp::SocketKind::kRaw, out, err, log);
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(out.str(),
+            "Status from 127.0.0.1 is Alive\nStatus from ::1 is Alive\n"
+            "Status from name.invalid is No response\n");
+  EXPECT_NE(err.str().find("name.invalid"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ping_exporter::probe
