@@ -1,0 +1,255 @@
+"""Grafana dashboards: structure (dashboard_schema) and every PromQL expression run against a
+real Prometheus that scraped a running exporter."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pathlib
+import re
+from typing import Any, Iterator
+
+import pytest
+
+import dashboard_schema
+import stack
+
+DASHBOARD_DIR = pathlib.Path(__file__).resolve().parents[2] / "dashboards"
+DASHBOARDS = sorted(DASHBOARD_DIR.glob("*.json"))
+
+# What Grafana puts in for its built-in variables when the tests run the queries.
+BUILTINS: dict[str, str] = {
+    "__rate_interval": "30s", "__interval": "15s", "__interval_ms": "15000",
+    "__range": "1m", "__range_s": "60", "__range_ms": "60000",
+}
+
+# Expressions allowed to return no data on a healthy loopback, with the reason. Empty on
+# purpose: "count of down targets" and "send errors" use `or vector(0)` to return 0 instead.
+EXPECTED_EMPTY: dict[str, str] = {}
+
+
+def load(path: pathlib.Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def test_expected_dashboards_exist() -> None:
+    names = {p.name for p in DASHBOARDS}
+    assert {"ping-overview.json", "ping-target.json"} <= names
+
+
+# -- structure -------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_dashboard_structure(path: pathlib.Path) -> None:
+    problems = dashboard_schema.dashboard_problems(load(path))
+    assert problems == []
+
+
+def test_dashboard_uids_are_unique() -> None:
+    uids = [load(p)["uid"] for p in DASHBOARDS]
+    assert len(uids) == len(set(uids)), uids
+
+
+def test_overview_has_the_promised_panels() -> None:
+    dash = load(DASHBOARD_DIR / "ping-overview.json")
+    panels = [p for p in dashboard_schema.all_panels(dash) if p["type"] != "row"]
+    exprs = {p["title"]: " ".join(t["expr"] for t in p["targets"]) for p in panels}
+    types = {p["title"]: p["type"] for p in panels}
+    # Up/down grid of all targets, as state tiles and as a state timeline.
+    assert any(types[t] == "state-timeline" and "ping_up" in e for t, e in exprs.items())
+    assert any(types[t] == "stat" and re.fullmatch(r"ping_up\{[^}]*\}", e) for t, e in exprs.items())
+    assert any("ping_up" in e and "== 0" in e and "or vector(0)" in e for e in exprs.values())
+    assert any("topk(" in e and "ping_loss_ratio" in e for e in exprs.values())
+    assert any("topk(" in e and "ping_round_rtt_seconds" in e for e in exprs.values())
+    for health in ("ping_exporter_rounds_late_total", "ping_exporter_config_last_reload_successful",
+                   "process_resident_memory_bytes", 'up{job=~"$job"}'):
+        assert any(health in e for e in exprs.values()), health
+
+
+def test_target_dashboard_is_smokeping_style() -> None:
+    dash = load(DASHBOARD_DIR / "ping-target.json")
+    panels = [p for p in dashboard_schema.all_panels(dash) if p["type"] != "row"]
+    smoke = [p for p in panels if sum("histogram_quantile(" in t["expr"] and
+                                      "ping_rtt_seconds_bucket" in t["expr"]
+                                      for t in p["targets"]) >= 3]
+    assert smoke, "a panel with RTT quantile bands from ping_rtt_seconds"
+    panel = smoke[0]
+    overrides = panel["fieldConfig"]["overrides"]
+    assert any(prop["id"] == "custom.fillBelowTo" for o in overrides for prop in o["properties"])
+    loss_refs = {t["refId"] for t in panel["targets"] if "ping_loss_ratio" in t["expr"]}
+    assert loss_refs, "loss overlay in the smokeping panel"
+    right_axis = [o for o in overrides
+                  if {"id": "custom.axisPlacement", "value": "right"} in o["properties"]]
+    assert right_axis, "loss on a second (right) axis"
+    assert any('stat=~"min|avg|max"' in t["expr"] for p in panels for t in p["targets"])
+
+
+# The validator must catch what Grafana would reject: each mutation is one such mistake.
+def _mutations() -> Iterator[tuple[str, Any]]:
+    def drop_gridpos(d: dict) -> None:
+        del d["panels"][1]["gridPos"]
+
+    def duplicate_id(d: dict) -> None:
+        d["panels"][2]["id"] = d["panels"][1]["id"]
+
+    def wrong_datasource(d: dict) -> None:
+        d["panels"][1]["targets"][0]["datasource"] = {"type": "prometheus", "uid": "prom-1"}
+
+    def overlap(d: dict) -> None:
+        d["panels"][2]["gridPos"] = dict(d["panels"][1]["gridPos"])
+
+    def too_wide(d: dict) -> None:
+        d["panels"][1]["gridPos"]["x"] = 20
+        d["panels"][1]["gridPos"]["w"] = 8
+
+    def undefined_variable(d: dict) -> None:
+        d["panels"][1]["targets"][0]["expr"] += ' + on() vector($nosuch)'
+
+    def no_datasource_variable(d: dict) -> None:
+        d["templating"]["list"] = [v for v in d["templating"]["list"] if v["name"] != "datasource"]
+
+    def old_schema(d: dict) -> None:
+        d["schemaVersion"] = 16
+
+    def bool_as_integer(d: dict) -> None:
+        d["panels"][1]["id"] = True
+
+    def duplicate_ref_id(d: dict) -> None:
+        panel = next(p for p in d["panels"] if len(p.get("targets", [])) >= 2)
+        panel["targets"][1]["refId"] = panel["targets"][0]["refId"]
+
+    for fn in (drop_gridpos, duplicate_id, wrong_datasource, overlap, too_wide,
+               undefined_variable, no_datasource_variable, old_schema, bool_as_integer,
+               duplicate_ref_id):
+        yield fn.__name__, fn
+
+
+@pytest.mark.parametrize("name,mutate", list(_mutations()), ids=[n for n, _ in _mutations()])
+def test_validator_rejects_broken_dashboards(name: str, mutate: Any) -> None:
+    for path in DASHBOARDS:
+        broken = copy.deepcopy(load(path))
+        mutate(broken)
+        assert dashboard_schema.dashboard_problems(broken), f"{name} not caught in {path.name}"
+
+
+# -- PromQL against a live Prometheus ------------------------------------------------------------
+def grafana_escape(value: str, variable: dict[str, Any]) -> str:
+    """How Grafana's Prometheus data source interpolates one value into a query: regex-escaped
+    (for use inside =~) when the variable is multi-value or has "All", else only quotes."""
+    if variable.get("multi") or variable.get("includeAll"):
+        value = value.replace("\\", "\\\\\\")
+        return re.sub(r"[$^*{}\[\]'+?.()|]", lambda m: "\\\\" + m.group(0), value)
+    return value.replace("\\", "\\\\\\\\").replace("'", "\\\\'")
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    def repl(match: re.Match) -> str:
+        name = next(g for g in match.groups() if g)
+        if name not in values:
+            raise AssertionError(f"no test value for variable ${name} in {text!r}")
+        return values[name]
+
+    return dashboard_schema.VARIABLE_RE.sub(repl, text)
+
+
+def variable_values(dash: dict[str, Any], choice: dict[str, str]) -> dict[str, str]:
+    """Variable -> text to substitute. `choice` maps a variable to a concrete value, or to
+    "$__all" for its All option."""
+    values = dict(BUILTINS)
+    for var in dash["templating"]["list"]:
+        name = var["name"]
+        if name == "datasource":
+            values[name] = "prometheus"
+            continue
+        picked = choice[name]
+        if picked == "$__all":
+            assert var.get("includeAll"), f"{name} has no All option"
+            values[name] = var.get("allValue") or ".*"
+        else:
+            values[name] = grafana_escape(picked, var)
+    return values
+
+
+# Variable choices each dashboard's queries are run with: All where offered, and concrete
+# targets of both families.
+CHOICES: dict[str, list[dict[str, str]]] = {
+    "ping-overview.json": [{"job": "$__all", "target": "$__all"},
+                           {"job": "ping_exporter", "target": "127.0.0.1"}],
+    "ping-target.json": [{"job": "ping_exporter", "target": "127.0.0.1"},
+                         {"job": "$__all", "target": "::1"}],
+}
+
+
+def queries(dash: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    for panel in dashboard_schema.all_panels(dash):
+        for target in panel.get("targets", []):
+            yield f"{panel['title']} [{target['refId']}]", panel, target
+
+
+@pytest.fixture(scope="module")
+def loaded_stack(live_stack: stack.Stack) -> stack.Stack:
+    live_stack.wait_for_window(seconds=10)
+    return live_stack
+
+
+LEGEND_LABEL_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_every_expression_returns_data(path: pathlib.Path, loaded_stack: stack.Stack) -> None:
+    dash = load(path)
+    prom = loaded_stack.prometheus
+    assert prom is not None
+    failures: list[str] = []
+    ran = 0
+    for choice in CHOICES[path.name]:
+        values = variable_values(dash, choice)
+        for where, panel, target in queries(dash):
+            expr = substitute(target["expr"], values)
+            status, body = prom.api("query", [("query", expr)])
+            ran += 1
+            if status != 200 or body.get("status") != "success":
+                failures.append(f"{where} {choice}: HTTP {status} {body.get('error', body)}\n"
+                                f"    {expr}")
+                continue
+            result = body["data"]["result"]
+            if not result and target["expr"] not in EXPECTED_EMPTY:
+                failures.append(f"{where} {choice}: no data\n    {expr}")
+                continue
+            # Labels a legend shows must exist on the series (else the legend is blank).
+            labels: set[str] = set()
+            for series in result:
+                labels |= set(series.get("metric", {}))
+            for wanted in LEGEND_LABEL_RE.findall(target.get("legendFormat", "")):
+                if wanted not in labels and "or vector(0)" not in target["expr"]:
+                    failures.append(f"{where} {choice}: legend uses {{{{{wanted}}}}} but the "
+                                    f"result has only labels {sorted(labels)}")
+    assert ran >= 10
+    assert not failures, "\n".join(failures)
+
+
+def _label_values(prom: stack.PrometheusServer, query: str) -> set[str]:
+    """Grafana's label_values(selector, label) / label_values(label) for Prometheus."""
+    match = re.fullmatch(r"label_values\((?:(.+),\s*)?([A-Za-z_][A-Za-z0-9_]*)\)", query.strip())
+    assert match, f"unsupported variable query {query!r}"
+    selector, label = match.group(1), match.group(2)
+    params = [("match[]", selector)] if selector else []
+    status, body = prom.api(f"label/{label}/values", params)
+    assert status == 200 and body.get("status") == "success", f"{query}: {status} {body}"
+    return set(body["data"])
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_template_variables_list_the_targets(path: pathlib.Path,
+                                            loaded_stack: stack.Stack) -> None:
+    dash = load(path)
+    prom = loaded_stack.prometheus
+    assert prom is not None
+    by_name = {v["name"]: v for v in dash["templating"]["list"]}
+    # ping_probe (the /probe job) is covered by test_prometheus_config; only /metrics here.
+    expected = {"job": {"ping_exporter"}, "target": set(stack.TARGETS)}
+    for choice in CHOICES[path.name]:
+        values = variable_values(dash, choice)
+        for name, want in expected.items():
+            query = substitute(dashboard_schema.variable_query(by_name[name]), values)
+            got = _label_values(prom, query)
+            assert want <= got, f"{name}: {query} gave {sorted(got)}"

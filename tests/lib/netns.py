@@ -1,0 +1,326 @@
+"""Network namespaces for tests: made by the test, torn down by the test, even when it fails.
+
+Addresses used here come only from the benchmarking ranges 198.18.0.0/15 and 2001:2::/48, and
+only inside namespaces created below. Nothing here touches the host's own network namespace
+except creating and deleting the namespaces themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ipaddress
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from typing import Iterable, Iterator, Optional, Sequence
+
+import pytest
+
+_CLONE_NEWNET: int = 0x40000000
+_NETNS_DIR: str = "/run/netns"
+_KILL_GRACE_S: float = 2.0
+
+
+class NetnsUnavailable(RuntimeError):
+    """This machine or user cannot create network namespaces."""
+
+
+def _run(args: Sequence[str], *, check: bool = True, timeout: float = 30.0,
+         input_text: Optional[str] = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(list(args), input=input_text, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"command failed ({proc.returncode}): {' '.join(args)}\n"
+                           f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
+    return proc
+
+
+def require_netns_support() -> None:
+    """Skip the calling test (clearly) if namespaces cannot be made here."""
+    if os.geteuid() != 0:
+        pytest.skip("network-namespace tests need root (ip netns add, nft, /dev/net/tun)")
+    name: str = f"pe-probe-{secrets.token_hex(4)}"
+    proc = _run(["ip", "netns", "add", name], check=False)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot create a network namespace: {proc.stderr.strip()}")
+    _run(["ip", "netns", "del", name], check=False)
+
+
+def _kill_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=_KILL_GRACE_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait(timeout=_KILL_GRACE_S)
+
+
+class NetNs:
+    """One uniquely named network namespace (`pe-<random>`) with lo up.
+
+    Use as a context manager: leaving it kills every process started through `popen` and every
+    other process still inside the namespace, then deletes the namespace. Not thread-safe.
+    """
+
+    def __init__(self, prefix: str = "pe-") -> None:
+        self.name: str = f"{prefix}{secrets.token_hex(4)}"
+        self._procs: list[subprocess.Popen] = []
+        self._created: bool = False
+        self._nft_ready: bool = False
+
+    # -- lifetime -------------------------------------------------------------------------------
+    def __enter__(self) -> "NetNs":
+        proc = _run(["ip", "netns", "add", self.name], check=False)
+        if proc.returncode != 0:
+            raise NetnsUnavailable(f"ip netns add {self.name}: {proc.stderr.strip()}")
+        self._created = True
+        try:
+            self.ip("link", "set", "lo", "up")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for proc in reversed(self._procs):
+            _kill_process(proc)
+        self._procs.clear()
+        if not self._created:
+            return
+        # Anything else still inside (children that escaped, stray pings) must not outlive us.
+        for _ in range(3):
+            pids: list[int] = self.pids()
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.05)
+        _run(["ip", "netns", "del", self.name], check=False)
+        self._created = False
+
+    def pids(self) -> list[int]:
+        proc = _run(["ip", "netns", "pids", self.name], check=False)
+        return [int(tok) for tok in proc.stdout.split() if tok.isdigit()]
+
+    # -- running things inside ------------------------------------------------------------------
+    def cmd(self, args: Sequence[str]) -> list[str]:
+        """argv that runs `args` inside the namespace (ip netns exec execs, so the pid is the
+        program's own)."""
+        return ["ip", "netns", "exec", self.name, *args]
+
+    def run(self, args: Sequence[str], *, check: bool = True, timeout: float = 30.0,
+            input_text: Optional[str] = None) -> subprocess.CompletedProcess:
+        return _run(self.cmd(args), check=check, timeout=timeout, input_text=input_text)
+
+    def popen(self, args: Sequence[str], **kwargs: object) -> subprocess.Popen:
+        """Start a process inside; it is killed when the namespace is closed."""
+        proc = subprocess.Popen(self.cmd(args), **kwargs)  # type: ignore[call-overload]
+        self._procs.append(proc)
+        return proc
+
+    def ip(self, *args: str) -> str:
+        return _run(["ip", "-n", self.name, *args]).stdout
+
+    def sysctl(self, key: str, value: str | int) -> None:
+        self.run(["sysctl", "-qw", f"{key}={value}"])
+
+    @contextlib.contextmanager
+    def entered(self) -> Iterator[None]:
+        """Switch the calling thread into the namespace, e.g. to open sockets there (a socket
+        stays in the namespace it was created in)."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        own: int = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        target: int = os.open(os.path.join(_NETNS_DIR, self.name), os.O_RDONLY)
+        try:
+            if libc.setns(target, _CLONE_NEWNET) != 0:
+                err: int = ctypes.get_errno()
+                raise OSError(err, f"setns({self.name}): {os.strerror(err)}")
+            try:
+                yield
+            finally:
+                if libc.setns(own, _CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    # Carrying on in the wrong namespace would poison every later test.
+                    os.write(2, f"setns back failed: {os.strerror(err)}\n".encode())
+                    os._exit(70)
+        finally:
+            os.close(target)
+            os.close(own)
+
+    def free_tcp_port(self) -> int:
+        """A currently free port on 127.0.0.1 inside the namespace (for programs lacking port 0)."""
+        with self.entered():
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind(("127.0.0.1", 0))
+                return int(sock.getsockname()[1])
+
+    # -- faults: nftables in the input hook ------------------------------------------------------
+    def _ensure_nft(self) -> None:
+        if self._nft_ready:
+            return
+        script: str = ("table inet pe_test {\n"
+                       "  chain input { type filter hook input priority 0; policy accept; }\n"
+                       "}\n")
+        self.run(["nft", "-f", "-"], input_text=script)
+        self._nft_ready = True
+
+    def add_input_rule(self, rule: str) -> int:
+        """Append a rule to the input chain; returns its handle for `delete_input_rule`."""
+        self._ensure_nft()
+        proc = self.run(["nft", "-e", "-a", "add", "rule", "inet", "pe_test", "input", rule])
+        match = re.search(r"# handle (\d+)", proc.stdout)
+        if match is None:
+            raise RuntimeError(f"nft did not echo a handle for {rule!r}: {proc.stdout!r}")
+        return int(match.group(1))
+
+    def delete_input_rule(self, handle: int) -> None:
+        self.run(["nft", "delete", "rule", "inet", "pe_test", "input", "handle", str(handle)])
+
+    def drop_echo(self, addresses: Iterable[str]) -> "NftRules":
+        """Make `addresses` (IPs or prefixes) dead: every echo request to them is dropped."""
+        return self._echo_rules(addresses, "drop")
+
+    def lossy_echo(self, addresses: Iterable[str], percent: int = 50) -> "NftRules":
+        """Drop about `percent` % of echo requests to `addresses`, at random, each on its own."""
+        if not 0 <= percent <= 100:
+            raise ValueError(f"percent {percent} not in 0..100")
+        return self._echo_rules(addresses, f"numgen random mod 100 < {percent} drop")
+
+    def _echo_rules(self, addresses: Iterable[str], verdict: str) -> "NftRules":
+        v4: list[str] = []
+        v6: list[str] = []
+        for addr in addresses:
+            net = ipaddress.ip_network(addr, strict=False)
+            (v4 if net.version == 4 else v6).append(str(net) if net.num_addresses > 1 else
+                                                    str(net.network_address))
+        handles: list[int] = []
+        if v4:
+            handles.append(self.add_input_rule(
+                f"ip daddr {{ {', '.join(v4)} }} icmp type echo-request {verdict}"))
+        if v6:
+            handles.append(self.add_input_rule(
+                f"ip6 daddr {{ {', '.join(v6)} }} icmpv6 type echo-request {verdict}"))
+        return NftRules(self, handles)
+
+    def ignore_all_echo(self, on: bool) -> None:
+        """The kernel's own switch: answer no echo request at all (IPv4 and IPv6)."""
+        self.sysctl("net.ipv4.icmp_echo_ignore_all", 1 if on else 0)
+        self.sysctl("net.ipv6.icmp.echo_ignore_all", 1 if on else 0)
+
+
+class NftRules:
+    """Handles of rules added by NetNs; `remove()` deletes them (idempotent)."""
+
+    def __init__(self, ns: NetNs, handles: list[int]) -> None:
+        self._ns: NetNs = ns
+        self._handles: list[int] = handles
+
+    def remove(self) -> None:
+        while self._handles:
+            self._ns.delete_input_rule(self._handles.pop())
+
+    def __enter__(self) -> "NftRules":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+class TestNet:
+    """Two namespaces joined by a veth pair: `client` (where the prober runs) and `host` (the
+    targets).
+
+    The host namespace answers, with the kernel's own echo replies, every address of
+    HOSTS_V4 and HOSTS_V6 (an AnyIP `local` route), so a test can ping thousands of distinct
+    hosts without configuring each one; dead and lossy hosts are made with nft rules in the host
+    namespace. The client namespace routes those prefixes over the veth. Context manager; not
+    thread-safe.
+    """
+
+    __test__ = False  # not a pytest test class despite the name
+
+    CLIENT_V4: str = "198.18.0.1"
+    HOST_V4: str = "198.18.0.2"
+    CLIENT_V6: str = "2001:2::1"
+    HOST_V6: str = "2001:2::2"
+    HOSTS_V4: str = "198.18.128.0/17"
+    HOSTS_V6: str = "2001:2:0:100::/56"
+
+    def __init__(self) -> None:
+        self.client: NetNs = NetNs("pe-c-")
+        self.host: NetNs = NetNs("pe-h-")
+
+    def __enter__(self) -> "TestNet":
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(self.client)
+            stack.enter_context(self.host)
+            self._wire()
+            stack.pop_all()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            self.host.close()
+
+    def _wire(self) -> None:
+        c, h = self.client, self.host
+        for ns in (c, h):
+            # No duplicate-address detection: a tentative link-local address delays the first
+            # neighbour solicitation by about a second, which would read as a slow first RTT.
+            ns.sysctl("net.ipv6.conf.default.accept_dad", 0)
+            ns.sysctl("net.ipv6.conf.all.accept_dad", 0)
+        c.ip("link", "add", "pe-c", "type", "veth", "peer", "name", "pe-h", "netns", h.name)
+        c.ip("addr", "add", f"{self.CLIENT_V4}/24", "dev", "pe-c")
+        h.ip("addr", "add", f"{self.HOST_V4}/24", "dev", "pe-h")
+        c.ip("-6", "addr", "add", f"{self.CLIENT_V6}/64", "dev", "pe-c", "nodad")
+        h.ip("-6", "addr", "add", f"{self.HOST_V6}/64", "dev", "pe-h", "nodad")
+        # Static neighbours: the first probe must not wait for ARP/ND (the first IPv6 neighbour
+        # solicitation on a fresh veth is often lost, costing a one-second retransmit).
+        mac_c: str = json.loads(c.ip("-j", "link", "show", "pe-c"))[0]["address"]
+        mac_h: str = json.loads(h.ip("-j", "link", "show", "pe-h"))[0]["address"]
+        for ns, dev, peer_v4, peer_v6, mac in ((c, "pe-c", self.HOST_V4, self.HOST_V6, mac_h),
+                                               (h, "pe-h", self.CLIENT_V4, self.CLIENT_V6, mac_c)):
+            for addr in (peer_v4, peer_v6):
+                ns.ip("neigh", "replace", addr, "lladdr", mac, "dev", dev, "nud", "permanent")
+        c.ip("link", "set", "pe-c", "up")
+        h.ip("link", "set", "pe-h", "up")
+        c.ip("route", "add", self.HOSTS_V4, "via", self.HOST_V4)
+        c.ip("-6", "route", "add", self.HOSTS_V6, "via", self.HOST_V6)
+        h.ip("route", "add", "local", self.HOSTS_V4, "dev", "lo")
+        h.ip("-6", "route", "add", "local", self.HOSTS_V6, "dev", "lo")
+        # The kernel rate-limits echo replies per destination by default (ratemask); lift it
+        # so hundreds of probes per second from one client are all answered.
+        h.sysctl("net.ipv4.icmp_ratelimit", 0)
+        h.sysctl("net.ipv6.icmp.ratelimit", 0)
+
+    def host_v4(self, index: int) -> str:
+        """The index-th host address of HOSTS_V4 (1 .. 32767)."""
+        net = ipaddress.ip_network(self.HOSTS_V4)
+        if not 1 <= index < net.num_addresses - 1:
+            raise ValueError(f"host index {index} out of range")
+        return str(net.network_address + index)
+
+    def host_v6(self, index: int) -> str:
+        """The index-th host address of HOSTS_V6 (1 .. 65535)."""
+        if not 1 <= index <= 0xFFFF:
+            raise ValueError(f"host index {index} out of range")
+        return str(ipaddress.ip_network(self.HOSTS_V6).network_address + index)

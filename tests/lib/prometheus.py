@@ -1,0 +1,126 @@
+"""A real Prometheus server (Debian's `prometheus`) scraping the exporter, for e2e tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import urllib.parse
+from typing import Any, Optional, Sequence
+
+import yaml
+
+from lib.exporter import http_get, wait_until
+from lib.netns import NetNs
+
+PROMETHEUS_BIN: str = os.environ.get("PROMETHEUS_BIN", "/usr/bin/prometheus")
+
+
+class Prometheus:
+    """One Prometheus process with its own temp dir, scraping `targets` (HOST:PORT) every
+    `scrape_interval_s`. Runs inside `netns` when given (the exporter's namespace, so it can
+    reach 127.0.0.1 there). Context manager; not thread-safe.
+    """
+
+    def __init__(self, targets: Sequence[str], *, netns: Optional[NetNs] = None,
+                 scrape_interval_s: int = 1, job: str = "ping") -> None:
+        if not os.access(PROMETHEUS_BIN, os.X_OK):
+            raise RuntimeError(f"{PROMETHEUS_BIN} missing (Debian package prometheus)")
+        self.netns: Optional[NetNs] = netns
+        self.dir: str = tempfile.mkdtemp(prefix="pe-prometheus-")
+        self.config_path: str = os.path.join(self.dir, "prometheus.yml")
+        self.log_path: str = os.path.join(self.dir, "prometheus.log")
+        interval: str = f"{scrape_interval_s}s"
+        config: dict[str, Any] = {
+            "global": {"scrape_interval": interval, "evaluation_interval": interval,
+                       "scrape_timeout": interval},
+            "scrape_configs": [{"job_name": job, "static_configs": [{"targets": list(targets)}]}],
+        }
+        with open(self.config_path, "w", encoding="utf-8") as f:
+            yaml.safe_dump(config, f)
+        self.address: str = ""
+        self.proc: Optional[subprocess.Popen] = None
+
+    def __enter__(self) -> "Prometheus":
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self, ready_timeout_s: float = 30.0) -> None:
+        if self.netns is not None:
+            port: int = self.netns.free_tcp_port()
+        else:
+            import socket
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = int(sock.getsockname()[1])
+        self.address = f"127.0.0.1:{port}"
+        argv: list[str] = [PROMETHEUS_BIN, f"--config.file={self.config_path}",
+                           f"--storage.tsdb.path={os.path.join(self.dir, 'data')}",
+                           f"--web.listen-address={self.address}",
+                           "--web.enable-lifecycle", "--log.level=warn"]
+        log = open(self.log_path, "wb")
+        try:
+            if self.netns is not None:
+                self.proc = self.netns.popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                             stderr=log, cwd=self.dir)
+            else:
+                self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                             stderr=log, cwd=self.dir)
+        finally:
+            log.close()
+
+        def ready() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"prometheus exited {self.proc.returncode}: {self.log()}")
+            return http_get(self.address, "/-/ready", netns=self.netns, timeout=2).status == 200
+
+        wait_until(ready, ready_timeout_s, interval=0.2, message="prometheus /-/ready")
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()[-4000:]
+        except FileNotFoundError:
+            return ""
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        """Instant query; returns data.result (vector elements: {"metric": {...}, "value":
+        [ts, "v"]}). Fails on any API error."""
+        path: str = "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        resp = http_get(self.address, path, netns=self.netns, timeout=10)
+        body: dict[str, Any] = json.loads(resp.body)
+        if resp.status != 200 or body.get("status") != "success":
+            raise AssertionError(f"query {expr!r} failed: {resp.status} {body}")
+        return list(body["data"]["result"])
+
+    def query_values(self, expr: str) -> dict[frozenset, float]:
+        """Instant query as {frozenset(labels): value}."""
+        return {frozenset(r["metric"].items()): float(r["value"][1]) for r in self.query(expr)}
+
+    def targets_health(self) -> list[str]:
+        resp = http_get(self.address, "/api/v1/targets", netns=self.netns, timeout=10)
+        body = json.loads(resp.body)
+        return [t.get("health", "") for t in body["data"]["activeTargets"]]
+
+    def close(self) -> None:
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        self.proc = None
+        if os.environ.get("PE_KEEP_TMP") != "1":
+            shutil.rmtree(self.dir, ignore_errors=True)
