@@ -90,7 +90,8 @@ bool VerifyBcrypt(std::string_view password, const std::string& hash) {
   bool ok = false;
   if (computed != nullptr) {
     std::string_view result(computed);
-    ok = result.size() == hash.size() && CRYPTO_memcmp(result.data(), hash.data(), hash.size()) == 0;
+    ok =
+        result.size() == hash.size() && CRYPTO_memcmp(result.data(), hash.data(), hash.size()) == 0;
   }
   OPENSSL_cleanse(data.get(), sizeof(crypt_data));
   return ok;
@@ -105,8 +106,7 @@ uint64_t BasicAuth::bcrypt_runs() const {
   return bcrypt_runs_;
 }
 
-std::optional<std::string> BasicAuth::Check(std::string_view authorization,
-                                            Clock::time_point now) {
+std::optional<std::string> BasicAuth::Check(std::string_view authorization, Clock::time_point now) {
   if (users_.empty()) return std::nullopt;
   std::string_view value = TrimSpaces(authorization);
   constexpr std::string_view kScheme = "basic";

@@ -26,8 +26,8 @@ class Deflater {
     if (initialized_) deflateEnd(&stream_);
   }
   int Init(int level) {
-    int rc = deflateInit2(&stream_, level, Z_DEFLATED, kGzipWindowBits, kMemLevel,
-                          Z_DEFAULT_STRATEGY);
+    int rc =
+        deflateInit2(&stream_, level, Z_DEFLATED, kGzipWindowBits, kMemLevel, Z_DEFAULT_STRATEGY);
     initialized_ = rc == Z_OK;
     return rc;
   }
@@ -45,8 +45,7 @@ std::string_view Trim(std::string_view s) {
 }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -143,5 +142,49 @@ bool AcceptsGzip(std::string_view accept_encoding) {
   if (gzip_q.has_value()) return *gzip_q > 0;
   return star_q.value_or(0) > 0;
 }
+
+struct GzipStream::State {
+  Deflater deflater;
+  std::string out;
+};
+
+GzipStream::GzipStream(int level, Sink sink) : state_(std::make_unique<State>()), sink_(std::move(sink)) {
+  ok_ = state_->deflater.Init(std::clamp(level, 1, 9)) == Z_OK;
+  state_->out.resize(64 * 1024);
+}
+
+GzipStream::~GzipStream() = default;
+
+void GzipStream::Run(std::string_view data, int flush) {
+  if (!ok_) return;
+  z_stream& zs = state_->deflater.stream();
+  while (!data.empty() || flush == Z_FINISH) {
+    size_t slice = std::min(data.size(), kMaxSlice);
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    zs.avail_in = static_cast<uInt>(slice);
+    int rc;
+    do {
+      zs.next_out = reinterpret_cast<Bytef*>(state_->out.data());
+      zs.avail_out = static_cast<uInt>(state_->out.size());
+      rc = deflate(&zs, slice == data.size() ? flush : Z_NO_FLUSH);
+      size_t produced = state_->out.size() - zs.avail_out;
+      if (produced > 0) sink_(std::string_view(state_->out.data(), produced));
+      if (rc == Z_STREAM_ERROR) {
+        ok_ = false;
+        return;
+      }
+    } while (zs.avail_out == 0);
+    data.remove_prefix(slice);
+    if (flush == Z_FINISH && data.empty()) {
+      if (rc == Z_STREAM_END) return;
+    }
+  }
+}
+
+void GzipStream::Write(std::string_view data) {
+  if (!data.empty()) Run(data, Z_NO_FLUSH);
+}
+
+void GzipStream::Finish() { Run({}, Z_FINISH); }
 
 }  // namespace ping_exporter::http

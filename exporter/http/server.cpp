@@ -11,6 +11,8 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <cstdio>
+#include <ctime>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -55,8 +57,7 @@ const CivetInit& InitCivetWeb() {
 }
 
 bool IsDigits(std::string_view s) {
-  return !s.empty() &&
-         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 /// What CivetWeb's listening_ports wants, and how to print the address afterwards.
@@ -87,7 +88,8 @@ Expected<ListenSpec, std::string> ParseListenAddress(const std::string& address,
     if (colon == std::string::npos) return bad("missing port, want host:port or :port");
     host = address.substr(0, colon);
     port = address.substr(colon + 1);
-    if (host.find(':') != std::string::npos) return bad("IPv6 addresses need brackets: [addr]:port");
+    if (host.find(':') != std::string::npos)
+      return bad("IPv6 addresses need brackets: [addr]:port");
   }
   if (!IsDigits(port) || port.size() > 5 || std::stoul(port) > 65535) {
     return bad("port must be a number from 0 to 65535");
@@ -98,8 +100,9 @@ Expected<ListenSpec, std::string> ParseListenAddress(const std::string& address,
     in6_addr addr6{};
     if (inet_pton(AF_INET6, host.c_str(), &addr6) != 1) return bad("not an IPv6 address");
     if (!ipv6_supported) {
-      return bad("IPv6 is not supported: this CivetWeb build lacks IPv6 (listen on an IPv4 "
-                 "address or :port instead)");
+      return bad(
+          "IPv6 is not supported: this CivetWeb build lacks IPv6 (listen on an IPv4 "
+          "address or :port instead)");
     }
     std::array<char, INET6_ADDRSTRLEN> text{};
     inet_ntop(AF_INET6, &addr6, text.data(), text.size());
@@ -169,10 +172,25 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 // Headers the server computes itself; a handler's copy would contradict them.
 bool IsReservedHeader(std::string_view name) {
   for (std::string_view reserved :
-       {"Content-Length", "Content-Encoding", "Transfer-Encoding", "Connection", "Vary"}) {
+       {"Content-Length", "Content-Encoding", "Transfer-Encoding", "Connection", "Vary", "Date"}) {
     if (EqualsIgnoreCase(name, reserved)) return true;
   }
   return false;
+}
+
+// RFC 9110 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT". Sent by us because
+// CivetWeb 1.15 formats its own Date with gmtime(), which is not thread-safe.
+std::string HttpDate(std::time_t now) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::array<char, 64> text{};
+  std::snprintf(text.data(), text.size(), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                kDays[tm.tm_wday % 7], tm.tm_mday, kMonths[tm.tm_mon % 12], tm.tm_year + 1900,
+                tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return text.data();
 }
 
 Response TextResponse(int status, std::string body) {
@@ -223,6 +241,7 @@ struct Server::Impl {
   void Send(mg_connection* conn, const Request& request, const Response& response, bool head);
   std::optional<Response> ReadBody(mg_connection* conn, std::string& body);
   Response Dispatch(const Request& request);
+  void Log(const char* message);
 
   static int OnBeginRequest(mg_connection* conn);
   static int OnLogMessage(const mg_connection* conn, const char* message);
@@ -233,38 +252,56 @@ int Server::Impl::OnLogMessage(const mg_connection* conn, const char* message) {
   mg_context* ctx = conn != nullptr ? mg_get_context(conn) : nullptr;
   auto* impl = ctx != nullptr ? static_cast<Impl*>(mg_get_user_data(ctx)) : nullptr;
   if (impl == nullptr) return 0;  // let CivetWeb print it
+  try {
+    impl->Log(message);
+  } catch (...) {
+    // Out of memory while logging: drop the line rather than unwind into C.
+  }
+  return 1;
+}
+
+void Server::Impl::Log(const char* message) {
   {
-    std::lock_guard<std::mutex> lock(impl->start_mu);
-    if (impl->starting) {
+    std::lock_guard<std::mutex> lock(start_mu);
+    if (starting) {
       // Reported by Start() in its error, not logged twice.
-      impl->start_messages.emplace_back(message);
-      return 1;
+      start_messages.emplace_back(message);
+      return;
     }
   }
   // Failed TLS handshakes (plain HTTP on the TLS port, a missing client certificate)
   // are the client's doing and can be frequent: debug level. The rest matters.
   bool handshake = std::string_view(message).rfind("sslize", 0) == 0;
-  impl->logger.Log(handshake ? LogLevel::kDebug : LogLevel::kWarn, "http server",
-                   {{"err", message}});
-  return 1;
+  logger.Log(handshake ? LogLevel::kDebug : LogLevel::kWarn, "http server", {{"err", message}});
 }
 
 int Server::Impl::OnInitSsl(void* ssl_ctx, void* user_data) {
   auto* impl = static_cast<Impl*>(user_data);
   if (impl == nullptr || !impl->web.tls.has_value()) return -1;
-  std::string err =
-      detail::ConfigureServerContext(static_cast<ssl_ctx_st*>(ssl_ctx), *impl->web.tls);
-  if (!err.empty()) {
-    std::lock_guard<std::mutex> lock(impl->start_mu);
-    impl->tls_error = err;
-    return -1;
+  try {
+    std::string err =
+        detail::ConfigureServerContext(static_cast<ssl_ctx_st*>(ssl_ctx), *impl->web.tls);
+    if (!err.empty()) {
+      std::lock_guard<std::mutex> lock(impl->start_mu);
+      impl->tls_error = err;
+      return -1;
+    }
+  } catch (...) {
+    return -1;  // out of memory; must not unwind into CivetWeb
   }
   return 1;  // the context is complete; CivetWeb must not load a PEM itself
 }
 
 int Server::Impl::OnBeginRequest(mg_connection* conn) {
   auto* impl = static_cast<Impl*>(mg_get_user_data(mg_get_context(conn)));
-  return impl->Handle(conn);
+  try {
+    return impl->Handle(conn);
+  } catch (...) {
+    // Nothing may unwind into CivetWeb's C code (std::bad_alloc is the one candidate
+    // left, handlers' own exceptions are caught in Dispatch). Drop the connection.
+    mg_disable_connection_keep_alive(conn);
+    return 500;
+  }
 }
 
 std::optional<Response> Server::Impl::ReadBody(mg_connection* conn, std::string& body) {
@@ -317,8 +354,7 @@ int Server::Impl::Handle(mg_connection* conn) {
   bool authorized = true;
   if (auth != nullptr) {
     const char* authorization = mg_get_header(conn, "Authorization");
-    authorized = auth->Check(authorization != nullptr ? authorization : "",
-                             BasicAuth::Clock::now())
+    authorized = auth->Check(authorization != nullptr ? authorization : "", BasicAuth::Clock::now())
                      .has_value();
   }
   if (!authorized) {
@@ -351,7 +387,16 @@ void Server::Impl::Send(mg_connection* conn, const Request& request, const Respo
                         bool head) {
   std::string compressed;
   bool gzip = false;
-  if (response.compressible && !response.body.empty() && AcceptsGzip(request.accept_encoding)) {
+  const bool streamed = static_cast<bool>(response.stream);
+  // HTTP/1.1 clients get chunks; 1.0 clients read until we close.
+  const mg_request_info* info = mg_get_request_info(conn);
+  const bool chunked =
+      streamed && info->http_version != nullptr && std::string_view(info->http_version) == "1.1";
+  if (streamed) {
+    gzip = response.compressible && AcceptsGzip(request.accept_encoding);
+    if (!chunked) mg_disable_connection_keep_alive(conn);
+  } else if (response.compressible && !response.body.empty() &&
+             AcceptsGzip(request.accept_encoding)) {
     Expected<std::string, std::string> z = GzipCompress(response.body, kGzipLevel);
     if (z.has_value()) {
       compressed = std::move(z.value());
@@ -372,8 +417,13 @@ void Server::Impl::Send(mg_connection* conn, const Request& request, const Respo
       logger.Warn("dropping response header", {{"name", name}});
     }
   };
+  add("Date", HttpDate(std::time(nullptr)));
   add("Content-Type", response.content_type);
-  add("Content-Length", std::to_string(body.size()));
+  if (chunked) {
+    add("Transfer-Encoding", "chunked");
+  } else if (!streamed) {
+    add("Content-Length", std::to_string(body.size()));
+  }
   if (gzip) add("Content-Encoding", "gzip");
   // Caches must know the body depends on Accept-Encoding, compressed or not.
   if (response.compressible) add("Vary", "Accept-Encoding");
@@ -383,7 +433,27 @@ void Server::Impl::Send(mg_connection* conn, const Request& request, const Respo
   }
   for (const auto& [name, value] : web.headers) add(name, value);
   mg_response_header_send(conn);
-  if (!head && !body.empty()) mg_write(conn, body.data(), body.size());
+  if (head) return;
+  if (!streamed) {
+    if (!body.empty()) mg_write(conn, body.data(), body.size());
+    return;
+  }
+  // A client that hung up makes writes fail; stop producing then.
+  bool broken = false;
+  auto raw = [&](std::string_view piece) {
+    if (broken || piece.empty()) return;
+    int rc = chunked ? mg_send_chunk(conn, piece.data(), static_cast<unsigned>(piece.size()))
+                     : mg_write(conn, piece.data(), piece.size());
+    if (rc <= 0) broken = true;
+  };
+  if (gzip) {
+    GzipStream z(kGzipLevel, raw);
+    response.stream([&](std::string_view piece) { z.Write(piece); });
+    z.Finish();
+  } else {
+    response.stream(raw);
+  }
+  if (chunked && !broken) mg_send_chunk(conn, "", 0);
 }
 
 Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions& options,
@@ -396,7 +466,8 @@ Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions
                           ", not " + std::to_string(options.threads));
   }
   auto timeout_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.request_timeout);
-  if (timeout_ms.count() < 1) return MakeUnexpected(std::string("http request timeout must be at least 1ms"));
+  if (timeout_ms.count() < 1)
+    return MakeUnexpected(std::string("http request timeout must be at least 1ms"));
   if (options.max_header_bytes < 1024 || options.max_header_bytes > (size_t{1} << 24)) {
     return MakeUnexpected(std::string("http max header size must be between 1 KiB and 16 MiB"));
   }
@@ -441,12 +512,17 @@ Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions
   const std::string timeout = std::to_string(timeout_ms.count());
   const std::string header_bytes = std::to_string(options.max_header_bytes);
   const char* civet_options[] = {
-      "listening_ports", ports.c_str(),
-      "num_threads", threads.c_str(),
-      "request_timeout_ms", timeout.c_str(),
-      "max_request_size", header_bytes.c_str(),
+      "listening_ports",
+      ports.c_str(),
+      "num_threads",
+      threads.c_str(),
+      "request_timeout_ms",
+      timeout.c_str(),
+      "max_request_size",
+      header_bytes.c_str(),
       // Keep-alive would let idle clients hold the few worker threads.
-      "enable_keep_alive", "no",
+      "enable_keep_alive",
+      "no",
       nullptr,
   };
   mg_callbacks callbacks{};
@@ -487,7 +563,8 @@ Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions
   }
   std::array<mg_server_port, 4> bound{};
   int n = mg_get_server_ports(impl->ctx, static_cast<int>(bound.size()), bound.data());
-  if (n < 1) return MakeUnexpected(std::string("HTTP server started but reports no listening port"));
+  if (n < 1)
+    return MakeUnexpected(std::string("HTTP server started but reports no listening port"));
   impl->port = static_cast<uint16_t>(bound[0].port);
   for (const std::string& m : start_messages) logger.Warn("http server", {{"err", m}});
   return std::unique_ptr<Server>(new Server(std::move(impl)));

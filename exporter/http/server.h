@@ -27,12 +27,20 @@ struct Request {
 
 /// What a handler returns. The server adds Content-Length and, when
 /// `compressible` and the client accepts gzip, compresses the body.
+/// Receives one piece of a streamed body.
+using BodyWriter = std::function<void(std::string_view)>;
+
 struct Response {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   bool compressible = false;
+  /// When set, the body is produced by calling stream(writer) instead of
+  /// `body`: sent chunked (HTTP/1.1) or close-delimited (HTTP/1.0), gzipped
+  /// on the fly when allowed, so a large body is never held whole in memory.
+  /// Called on the request thread after the status line and headers.
+  std::function<void(const BodyWriter&)> stream;
 };
 
 /// Called on one of the server's threads; must be thread-safe. May throw:
@@ -48,9 +56,9 @@ struct ServerOptions {
   std::string listen_address = ":9823";  ///< "host:port", "[v6]:port" or ":port"; port 0 picks one
   uint32_t threads = 8;                  ///< request threads (bounded)
   Duration request_timeout = std::chrono::seconds(10);
-  std::string web_config_file;  ///< exporter-toolkit web config (TLS, basic auth); empty = plain HTTP
-  size_t max_body_bytes = size_t{1} << 20;    ///< larger request bodies get 413
-  size_t max_header_bytes = size_t{16} << 10;  ///< larger request line + headers get 413
+  std::string web_config_file;  ///< exporter-toolkit web config (TLS, auth); "" = plain HTTP
+  size_t max_body_bytes = size_t{1} << 20;     ///< larger request bodies get 413
+  size_t max_header_bytes = size_t{16} << 10;  ///< larger request line + headers get 4xx
 };
 
 /// A running HTTP(S) server. Starts in Start(), stops (joins its threads) in

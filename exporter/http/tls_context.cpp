@@ -50,9 +50,7 @@ std::string TakeOpenSslError() {
 }
 
 // Encrypted keys must fail to load, not prompt on the terminal for a pass phrase.
-int RefusePassphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*userdata*/) {
-  return -1;
-}
+int RefusePassphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*userdata*/) { return -1; }
 
 BioPtr MemoryBio(const std::string& text) {
   if (text.size() > static_cast<size_t>(INT_MAX)) return nullptr;
@@ -85,8 +83,8 @@ int ToOpenSslVersion(TlsVersion v) {
 }
 
 bool SanAllowed(X509* cert, const std::vector<std::string>& allowed) {
-  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  GeneralNamesPtr names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   if (names == nullptr) return false;
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
@@ -117,10 +115,11 @@ bool SanAllowed(X509* cert, const std::vector<std::string>& allowed) {
 // whatever OpenSSL found wrong; the SAN allow-list applies to the leaf in every mode,
 // as exporter-toolkit's VerifyPeerCertificate does.
 int VerifyClient(int preverify_ok, X509_STORE_CTX* store) {
-  auto* ssl = static_cast<SSL*>(
-      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   if (ssl == nullptr) return 0;
-  const auto* config = static_cast<const TlsServerConfig*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  const auto* config =
+      static_cast<const TlsServerConfig*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
   if (config == nullptr) return 0;
   bool verify = config->client_auth == ClientAuth::kVerifyClientCertIfGiven ||
                 config->client_auth == ClientAuth::kRequireAndVerifyClientCert;
@@ -253,7 +252,8 @@ std::string ConfigureServerContext(ssl_ctx_st* ctx, const TlsServerConfig& confi
   SSL_CTX_set_app_data(ctx, const_cast<TlsServerConfig*>(&config));
   SSL_CTX_set_verify(ctx, mode, mode == SSL_VERIFY_NONE ? nullptr : VerifyClient);
   // Session resumption with client certificates needs an id context.
-  SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(kSessionIdContext.data()),
+  SSL_CTX_set_session_id_context(ctx,
+                                 reinterpret_cast<const unsigned char*>(kSessionIdContext.data()),
                                  static_cast<unsigned int>(kSessionIdContext.size()));
 
   // CivetWeb sets SSL_OP_NO_* from its own option; the configured bounds replace them.

@@ -152,49 +152,48 @@ struct Parser {
     PemSource cert, key, ca;
     std::string auth_text;
     YAML::Node auth_node, sans_node;
-    ForEachEntry(
-        node, "tls_server_config",
-        {"cert", "key", "client_ca", "cert_file", "key_file", "client_auth_type",
-         "client_ca_file", "client_allowed_sans", "min_version", "max_version", "cipher_suites",
-         "prefer_server_cipher_suites", "curve_preferences"},
-        [&](const std::string& k, const YAML::Node& v) {
-          if (k == "cert") {
-            cert.inline_text = String(v, k);
-            cert.inline_node = v;
-          } else if (k == "key") {
-            key.inline_text = String(v, k);
-            key.inline_node = v;
-          } else if (k == "client_ca") {
-            ca.inline_text = String(v, k);
-            ca.inline_node = v;
-          } else if (k == "cert_file") {
-            cert.file = String(v, k);
-            cert.file_node = v;
-          } else if (k == "key_file") {
-            key.file = String(v, k);
-            key.file_node = v;
-          } else if (k == "client_ca_file") {
-            ca.file = String(v, k);
-            ca.file_node = v;
-          } else if (k == "client_auth_type") {
-            auth_text = String(v, k);
-            auth_node = v;
-            tls.client_auth = Auth(v);
-          } else if (k == "client_allowed_sans") {
-            tls.client_allowed_sans = StringList(v, k);
-            sans_node = v;
-          } else if (k == "min_version") {
-            tls.min_version = Version(v, k);
-          } else if (k == "max_version") {
-            tls.max_version = Version(v, k);
-          } else if (k == "cipher_suites") {
-            tls.cipher_suites = StringList(v, k);
-          } else if (k == "prefer_server_cipher_suites") {
-            tls.prefer_server_cipher_suites = Bool(v, k);
-          } else if (k == "curve_preferences") {
-            tls.curve_preferences = StringList(v, k);
-          }
-        });
+    ForEachEntry(node, "tls_server_config",
+                 {"cert", "key", "client_ca", "cert_file", "key_file", "client_auth_type",
+                  "client_ca_file", "client_allowed_sans", "min_version", "max_version",
+                  "cipher_suites", "prefer_server_cipher_suites", "curve_preferences"},
+                 [&](const std::string& k, const YAML::Node& v) {
+                   if (k == "cert") {
+                     cert.inline_text = String(v, k);
+                     cert.inline_node = v;
+                   } else if (k == "key") {
+                     key.inline_text = String(v, k);
+                     key.inline_node = v;
+                   } else if (k == "client_ca") {
+                     ca.inline_text = String(v, k);
+                     ca.inline_node = v;
+                   } else if (k == "cert_file") {
+                     cert.file = String(v, k);
+                     cert.file_node = v;
+                   } else if (k == "key_file") {
+                     key.file = String(v, k);
+                     key.file_node = v;
+                   } else if (k == "client_ca_file") {
+                     ca.file = String(v, k);
+                     ca.file_node = v;
+                   } else if (k == "client_auth_type") {
+                     auth_text = String(v, k);
+                     auth_node = v;
+                     tls.client_auth = Auth(v);
+                   } else if (k == "client_allowed_sans") {
+                     tls.client_allowed_sans = StringList(v, k);
+                     sans_node = v;
+                   } else if (k == "min_version") {
+                     tls.min_version = Version(v, k);
+                   } else if (k == "max_version") {
+                     tls.max_version = Version(v, k);
+                   } else if (k == "cipher_suites") {
+                     tls.cipher_suites = StringList(v, k);
+                   } else if (k == "prefer_server_cipher_suites") {
+                     tls.prefer_server_cipher_suites = Bool(v, k);
+                   } else if (k == "curve_preferences") {
+                     tls.curve_preferences = StringList(v, k);
+                   }
+                 });
 
     // Same rule as exporter-toolkit: TLS is on once any certificate-related key is set.
     bool enabled = !cert.inline_text.empty() || !cert.file.empty() || !key.inline_text.empty() ||

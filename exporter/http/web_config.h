@@ -44,8 +44,8 @@ struct TlsServerConfig {
 
 /// The whole file. Default-constructed = plain HTTP, no auth, no extra headers.
 struct WebConfig {
-  std::optional<TlsServerConfig> tls;                     ///< nullopt: serve plain HTTP
-  std::map<std::string, std::string> basic_auth_users;    ///< user -> bcrypt hash; empty: no auth
+  std::optional<TlsServerConfig> tls;                   ///< nullopt: serve plain HTTP
+  std::map<std::string, std::string> basic_auth_users;  ///< user -> bcrypt hash; empty: no auth
   std::vector<std::pair<std::string, std::string>> headers;  ///< http_server_config.headers
 };
 

@@ -1,16 +1,23 @@
 #pragma once
 // Renders the per-target ping_* families straight into the Prometheus text
-// format: O(series), no intermediate metric objects, one pass per family.
+// format: O(series), no intermediate metric objects, streamed in pieces so a
+// 10 000-target scrape never holds the whole 40 MB body in memory.
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "metrics/store.h"
 
 namespace ping_exporter::metrics {
 
-/// Appends every ping_* family for the store's current targets to `out`.
-/// Targets without a completed round yet are left out. Thread-safe (reads
-/// only); `scratch` may be reused between calls to avoid reallocations.
+/// Receives rendered text in pieces of up to about 256 KiB.
+using TextSink = std::function<void(std::string_view)>;
+
+/// Writes every ping_* family for the store's current targets to `sink`.
+/// Targets without a completed round yet are left out. Thread-safe (reads only).
+void WriteTargetFamilies(const ResultStore& store, const TextSink& sink);
+/// Same, appending to a string.
 void WriteTargetFamilies(const ResultStore& store, std::string* out);
 
 /// Appends one sample line `name{labels} value\n`; labels may be empty.

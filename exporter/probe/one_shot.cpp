@@ -18,16 +18,17 @@ int ProbeOnce(const std::vector<std::string>& hosts, const config::ProbeOptions&
   for (const std::string& host : hosts) {
     metrics::TargetInfo info;
     info.name = host;
-    metrics::TargetEntry entry = metrics::TargetEntry::Make(std::move(info), bounds.size());
     TargetPlan plan;
-    plan.entry = entry;
     plan.options = options;
     auto addr = targets::Resolve(host, family);
     if (addr) {
       plan.address = *addr;
+      info.address = addr->ToString();
     } else {
       err << host << ": " << addr.error() << "\n";
     }
+    metrics::TargetEntry entry = metrics::TargetEntry::Make(std::move(info), bounds.size());
+    plan.entry = entry;
     plans.push_back(std::move(plan));
     entries.push_back(std::move(entry));
   }

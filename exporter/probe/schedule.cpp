@@ -4,7 +4,12 @@
 
 namespace ping_exporter::probe {
 namespace {
-bool Later(const TimerQueue::Entry& a, const TimerQueue::Entry& b) { return a.when > b.when; }
+// A function object, not a function pointer, so the heap algorithms inline it.
+struct Later {
+  bool operator()(const TimerQueue::Entry& a, const TimerQueue::Entry& b) const {
+    return a.when > b.when;
+  }
+};
 }  // namespace
 
 uint64_t StableHash(std::string_view text) {
@@ -47,11 +52,11 @@ NextSlot Advance(TimePoint due, Duration interval, TimePoint now) {
 
 void TimerQueue::Push(TimePoint when, uint32_t slot) {
   heap_.push_back({when, slot});
-  std::push_heap(heap_.begin(), heap_.end(), Later);
+  std::push_heap(heap_.begin(), heap_.end(), Later{});
 }
 
 TimerQueue::Entry TimerQueue::Pop() {
-  std::pop_heap(heap_.begin(), heap_.end(), Later);
+  std::pop_heap(heap_.begin(), heap_.end(), Later{});
   Entry e = heap_.back();
   heap_.pop_back();
   return e;

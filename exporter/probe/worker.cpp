@@ -2,7 +2,6 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,10 +17,12 @@ namespace {
 
 constexpr size_t kBatch = 64;
 // Events due within this much of now are handled in the same pass, so sends
-// close in time share one sendmmsg().
-constexpr Duration kCoalesce = std::chrono::microseconds(200);
+// close in time share one sendmmsg() and the loop wakes at most ~1000 times a
+// second however many targets it has. Sends leave up to this much early.
+constexpr Duration kCoalesce = std::chrono::milliseconds(1);
 // Receive batches read per wake-up and socket, so timers are never starved.
 constexpr int kMaxReceiveRounds = 32;
+constexpr uint64_t kWakeKey = UINT64_MAX;
 
 uint64_t Tag(uint32_t slot, uint16_t seq) { return (uint64_t{slot} << 16) | seq; }
 uint32_t TagSlot(uint64_t tag) { return static_cast<uint32_t>(tag >> 16); }
@@ -84,8 +85,9 @@ struct Worker::Impl {
   std::unique_ptr<icmp::ReceiveBatch> receive;
   std::unordered_map<IpAddress, uint32_t, AddressHash> by_address;
   TimerQueue queue;
+  std::vector<TimerQueue::Entry> deferred;  // re-queued after a pass, see RunDue()
   RoundResult scratch;
-  Fd epoll, timer, wake;
+  Fd epoll, wake;
   std::atomic<bool> stopping{false};
 
   Impl(const WorkerOptions& o, std::span<const double> b, PoolCounters& c, Logger& l)
@@ -94,9 +96,10 @@ struct Worker::Impl {
   }
 
   Expected<bool, std::string> Init(std::vector<TargetPlan> plans);
+  void Schedule();
   void Loop();
   void RunDue(TimePoint now);
-  void Handle(uint32_t slot, TimePoint now);
+  void Handle(uint32_t slot, TimePoint now, TimePoint horizon);
   void BeginRound(Target& t, uint32_t slot, TimePoint now);
   void Send(Target& t, uint32_t slot);
   void Finish(Target& t, uint32_t slot);
@@ -105,15 +108,13 @@ struct Worker::Impl {
   void OnPacket(uint32_t socket_index, const icmp::Received& r);
   void Blame(const icmp::Received& r);
   void LogChange(Target& t, Status now_status);
-  void ArmTimer();
 };
 
 Expected<bool, std::string> Worker::Impl::Init(std::vector<TargetPlan> plans) {
   epoll = Fd(epoll_create1(EPOLL_CLOEXEC));
-  timer = Fd(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   wake = Fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!epoll.valid() || !timer.valid() || !wake.valid()) {
-    return MakeUnexpected(std::string("epoll/timerfd/eventfd: ") + std::strerror(errno));
+  if (!epoll.valid() || !wake.valid()) {
+    return MakeUnexpected(std::string("epoll/eventfd: ") + std::strerror(errno));
   }
   size_t max_payload = icmp::kCookieSize;
   targets.reserve(plans.size());
@@ -160,23 +161,29 @@ Expected<bool, std::string> Worker::Impl::Init(std::vector<TargetPlan> plans) {
   receive = std::make_unique<icmp::ReceiveBatch>(kBatch, max_payload + 256);
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.u64 = UINT64_MAX;
-  epoll_ctl(epoll.get(), EPOLL_CTL_ADD, timer.get(), &ev);
-  ev.data.u64 = UINT64_MAX - 1;
+  ev.data.u64 = kWakeKey;
   epoll_ctl(epoll.get(), EPOLL_CTL_ADD, wake.get(), &ev);
 
-  TimePoint now = Clock::now();
   queue.Reserve(targets.size());
-  for (uint32_t slot = 0; slot < targets.size(); ++slot) {
-    Target& t = targets[slot];
+  deferred.reserve(targets.size());
+  for (Target& t : targets) {
     uint16_t seq = 0;
     getentropy(&seq, sizeof seq);
     t.next_seq = seq;
+  }
+  return true;
+}
+
+// Slots are computed when the thread starts, not in Init(): the pool creates
+// every worker before starting any, and slots computed early would all be late.
+void Worker::Impl::Schedule() {
+  TimePoint now = Clock::now();
+  for (uint32_t slot = 0; slot < targets.size(); ++slot) {
+    Target& t = targets[slot];
     t.next_round = opts.one_shot ? now
                                  : FirstSlot(opts.epoch, t.plan.phase, t.plan.options.interval, now);
     queue.Push(t.next_round, slot);
   }
-  return true;
 }
 
 void Worker::Impl::BeginRound(Target& t, uint32_t slot, TimePoint now) {
@@ -228,7 +235,7 @@ void Worker::Impl::Finish(Target& t, uint32_t slot) {
   p.rtts = scratch.rtts;
   t.plan.entry.stats->Publish(p, bounds);
   counters.rounds_completed.fetch_add(1, std::memory_order_relaxed);
-  LogChange(t, StatusOf(p.sent, p.received));
+  if (!opts.one_shot) LogChange(t, StatusOf(p.sent, p.received));
   if (opts.one_shot) t.done = true;
   (void)slot;
 }
@@ -261,25 +268,33 @@ void Worker::Impl::LogChange(Target& t, Status now_status) {
   t.suppressed = 0;
 }
 
-void Worker::Impl::Handle(uint32_t slot, TimePoint now) {
+// Sends and round starts may run up to kCoalesce early (`horizon`); a
+// round's deadline is exact (`now`), so a timeout is never cut short.
+void Worker::Impl::Handle(uint32_t slot, TimePoint now, TimePoint horizon) {
   Target& t = targets[slot];
   if (t.done) return;
   if (t.round.active()) {
-    if (!t.round.all_sent() && now + kCoalesce >= t.next_send) Send(t, slot);
+    if (!t.round.all_sent() && horizon >= t.next_send) Send(t, slot);
     if (t.round.active() && t.round.all_sent() && now >= t.deadline) Finish(t, slot);
   }
-  if (!t.round.active() && !t.done && now + kCoalesce >= t.next_round) BeginRound(t, slot, now);
+  if (!t.round.active() && !t.done && horizon >= t.next_round) BeginRound(t, slot, now);
   if (t.done) return;
   TimePoint next = t.next_round;
   if (t.round.active()) next = t.round.all_sent() ? t.deadline : t.next_send;
-  queue.Push(next, slot);
+  deferred.push_back({next, slot});
 }
 
 void Worker::Impl::RunDue(TimePoint now) {
-  while (!queue.empty() && queue.Top().when <= now + kCoalesce) {
+  TimePoint horizon = now + kCoalesce;
+  // Each target is handled at most once a pass: its next event goes to
+  // `deferred`, so a deadline inside the horizon cannot be popped again and
+  // again with the same `now` (that spun the loop).
+  while (!queue.empty() && queue.Top().when <= horizon) {
     TimerQueue::Entry e = queue.Pop();
-    Handle(e.slot, now);
+    Handle(e.slot, now, horizon);
   }
+  for (const TimerQueue::Entry& e : deferred) queue.Push(e.when, e.slot);
+  deferred.clear();
   FlushAll();
 }
 
@@ -375,41 +390,31 @@ void Worker::Impl::Drain(uint32_t socket_index) {
   }
 }
 
-void Worker::Impl::ArmTimer() {
-  itimerspec spec{};
-  if (!queue.empty()) {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                  queue.Top().when.time_since_epoch())
-                  .count();
-    // An absolute time of zero would disarm the timer; never ask for that.
-    if (ns <= 0) ns = 1;
-    spec.it_value.tv_sec = ns / 1'000'000'000;
-    spec.it_value.tv_nsec = ns % 1'000'000'000;
-  }
-  timerfd_settime(timer.get(), TFD_TIMER_ABSTIME, &spec, nullptr);
-}
-
 void Worker::Impl::Loop() {
+  Schedule();
   epoll_event events[16];
   while (!stopping.load(std::memory_order_relaxed)) {
-    RunDue(Clock::now());
-    ArmTimer();
-    int n = epoll_wait(epoll.get(), events, 16, -1);
+    TimePoint now = Clock::now();
+    RunDue(now);
+    // Sleep until the next event with epoll_pwait2's nanosecond timeout: no
+    // timerfd, so a wake-up costs one syscall instead of three.
+    timespec timeout{1, 0};
+    timespec* wait = nullptr;
+    if (!queue.empty()) {
+      auto ns = std::max<int64_t>(0, (queue.Top().when - Clock::now()).count());
+      timeout = {static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+      wait = &timeout;
+    }
+    int n = epoll_pwait2(epoll.get(), events, 16, wait, nullptr);
     if (n < 0) {
       if (errno == EINTR) continue;
-      log.Error("epoll_wait failed", {{"error", std::strerror(errno)}});
+      log.Error("epoll_pwait2 failed", {{"error", std::strerror(errno)}});
       return;
     }
     for (int i = 0; i < n; ++i) {
       uint64_t key = events[i].data.u64;
-      if (key == UINT64_MAX) {
-        uint64_t expirations;
-        [[maybe_unused]] ssize_t r = read(timer.get(), &expirations, sizeof expirations);
-      } else if (key == UINT64_MAX - 1) {
-        return;
-      } else {
-        Drain(static_cast<uint32_t>(key));
-      }
+      if (key == kWakeKey) return;
+      Drain(static_cast<uint32_t>(key));
     }
   }
 }

@@ -1,6 +1,6 @@
 #pragma once
-// One prober thread: an epoll loop over its own ICMP sockets and a timerfd,
-// owning a shard of the targets. Replies never cross threads and the probe
+// One prober thread: an epoll loop over its own ICMP sockets that sleeps
+// until its next due event, owning a shard of the targets. Replies never cross threads and the probe
 // path takes no lock and allocates nothing.
 
 #include <atomic>

@@ -37,11 +37,11 @@ std::string HashWithHtpasswd(const std::string& password) {
 }
 
 std::string HashWithPython(const std::string& password, const std::string& prefix) {
-  testing::CommandResult r = testing::Run(
-      {"/usr/bin/python3", "-c",
-       "import bcrypt,sys; print(bcrypt.hashpw(sys.argv[1].encode(), "
-       "bcrypt.gensalt(rounds=4, prefix=sys.argv[2].encode())).decode())",
-       password, prefix});
+  testing::CommandResult r =
+      testing::Run({"/usr/bin/python3", "-c",
+                    "import bcrypt,sys; print(bcrypt.hashpw(sys.argv[1].encode(), "
+                    "bcrypt.gensalt(rounds=4, prefix=sys.argv[2].encode())).decode())",
+                    password, prefix});
   if (r.exit_code != 0) return "";
   return r.output.substr(0, r.output.find('\n'));
 }
@@ -51,7 +51,7 @@ TEST(BasicAuthTest, Base64Decoding) {
   EXPECT_EQ(Base64Decode("YQ=="), std::optional<std::string>("a"));
   EXPECT_EQ(Base64Decode("YWI="), std::optional<std::string>("ab"));
   EXPECT_EQ(Base64Decode(""), std::optional<std::string>(""));
-  EXPECT_FALSE(Base64Decode("YQ").has_value());     // padding required
+  EXPECT_FALSE(Base64Decode("YQ").has_value());  // padding required
   EXPECT_FALSE(Base64Decode("Y===").has_value());
   EXPECT_FALSE(Base64Decode("YQ==YQ==").has_value());
   EXPECT_FALSE(Base64Decode("YW!j").has_value());

@@ -12,7 +12,8 @@ namespace {
 
 TEST(GzipTest, RoundTripsThroughInflate) {
   std::string text;
-  for (int i = 0; i < 5000; ++i) text += "ping_rtt_seconds_bucket{le=\"0.001\"} " + std::to_string(i) + "\n";
+  for (int i = 0; i < 5000; ++i)
+    text += "ping_rtt_seconds_bucket{le=\"0.001\"} " + std::to_string(i) + "\n";
   for (int level : {1, 3, 9}) {
     Expected<std::string, std::string> z = GzipCompress(text, level);
     ASSERT_TRUE(z.has_value()) << z.error();
@@ -55,7 +56,7 @@ TEST(GzipTest, AcceptEncodingNegotiation) {
   EXPECT_FALSE(AcceptsGzip("gzip;q=0, *"));  // explicit refusal beats the wildcard
   EXPECT_FALSE(AcceptsGzip("*;q=0"));
   EXPECT_FALSE(AcceptsGzip("gzipx"));
-  EXPECT_FALSE(AcceptsGzip("gzip;q=2"));      // malformed weight: do not guess
+  EXPECT_FALSE(AcceptsGzip("gzip;q=2"));  // malformed weight: do not guess
   EXPECT_FALSE(AcceptsGzip("gzip;q=abc"));
 }
 

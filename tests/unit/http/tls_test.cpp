@@ -36,8 +36,9 @@ class HttpServerTlsTest : public ::testing::Test {
     ASSERT_FALSE(dir_.path().empty());
     MakeCa("ca");
     MakeCa("other-ca");
-    MakeLeaf("server", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-                             "extendedKeyUsage=serverAuth\n");
+    MakeLeaf("server", "ca",
+             "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+             "extendedKeyUsage=serverAuth\n");
     MakeLeaf("client", "ca", "subjectAltName=DNS:client-one\nextendedKeyUsage=clientAuth\n");
     MakeLeaf("stranger", "other-ca",
              "subjectAltName=DNS:client-one\nextendedKeyUsage=clientAuth\n");
@@ -50,10 +51,10 @@ class HttpServerTlsTest : public ::testing::Test {
   }
 
   void MakeCa(const std::string& name) {
-    Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-keyout", dir_.File(name + ".key"), "-out", dir_.File(name + ".crt"),
-             "-days", "1", "-subj", "/CN=" + name, "-addext",
-             "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"});
+    Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", dir_.File(name + ".key"), "-out", dir_.File(name + ".crt"), "-days", "1",
+             "-subj", "/CN=" + name, "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+             "keyUsage=critical,keyCertSign"});
   }
 
   void MakeLeaf(const std::string& name, const std::string& ca, const std::string& extensions) {
@@ -88,8 +89,10 @@ class HttpServerTlsTest : public ::testing::Test {
   }
 
   CurlResult Curl(uint16_t port, std::vector<std::string> extra) {
-    std::vector<std::string> args = {"curl",     "-sS",       "--max-time", "5",
-                                     "--cacert", dir_.File("ca.crt"), "-w", "\nHTTP_CODE=%{http_code}"};
+    std::vector<std::string> args = {"curl",       "-sS",
+                                     "--max-time", "5",
+                                     "--cacert",   dir_.File("ca.crt"),
+                                     "-w",         "\nHTTP_CODE=%{http_code}"};
     args.insert(args.end(), extra.begin(), extra.end());
     args.push_back("https://127.0.0.1:" + std::to_string(port) + "/metrics");
     CommandResult r = testing::Run(args);
@@ -137,8 +140,9 @@ TEST_F(HttpServerTlsTest, PlainHttpOnTlsPortGetsNoMetrics) {
 }
 
 TEST_F(HttpServerTlsTest, MutualTlsNeedsATrustedClientCertificate) {
-  auto server = Start(TlsConfig("  client_auth_type: RequireAndVerifyClientCert\n"
-                                "  client_ca_file: ca.crt\n"));
+  auto server =
+      Start(TlsConfig("  client_auth_type: RequireAndVerifyClientCert\n"
+                      "  client_ca_file: ca.crt\n"));
   ASSERT_TRUE(server.has_value()) << server.error();
   uint16_t port = (*server)->port();
 
@@ -156,8 +160,10 @@ TEST_F(HttpServerTlsTest, MutualTlsNeedsATrustedClientCertificate) {
 }
 
 TEST_F(HttpServerTlsTest, VerifyClientCertIfGivenAllowsNoneButNotUntrusted) {
-  auto server = Start(TlsConfig("  client_auth_type: VerifyClientCertIfGiven\n"
-                                "  client_ca_file: " + dir_.File("ca.crt") + "\n"));
+  auto server =
+      Start(TlsConfig("  client_auth_type: VerifyClientCertIfGiven\n"
+                      "  client_ca_file: " +
+                      dir_.File("ca.crt") + "\n"));
   ASSERT_TRUE(server.has_value()) << server.error();
   EXPECT_EQ(Curl((*server)->port(), {}).status, 200);
   EXPECT_EQ(Curl((*server)->port(), ClientCert("client")).status, 200);
@@ -167,8 +173,9 @@ TEST_F(HttpServerTlsTest, VerifyClientCertIfGivenAllowsNoneButNotUntrusted) {
 }
 
 TEST_F(HttpServerTlsTest, ClientAllowedSans) {
-  const std::string base = "  client_auth_type: RequireAndVerifyClientCert\n"
-                           "  client_ca_file: ca.crt\n  client_allowed_sans:\n";
+  const std::string base =
+      "  client_auth_type: RequireAndVerifyClientCert\n"
+      "  client_ca_file: ca.crt\n  client_allowed_sans:\n";
   {
     auto server = Start(TlsConfig(base + "    - client-two\n"));
     ASSERT_TRUE(server.has_value()) << server.error();
@@ -235,9 +242,9 @@ TEST_F(HttpServerTlsTest, BadTlsMaterialIsReportedWithTheFile) {
   dir_.Write("garbage.crt", "not a certificate\n");
   const std::string cert = "tls_server_config:\n  cert_file: server.crt\n";
   const Case cases[] = {
-      {cert + "  key_file: client.key\n",
-       "key_file " + dir_.File("client.key") + " does not match the certificate in cert_file " +
-           dir_.File("server.crt")},
+      {cert + "  key_file: client.key\n", "key_file " + dir_.File("client.key") +
+                                              " does not match the certificate in cert_file " +
+                                              dir_.File("server.crt")},
       {cert + "  key_file: encrypted.key\n", "cannot read an unencrypted PEM private key"},
       {"tls_server_config:\n  cert_file: garbage.crt\n  key_file: server.key\n",
        "no PEM certificate found in cert_file " + dir_.File("garbage.crt")},
@@ -265,12 +272,12 @@ TEST_F(HttpServerTlsTest, BadTlsMaterialIsReportedWithTheFile) {
 }
 
 TEST_F(HttpServerTlsTest, GoCipherAndCurveNamesAreAccepted) {
-  auto server = Start(TlsConfig(
-      "  max_version: TLS12\n"
-      "  cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, "
-      "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305, TLS_AES_128_GCM_SHA256]\n"
-      "  curve_preferences: [X25519, CurveP256]\n"
-      "  prefer_server_cipher_suites: false\n"));
+  auto server =
+      Start(TlsConfig("  max_version: TLS12\n"
+                      "  cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, "
+                      "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305, TLS_AES_128_GCM_SHA256]\n"
+                      "  curve_preferences: [X25519, CurveP256]\n"
+                      "  prefer_server_cipher_suites: false\n"));
   ASSERT_TRUE(server.has_value()) << server.error();
   CurlResult ok = Curl((*server)->port(), {"--ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256"});
   EXPECT_EQ(ok.status, 200) << ok.output;

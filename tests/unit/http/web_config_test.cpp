@@ -33,8 +33,8 @@ TEST(WebConfigTest, AuthAndHeaders) {
   EXPECT_EQ(config->basic_auth_users.at("alice"), kHash);
   EXPECT_EQ(config->basic_auth_users.at("bob"), kHash);
   // Blank header values mean "unset".
-  std::vector<std::pair<std::string, std::string>> want = {
-      {"X-Frame-Options", "sameorigin"}, {"X-Content-Type-Options", "nosniff"}};
+  std::vector<std::pair<std::string, std::string>> want = {{"X-Frame-Options", "sameorigin"},
+                                                           {"X-Content-Type-Options", "nosniff"}};
   EXPECT_EQ(config->headers, want);
 }
 
