@@ -21,7 +21,7 @@ fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
 FUZZ_SRC="$ROOT/tests/fuzz"
-TARGETS=(${FUZZ_TARGETS:-icmp config web_config duration})
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-icmp config web_config duration probe_query}"
 
 WORK="$(mktemp -d /tmp/pe-fuzz.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
@@ -73,14 +73,20 @@ for t in "${TARGETS[@]}"; do
   # 1. Known reproducers, each run once.
   regress="$FUZZ_SRC/regressions/$t"
   mapfile -t inputs < <(find "$regress" -maxdepth 1 -type f ! -name '.*' 2>/dev/null | sort)
+  bad=0
+  for input in "${inputs[@]}"; do
+    # One process per input: libFuzzer stops at the first failing one.
+    if ! "$bin" -rss_limit_mb=2048 -timeout=25 "$input" </dev/null >"$log.regress" 2>&1; then
+      bad=$((bad + 1))
+      echo "fuzz: $t: REGRESSION FAILED: $input"
+      grep -E 'ERROR|runtime error|property violated|SUMMARY' "$log.regress" | head -n 5 || true
+    fi
+  done
   if [ "${#inputs[@]}" -gt 0 ]; then
-    if "$bin" -rss_limit_mb=2048 -timeout=25 "${inputs[@]}" </dev/null >"$log.regress" 2>&1; then
-      echo "fuzz: $t: ${#inputs[@]} regression inputs pass"
-    else
-      echo "fuzz: $t: REGRESSION FAILED (inputs in $regress)"
-      tail -n 40 "$log.regress"
+    echo "fuzz: $t: regression inputs: $((${#inputs[@]} - bad)) of ${#inputs[@]} pass"
+    if [ "$bad" -gt 0 ]; then
       failed=1
-      summary+=("$t: regression inputs FAILED")
+      summary+=("$t: $bad of ${#inputs[@]} regression inputs FAILED")
     fi
   fi
 
@@ -94,7 +100,9 @@ for t in "${TARGETS[@]}"; do
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
   rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)"
   cov="$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)"
-  line="$t: execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} corpus=$(find "$corpus" -type f | wc -l)"
+  rss="$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -n 1)"
+  line="$t: execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} peak_rss_mb=${rss:-?}"
+  line+=" corpus=$(find "$corpus" -type f | wc -l)"
   if [ "$rc" -ne 0 ]; then
     failed=1
     echo "fuzz: $t: FAILED (exit $rc); last lines of the log:"

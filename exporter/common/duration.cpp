@@ -62,8 +62,11 @@ std::optional<Duration> ParseDuration(std::string_view text) {
     }
     if (!unit) return std::nullopt;
     i += unit->name.size();
-    if (whole > std::numeric_limits<int64_t>::max() / unit->nanos) return std::nullopt;
-    int64_t term = whole * unit->nanos + (frac * unit->nanos) / frac_scale;
+    // frac * nanos / frac_scale without overflow: frac < frac_scale <= 1e9.
+    int64_t frac_ns =
+        frac * (unit->nanos / frac_scale) + frac * (unit->nanos % frac_scale) / frac_scale;
+    if (whole > (std::numeric_limits<int64_t>::max() - frac_ns) / unit->nanos) return std::nullopt;
+    int64_t term = whole * unit->nanos + frac_ns;
     if (total > std::numeric_limits<int64_t>::max() - term) return std::nullopt;
     total += term;
   }
@@ -74,6 +77,8 @@ std::string FormatDuration(Duration d) {
   int64_t ns = d.count();
   if (ns == 0) return "0s";
   std::string sign = ns < 0 ? "-" : "";
+  // -INT64_MIN does not exist; one nanosecond off is fine for a display string.
+  if (ns == std::numeric_limits<int64_t>::min()) ++ns;
   if (ns < 0) ns = -ns;
   struct Step {
     int64_t nanos;

@@ -21,7 +21,8 @@ Unexpected<E> MakeUnexpected(E error) {
 template <typename T, typename E>
 class Expected {
  public:
-  Expected(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  Expected(T value)
+      : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
   template <typename U>
   Expected(Unexpected<U> error)  // NOLINT: implicit by design
       : state_(std::in_place_index<1>, E(std::move(error.error))) {}

@@ -31,10 +31,18 @@ class Logger {
 
   bool Enabled(LogLevel level) const { return level >= level_; }
   void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
-  void Debug(std::string_view msg, std::initializer_list<LogField> f = {}) { Log(LogLevel::kDebug, msg, f); }
-  void Info(std::string_view msg, std::initializer_list<LogField> f = {}) { Log(LogLevel::kInfo, msg, f); }
-  void Warn(std::string_view msg, std::initializer_list<LogField> f = {}) { Log(LogLevel::kWarn, msg, f); }
-  void Error(std::string_view msg, std::initializer_list<LogField> f = {}) { Log(LogLevel::kError, msg, f); }
+  void Debug(std::string_view msg, std::initializer_list<LogField> f = {}) {
+    Log(LogLevel::kDebug, msg, f);
+  }
+  void Info(std::string_view msg, std::initializer_list<LogField> f = {}) {
+    Log(LogLevel::kInfo, msg, f);
+  }
+  void Warn(std::string_view msg, std::initializer_list<LogField> f = {}) {
+    Log(LogLevel::kWarn, msg, f);
+  }
+  void Error(std::string_view msg, std::initializer_list<LogField> f = {}) {
+    Log(LogLevel::kError, msg, f);
+  }
 
  private:
   std::ostream& out_;

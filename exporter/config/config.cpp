@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <filesystem>
 #include <initializer_list>
 #include <limits>
 #include <map>
@@ -36,11 +37,30 @@ constexpr int64_t kMaxWorkers = 1024;
 // Guards against reading endless files such as /dev/zero; real configs are far smaller.
 constexpr size_t kMaxFileBytes = 64u << 20;
 
-constexpr std::string_view kTopLevelKeys[] = {"workers", "rtt_buckets", "defaults", "targets"};
-constexpr std::string_view kOptionKeys[] = {"interval", "timeout",       "spacing",
-                                            "count",    "payload_size",  "ttl",
-                                            "tos",      "dont_fragment", "source_address"};
-constexpr std::string_view kGroupOnlyKeys[] = {"name", "hosts", "family", "labels"};
+// Linux interface names: IFNAMSIZ (16) including the terminating NUL.
+constexpr size_t kMaxInterfaceName = 15;
+constexpr int64_t kMaxFwmark = 0xffffffffLL;
+
+constexpr std::string_view kTopLevelKeys[] = {"workers", "rtt_buckets", "defaults", "targets",
+                                              "target_files"};
+constexpr std::string_view kOptionKeys[] = {"interval",
+                                            "timeout",
+                                            "spacing",
+                                            "count",
+                                            "payload_size",
+                                            "ttl",
+                                            "tos",
+                                            "dont_fragment",
+                                            "source_address",
+                                            "resolve_interval",
+                                            "resolve_timeout",
+                                            "interface",
+                                            "fwmark"};
+constexpr std::string_view kGroupOnlyKeys[] = {"name", "hosts", "family", "labels",
+                                               "all_addresses"};
+// Keys of a [[target_files]] table besides the option keys.
+constexpr std::string_view kFileOnlyKeys[] = {"name",   "path",          "format",
+                                              "family", "all_addresses", "labels"};
 // Labels the exporter itself puts on series, or that Prometheus adds on scrape.
 constexpr std::string_view kReservedLabels[] = {"target", "address", "status",  "stat",
                                                 "reason", "job",     "instance"};
@@ -247,50 +267,13 @@ Status ReadDuration(const toml::node& node, std::string_view path, Duration& out
   return std::nullopt;
 }
 
-// The form used to spot duplicates: canonical text for IP literals, lower case for names.
-// Literals are read by IpAddress::Parse, as the resolver reads them.
-std::string CanonicalHost(const std::string& host) {
-  if (std::optional<IpAddress> ip = IpAddress::Parse(host)) return ip->ToString();
-  std::string out;
-  for (char c : host) out += Lower(c);
-  if (!out.empty() && out.back() == '.') out.pop_back();
-  return out;
-}
-
-// RFC 1123 names, plus '_' which some internal zones use.
-bool IsHostName(std::string_view s) {
-  if (s.empty() || s.size() > 254) return false;
-  if (s.back() == '.') s.remove_suffix(1);
-  size_t label_len = 0;
-  for (size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || s[i] == '.') {
-      if (label_len == 0 || label_len > 63) return false;
-      if (s[i - 1] == '-' || s[i - label_len] == '-') return false;
-      label_len = 0;
-      continue;
-    }
-    char c = s[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_';
-    if (!ok) return false;
-    ++label_len;
-  }
-  // A numeric last label ("127.1") is not a DNS name, and getaddrinfo would read it as an
-  // abbreviated IPv4 address behind the family check's back.
-  size_t last = s.rfind('.');
-  std::string_view tld = last == std::string_view::npos ? s : s.substr(last + 1);
-  return !std::all_of(tld.begin(), tld.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-bool IsLabelName(std::string_view s) {
-  if (s.empty()) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    bool digit = c >= '0' && c <= '9';
-    if (!letter && !(digit && i > 0)) return false;
-  }
-  return true;
+// SO_BINDTODEVICE names; the kernel also refuses "." and "..". Length is checked apart.
+bool IsInterfaceName(std::string_view s) {
+  if (s.empty() || s == "." || s == "..") return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  });
 }
 
 // ---- probe options with where each value came from ----
@@ -304,6 +287,7 @@ struct Origin {
 
 struct Origins {
   Origin interval, timeout, spacing, count, payload_size, ttl, tos, dont_fragment, source_address;
+  Origin resolve_interval, resolve_timeout, interface, fwmark;
 };
 
 /// Options being assembled for one scope ([defaults] or one group), with their origins.
@@ -372,6 +356,33 @@ Status ReadOption(std::string_view key, const toml::node& node, std::string_view
     }
     o.source_address = s;
     set.origins.source_address = origin;
+  } else if (key == "resolve_interval") {
+    st = ReadDuration(node, path, o.resolve_interval);
+    set.origins.resolve_interval = origin;
+  } else if (key == "resolve_timeout") {
+    st = ReadDuration(node, path, o.resolve_timeout);
+    set.origins.resolve_timeout = origin;
+  } else if (key == "interface") {
+    const toml::value<std::string>* v = node.as_string();
+    if (!v) return TypeFail(node, path, "a string (an interface name such as \"eth0\")");
+    const std::string& s = v->get();
+    if (s.size() > kMaxInterfaceName) {
+      return MakeFail(origin.position, std::string(path) + ": " + Quote(s) + " is " +
+                                           std::to_string(s.size()) +
+                                           " characters long (an interface name has at most " +
+                                           std::to_string(kMaxInterfaceName) + ")");
+    }
+    if (!s.empty() && !IsInterfaceName(s)) {
+      return MakeFail(origin.position, std::string(path) + ": " + Quote(s) +
+                                           " is not an interface name (expected letters, "
+                                           "digits, '_', '.' or '-', such as \"eth0\")");
+    }
+    o.interface = s;
+    set.origins.interface = origin;
+  } else if (key == "fwmark") {
+    st = ReadInt(node, path, 0, kMaxFwmark, "", n);
+    o.fwmark = static_cast<uint32_t>(n);
+    set.origins.fwmark = origin;
   }
   return st;
 }
@@ -409,6 +420,16 @@ Status CheckTiming(const OptionSet& set, std::string_view path, Scope scope,
                         " must be less than " +
                         Described("interval", FormatDuration(o.interval), g.interval, scope));
   }
+  if (o.resolve_timeout >= o.resolve_interval) {
+    // A lookup must end before the next one of the same name is due.
+    return MakeFail(Blame({&g.resolve_timeout, &g.resolve_interval}, scope, table_position),
+                    prefix +
+                        Described("resolve_timeout", FormatDuration(o.resolve_timeout),
+                                  g.resolve_timeout, scope) +
+                        " must be less than " +
+                        Described("resolve_interval", FormatDuration(o.resolve_interval),
+                                  g.resolve_interval, scope));
+  }
   if (o.count <= 1) return std::nullopt;
   // Overflow-safe (count-1)*spacing+timeout; a value that overflows is certainly too long.
   int64_t spread = 0;
@@ -431,6 +452,9 @@ Status CheckTiming(const OptionSet& set, std::string_view path, Scope scope,
 
 // ---- the parser proper ----
 
+constexpr const char* kNeedTargets =
+    "at least one group of hosts is required, inline or as [[target_files]]";
+
 struct HostSeen {
   SourcePosition position;
   std::string path;
@@ -439,12 +463,15 @@ struct HostSeen {
 /// Turns a parsed TOML document into a Config. Single use; not thread-safe.
 class Validator {
  public:
-  explicit Validator(std::string_view source_name) { config_.source_name = source_name; }
+  explicit Validator(std::string_view source_name) : base_dir_(BaseDirectory(source_name)) {
+    config_.source_name = source_name;
+  }
 
   Status Run(const toml::table& root) {
     std::vector<std::string_view> known(std::begin(kTopLevelKeys), std::end(kTopLevelKeys));
     const toml::node* defaults = nullptr;
     const toml::node* targets = nullptr;
+    const toml::node* target_files = nullptr;
     config_.rtt_buckets = DefaultRttBuckets();
     for (const auto& [key, node] : InFileOrder(root)) {
       std::string_view k = key->str();
@@ -459,10 +486,14 @@ class Validator {
         defaults = node;
       } else if (k == "targets") {
         targets = node;
+      } else if (k == "target_files") {
+        target_files = node;
       } else if (Contains(kOptionKeys, k)) {
         st = UnknownKey(*key, "", known, "probe options go in [defaults] or [[targets]]");
       } else if (Contains(kGroupOnlyKeys, k)) {
         st = UnknownKey(*key, "", known, "this key belongs in a [[targets]] group");
+      } else if (Contains(kFileOnlyKeys, k)) {
+        st = UnknownKey(*key, "", known, "this key belongs in a [[target_files]] table");
       } else {
         st = UnknownKey(*key, "", known, "");
       }
@@ -473,10 +504,22 @@ class Validator {
       if (Status st = ReadDefaults(*defaults)) return st;
     }
     config_.defaults = defaults_.options;
-    if (!targets) {
-      return MakeFail({}, "no [[targets]] defined (at least one group of hosts is required)");
+    if (!targets && !target_files) {
+      return MakeFail({}, std::string("no [[targets]] defined (") + kNeedTargets + ")");
     }
-    return ReadTargets(*targets);
+    if (targets) {
+      if (Status st = ReadTargets(*targets)) return st;
+    }
+    if (target_files) {
+      if (Status st = ReadTargetFiles(*target_files)) return st;
+      if (config_.groups.empty() && config_.target_files.empty()) {
+        return MakeFail(PosOf(*target_files),
+                        std::string("target_files: no [[target_files]] listed and no [[targets]] "
+                                    "defined (") +
+                            kNeedTargets + ")");
+      }
+    }
+    return std::nullopt;
   }
 
   Config Take() { return std::move(config_); }
@@ -528,9 +571,15 @@ class Validator {
         if (Status st = ReadOption(k, *value, Join("defaults", k), Scope::kDefaults, defaults_)) {
           return st;
         }
-      } else if (Contains(kGroupOnlyKeys, k)) {
+      } else if (k == "hosts") {
         return UnknownKey(*key, "defaults", known,
-                          "\"" + std::string(k) + "\" can only be set per [[targets]] group");
+                          "\"hosts\" can only be set per [[targets]] group");
+      } else if (Contains(kGroupOnlyKeys, k) || Contains(kFileOnlyKeys, k)) {
+        std::string where = Contains(kGroupOnlyKeys, k)
+                                ? "per [[targets]] group or [[target_files]] table"
+                                : "per [[target_files]] table";
+        return UnknownKey(*key, "defaults", known,
+                          "\"" + std::string(k) + "\" can only be set " + where);
       } else {
         return UnknownKey(*key, "defaults", known, "");
       }
@@ -543,10 +592,9 @@ class Validator {
     if (!arr) return TypeFail(node, "targets", "an array of tables ([[targets]])");
     if (arr->empty()) {
       return MakeFail(PosOf(node),
-                      "targets: no [[targets]] defined (at least one group of hosts is required)");
+                      std::string("targets: no [[targets]] defined (") + kNeedTargets + ")");
     }
     std::map<std::string, HostSeen> hosts_seen;
-    std::map<std::string, HostSeen> names_seen;
     for (size_t i = 0; i < arr->size(); ++i) {
       const toml::node& e = *arr->get(i);
       std::string path = Index("targets", i);
@@ -554,13 +602,6 @@ class Validator {
       if (!t) return TypeFail(e, path, "a table ([[targets]])");
       TargetGroup group;
       if (Status st = ReadGroup(*t, path, i, group, hosts_seen)) return st;
-      auto [it, inserted] = names_seen.emplace(group.name, HostSeen{group_name_position_, path});
-      if (!inserted) {
-        return MakeFail(group_name_position_, path + ".name: duplicate group name " +
-                                                  Quote(group.name) + " (already used by " +
-                                                  it->second.path + " at " +
-                                                  PosText(it->second.position) + ")");
-      }
       config_.groups.push_back(std::move(group));
     }
     return std::nullopt;
@@ -595,8 +636,13 @@ class Validator {
         family = value;
       } else if (k == "labels") {
         st = ReadLabels(*value, key_path, group.labels);
+      } else if (k == "all_addresses") {
+        st = ReadBool(*value, key_path, group.all_addresses);
       } else if (k == "workers" || k == "rtt_buckets") {
         st = UnknownKey(*key, path, known, "\"" + std::string(k) + "\" is a top-level key");
+      } else if (Contains(kFileOnlyKeys, k)) {
+        st = UnknownKey(*key, path, known,
+                        "\"" + std::string(k) + "\" belongs in a [[target_files]] table");
       } else {
         st = UnknownKey(*key, path, known, "");
       }
@@ -605,6 +651,7 @@ class Validator {
     if (family) {
       if (Status st = ReadFamily(*family, Join(path, "family"), group.family)) return st;
     }
+    if (Status st = CheckName(group.name, path)) return st;
     if (!hosts) {
       return MakeFail(group.position, path +
                                           ": missing required key \"hosts\" (e.g. hosts = "
@@ -614,6 +661,146 @@ class Validator {
     if (Status st = CheckTiming(set, path, Scope::kGroup, group.position)) return st;
     group.options = set.options;
     return std::nullopt;
+  }
+
+  // Group and file names share one namespace: both name the source of a target in logs and on
+  // the status page.
+  Status CheckName(const std::string& name, const std::string& path) {
+    auto [it, inserted] = names_seen_.emplace(name, HostSeen{group_name_position_, path});
+    if (inserted) return std::nullopt;
+    return MakeFail(group_name_position_, path + ".name: duplicate group name " + Quote(name) +
+                                              " (already used by " + it->second.path + " at " +
+                                              PosText(it->second.position) + ")");
+  }
+
+  Status ReadTargetFiles(const toml::node& node) {
+    const toml::array* arr = node.as_array();
+    if (!arr) return TypeFail(node, "target_files", "an array of tables ([[target_files]])");
+    std::map<std::string, HostSeen> paths_seen;
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const toml::node& e = *arr->get(i);
+      std::string path = Index("target_files", i);
+      const toml::table* t = e.as_table();
+      if (!t) return TypeFail(e, path, "a table ([[target_files]])");
+      TargetFile file;
+      SourcePosition path_position;
+      if (Status st = ReadTargetFile(*t, path, i, file, path_position)) return st;
+      auto [it, inserted] = paths_seen.emplace(file.path, HostSeen{path_position, path});
+      if (!inserted) {
+        return MakeFail(path_position, path + ".path: duplicate target file " + Quote(file.path) +
+                                           " (already read by " + it->second.path + " at " +
+                                           PosText(it->second.position) + ")");
+      }
+      config_.target_files.push_back(std::move(file));
+    }
+    return std::nullopt;
+  }
+
+  Status ReadTargetFile(const toml::table& t, const std::string& path, size_t index,
+                        TargetFile& file, SourcePosition& path_position) {
+    file.position = PosOf(t);
+    file.name = "file-" + std::to_string(index + 1);
+    group_name_position_ = file.position;
+    OptionSet set = defaults_;
+    std::vector<std::string_view> known(std::begin(kFileOnlyKeys), std::end(kFileOnlyKeys));
+    known.insert(known.end(), std::begin(kOptionKeys), std::end(kOptionKeys));
+    const toml::node* file_path = nullptr;
+    const toml::node* format = nullptr;
+    const toml::node* family = nullptr;
+    for (const auto& [key, value] : InFileOrder(t)) {
+      std::string_view k = key->str();
+      std::string key_path = Join(path, k);
+      Status st;
+      if (Contains(kOptionKeys, k)) {
+        st = ReadOption(k, *value, key_path, Scope::kGroup, set);
+      } else if (k == "name") {
+        const toml::value<std::string>* v = value->as_string();
+        if (!v) return TypeFail(*value, key_path, "a string");
+        if (v->get().empty()) return MakeFail(PosOf(*value), key_path + ": must not be empty");
+        file.name = v->get();
+        group_name_position_ = PosOf(*value);
+      } else if (k == "path") {
+        file_path = value;
+      } else if (k == "format") {
+        format = value;
+      } else if (k == "family") {
+        family = value;
+      } else if (k == "all_addresses") {
+        st = ReadBool(*value, key_path, file.all_addresses);
+      } else if (k == "labels") {
+        st = ReadLabels(*value, key_path, file.labels);
+      } else if (k == "hosts") {
+        st = UnknownKey(*key, path, known,
+                        "hosts are read from the file; list hosts inline in a [[targets]] group");
+      } else if (k == "workers" || k == "rtt_buckets") {
+        st = UnknownKey(*key, path, known, "\"" + std::string(k) + "\" is a top-level key");
+      } else {
+        st = UnknownKey(*key, path, known, "");
+      }
+      if (st) return st;
+    }
+    if (family) {
+      if (Status st = ReadFamily(*family, Join(path, "family"), file.family)) return st;
+    }
+    if (Status st = CheckName(file.name, path)) return st;
+    if (!file_path) {
+      return MakeFail(file.position,
+                      path + ": missing required key \"path\" (e.g. path = \"targets.txt\")");
+    }
+    path_position = PosOf(*file_path);
+    const toml::value<std::string>* v = file_path->as_string();
+    if (!v) return TypeFail(*file_path, Join(path, "path"), "a string (a file path)");
+    const std::string& written = v->get();
+    if (written.empty()) return MakeFail(path_position, Join(path, "path") + ": must not be empty");
+    if (written.find('\0') != std::string::npos) {
+      return MakeFail(path_position, Join(path, "path") + ": must not contain a NUL character");
+    }
+    file.path = (base_dir_ / std::filesystem::path(written)).lexically_normal().string();
+    file.format = FormatFromExtension(file.path);
+    if (format) {
+      if (Status st = ReadFormat(*format, Join(path, "format"), file.format)) return st;
+    }
+    if (Status st = CheckTiming(set, path, Scope::kGroup, file.position)) return st;
+    file.options = set.options;
+    return std::nullopt;
+  }
+
+  static TargetFileFormat FormatFromExtension(const std::string& path) {
+    std::string ext = std::filesystem::path(path).extension().string();
+    for (char& c : ext) c = Lower(c);
+    if (ext == ".json" || ext == ".yml" || ext == ".yaml") return TargetFileFormat::kFileSd;
+    return TargetFileFormat::kLines;
+  }
+
+  static Status ReadFormat(const toml::node& node, const std::string& path, TargetFileFormat& out) {
+    const toml::value<std::string>* v = node.as_string();
+    if (!v) return TypeFail(node, path, "a string (\"lines\" or \"file_sd\")");
+    const std::string& s = v->get();
+    for (TargetFileFormat f : {TargetFileFormat::kLines, TargetFileFormat::kFileSd}) {
+      if (s == TargetFileFormatName(f)) {
+        out = f;
+        return std::nullopt;
+      }
+    }
+    return MakeFail(PosOf(node), path + ": " + Quote(s) +
+                                     " is not a target file format (expected \"lines\" or "
+                                     "\"file_sd\")");
+  }
+
+  static Status ReadBool(const toml::node& node, const std::string& path, bool& out) {
+    const toml::value<bool>* v = node.as_boolean();
+    if (!v) return TypeFail(node, path, "a boolean (true or false)");
+    out = v->get();
+    return std::nullopt;
+  }
+
+  // Relative target file paths are taken from here: the config file's directory.
+  static std::filesystem::path BaseDirectory(std::string_view source_name) {
+    std::filesystem::path parent = std::filesystem::path(source_name).parent_path();
+    std::error_code ec;
+    std::filesystem::path abs =
+        parent.empty() ? std::filesystem::current_path(ec) : std::filesystem::absolute(parent, ec);
+    return ec ? parent : abs;
   }
 
   static Status ReadFamily(const toml::node& node, const std::string& path, Family& out) {
@@ -679,12 +866,12 @@ class Validator {
                                          " is not a valid label name (expected "
                                          "[a-zA-Z_][a-zA-Z0-9_]*)");
       }
-      if (name.rfind("__", 0) == 0) {
+      if (name.size() >= 2 && name[0] == '_' && name[1] == '_') {
         return MakeFail(PosOf(*key), path + ": label name " + Quote(name) +
                                          " is reserved (names starting with \"__\" are for "
                                          "Prometheus' internal use)");
       }
-      if (Contains(kReservedLabels, name)) {
+      if (IsReservedLabel(name)) {
         return MakeFail(PosOf(*key), path + ": label name " + Quote(name) +
                                          " is reserved (the exporter or Prometheus sets it)");
       }
@@ -698,6 +885,8 @@ class Validator {
 
   Config config_;
   OptionSet defaults_;
+  std::filesystem::path base_dir_;
+  std::map<std::string, HostSeen> names_seen_;  // group and file names
   SourcePosition group_name_position_;  // of the group being read: its `name`, else its table
 };
 
@@ -717,6 +906,10 @@ std::string_view FamilyName(Family f) {
       break;
   }
   return "any";
+}
+
+std::string_view TargetFileFormatName(TargetFileFormat f) {
+  return f == TargetFileFormat::kFileSd ? "file_sd" : "lines";
 }
 
 std::string Error::ToString() const {
@@ -778,5 +971,52 @@ std::vector<double> DefaultRttBuckets() {
   return {0.0001, 0.00018, 0.00032, 0.00056, 0.001, 0.0018, 0.0032, 0.0056, 0.01, 0.018, 0.032,
           0.056,  0.1,     0.18,    0.32,    0.56,  1,      1.8,    3.2,    5.6,  10};
 }
+
+// Literals are read by IpAddress::Parse, as the resolver reads them.
+std::string CanonicalHost(std::string_view host) {
+  if (std::optional<IpAddress> ip = IpAddress::Parse(host)) return ip->ToString();
+  std::string out;
+  for (char c : host) out += Lower(c);
+  if (!out.empty() && out.back() == '.') out.pop_back();
+  return out;
+}
+
+// '_' is allowed because some internal zones use it.
+bool IsHostName(std::string_view s) {
+  if (s.empty() || s.size() > 254) return false;
+  if (s.back() == '.') s.remove_suffix(1);
+  size_t label_len = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == '.') {
+      if (label_len == 0 || label_len > 63) return false;
+      if (s[i - 1] == '-' || s[i - label_len] == '-') return false;
+      label_len = 0;
+      continue;
+    }
+    char c = s[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_';
+    if (!ok) return false;
+    ++label_len;
+  }
+  // A numeric last label ("127.1") is not a DNS name, and getaddrinfo would read it as an
+  // abbreviated IPv4 address behind the family check's back.
+  size_t last = s.rfind('.');
+  std::string_view tld = last == std::string_view::npos ? s : s.substr(last + 1);
+  return !std::all_of(tld.begin(), tld.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool IsLabelName(std::string_view s) {
+  if (s.empty()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    bool digit = c >= '0' && c <= '9';
+    if (!letter && !(digit && i > 0)) return false;
+  }
+  return true;
+}
+
+bool IsReservedLabel(std::string_view s) { return Contains(kReservedLabels, s); }
 
 }  // namespace ping_exporter::config

@@ -13,7 +13,9 @@
 
 namespace ping_exporter::config {
 
-/// Which address families a host name resolves to.
+/// Which address families a host name resolves to. kAny takes both, in the order
+/// getaddrinfo() returns them: the system's RFC 6724 destination address selection (tunable
+/// in /etc/gai.conf). The first address is probed, or every one with `all_addresses`.
 enum class Family { kIp4, kIp6, kAny };
 std::string_view FamilyName(Family f);
 
@@ -25,15 +27,19 @@ struct SourcePosition {
 
 /// How one group of targets is probed. Every field has a default.
 struct ProbeOptions {
-  Duration interval = std::chrono::seconds(1);       ///< start of one round to the next
+  Duration interval = std::chrono::seconds(1);        ///< start of one round to the next
   Duration timeout = std::chrono::milliseconds(500);  ///< wait for the last request's reply
   Duration spacing = std::chrono::milliseconds(100);  ///< between requests of a round
   uint32_t count = 2;                                 ///< echo requests a round (1..64)
-  uint32_t payload_size = 56;                         ///< ICMP payload bytes (>= cookie size, <= 65000)
-  std::optional<uint8_t> ttl;                         ///< IP TTL / hop limit; kernel default if unset
-  std::optional<uint8_t> tos;                         ///< IPv4 TOS / IPv6 traffic class
-  bool dont_fragment = false;                         ///< set DF (IPv4) / no fragmentation (IPv6)
-  std::string source_address;                         ///< bind to this local address if set
+  uint32_t payload_size = 56;  ///< ICMP payload bytes (>= cookie size, <= 65000)
+  std::optional<uint8_t> ttl;  ///< IP TTL / hop limit; kernel default if unset
+  std::optional<uint8_t> tos;  ///< IPv4 TOS / IPv6 traffic class
+  bool dont_fragment = false;  ///< set DF (IPv4) / no fragmentation (IPv6)
+  std::string source_address;  ///< bind to this local address if set
+  Duration resolve_interval = std::chrono::minutes(5);  ///< re-resolve host names this often
+  Duration resolve_timeout = std::chrono::seconds(2);   ///< give up on one lookup after this
+  std::string interface;           ///< SO_BINDTODEVICE name (<= 15 chars); "" = any interface
+  std::optional<uint32_t> fwmark;  ///< SO_MARK for policy routing; unset = no mark
 
   /// Time from a round's first request to its result being final.
   Duration RoundLength() const { return spacing * (count - 1) + timeout; }
@@ -48,8 +54,28 @@ struct TargetGroup {
   std::vector<std::string> hosts;  ///< as written: IP literals or host names
   std::vector<SourcePosition> host_positions;  ///< parallel to hosts
   Family family = Family::kAny;
+  /// false: ping the first address a name resolves to; true: every A/AAAA record (each its own
+  /// series, told apart by the `address` label). IP literals are one address either way.
+  bool all_addresses = false;
   ProbeOptions options;
   Labels labels;  ///< static labels added to every series of the group
+  SourcePosition position;
+};
+
+/// How a target file is read: one host a line, or Prometheus file_sd (JSON or YAML).
+enum class TargetFileFormat { kLines, kFileSd };
+std::string_view TargetFileFormatName(TargetFileFormat f);
+
+/// One `[[target_files]]` table: hosts read from a file at run time (targets module).
+struct TargetFile {
+  std::string name;  ///< optional `name`; "file-N" (1-based) if not given; unique with groups'
+  std::string path;  ///< absolute and lexically normal (relative ones are taken from the
+                     ///< config file's directory)
+  TargetFileFormat format = TargetFileFormat::kLines;  ///< default by extension of `path`
+  Family family = Family::kAny;
+  bool all_addresses = false;  ///< as in TargetGroup
+  ProbeOptions options;        ///< [defaults] with this table's overrides
+  Labels labels;               ///< static labels; a file_sd group's own labels win over them
   SourcePosition position;
 };
 
@@ -58,8 +84,9 @@ struct Config {
   uint32_t workers = 0;  ///< 0 means "number of cores"
   ProbeOptions defaults;
   std::vector<TargetGroup> groups;
-  std::vector<double> rtt_buckets;  ///< upper bounds in seconds, strictly increasing
-  std::string source_name;          ///< file path, or "<embedded default>"
+  std::vector<TargetFile> target_files;  ///< in file order
+  std::vector<double> rtt_buckets;       ///< upper bounds in seconds, strictly increasing
+  std::string source_name;               ///< file path, or "<embedded default>"
 };
 
 /// A configuration error, pointing at the offending place.
@@ -73,8 +100,11 @@ struct Error {
 
 using ParseResult = Expected<Config, Error>;
 
-/// Parses and validates TOML text. `source_name` is used in error messages.
-/// Never throws; every problem is returned as an Error with its position.
+/// Parses and validates TOML text. `source_name` is used in error messages, and relative
+/// `[[target_files]]` paths are taken from its directory (the current directory when it has
+/// none, e.g. "<embedded default>"). Target files are not opened here: they are read at run
+/// time by the targets module. Never throws; every problem is returned as an Error with its
+/// position.
 ParseResult Parse(std::string_view toml_text, std::string_view source_name);
 
 /// Reads a file and Parse()s it. Unreadable files are an Error too.
@@ -86,5 +116,18 @@ ParseResult LoadEmbeddedDefault();
 
 /// Default RTT histogram buckets (seconds), 100µs .. 10s.
 std::vector<double> DefaultRttBuckets();
+
+// ---- host and label rules, shared with target files so both accept the same things ----
+
+/// An RFC 1123 host name (plus '_'); a numeric last label ("127.1") is refused.
+bool IsHostName(std::string_view s);
+/// The form used to spot duplicate hosts: canonical text for IP literals (brackets dropped),
+/// lower case without a trailing dot for names.
+std::string CanonicalHost(std::string_view host);
+/// Prometheus label name grammar [a-zA-Z_][a-zA-Z0-9_]*.
+bool IsLabelName(std::string_view s);
+/// Names the exporter sets itself or Prometheus adds on scrape: target, address, status, stat,
+/// reason, job, instance.
+bool IsReservedLabel(std::string_view s);
 
 }  // namespace ping_exporter::config

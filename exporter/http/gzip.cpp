@@ -148,7 +148,8 @@ struct GzipStream::State {
   std::string out;
 };
 
-GzipStream::GzipStream(int level, Sink sink) : state_(std::make_unique<State>()), sink_(std::move(sink)) {
+GzipStream::GzipStream(int level, Sink sink)
+    : state_(std::make_unique<State>()), sink_(std::move(sink)) {
   ok_ = state_->deflater.Init(std::clamp(level, 1, 9)) == Z_OK;
   state_->out.resize(64 * 1024);
 }

@@ -216,6 +216,19 @@ ParseResult ParseMessage(IpFamily family, bool with_ip_header, std::span<const u
   return result;
 }
 
+ErrorReason ClassifyError(IpFamily family, uint8_t type, uint8_t code) {
+  return family == IpFamily::kV4 ? ReasonV4(type, code) : ReasonV6(type, code);
+}
+
+std::optional<Request> DecodeRequest(IpFamily family, std::span<const uint8_t> icmp) {
+  uint8_t request_type = family == IpFamily::kV4 ? kEchoRequestV4 : kEchoRequestV6;
+  if (icmp.size() < kIcmpHeaderSize || icmp[0] != request_type) return std::nullopt;
+  std::optional<Cookie> c =
+      ReadCookie(icmp.data() + kIcmpHeaderSize, icmp.size() - kIcmpHeaderSize);
+  if (!c) return std::nullopt;
+  return Request{Get16(icmp.data() + 6), *c};
+}
+
 const char* ErrorReasonName(ErrorReason r) {
   switch (r) {
     case ErrorReason::kNone:

@@ -19,11 +19,11 @@ constexpr size_t kMaxPayload = 65000;
 
 /// What we put in each request and expect back unchanged.
 struct Cookie {
-  uint32_t slot = 0;          ///< the worker-local target index
-  uint16_t sequence = 0;      ///< equals the ICMP sequence
-  uint16_t worker = 0;        ///< worker index
-  int64_t send_time_ns = 0;   ///< CLOCK_REALTIME at send, informational
-  uint64_t token = 0;         ///< per-process random secret
+  uint32_t slot = 0;         ///< the worker-local target index
+  uint16_t sequence = 0;     ///< equals the ICMP sequence
+  uint16_t worker = 0;       ///< worker index
+  int64_t send_time_ns = 0;  ///< CLOCK_REALTIME at send, informational
+  uint64_t token = 0;        ///< per-process random secret
   bool operator==(const Cookie&) const = default;
 };
 
@@ -37,9 +37,9 @@ size_t EncodeEchoRequest(IpFamily family, uint16_t id, uint16_t sequence, const 
 uint16_t InternetChecksum(std::span<const uint8_t> data);
 
 enum class MessageKind : uint8_t {
-  kEchoReply,    ///< an echo reply (type 0 / 129)
-  kError,        ///< destination unreachable, time exceeded, ... quoting an echo request
-  kOther,        ///< anything else (echo requests, redirects, ...): ignored
+  kEchoReply,  ///< an echo reply (type 0 / 129)
+  kError,      ///< destination unreachable, time exceeded, ... quoting an echo request
+  kOther,      ///< anything else (echo requests, redirects, ...): ignored
 };
 
 /// Why an ICMP error was sent, reduced to the reasons the metrics use.
@@ -61,18 +61,18 @@ struct Message {
   uint8_t code = 0;
   uint16_t id = 0;
   uint16_t sequence = 0;
-  std::optional<Cookie> cookie;        ///< present if the payload starts with a well-formed cookie
-  bool payload_intact = false;         ///< payload after the cookie has the expected fill pattern
-  size_t payload_size = 0;             ///< bytes after the ICMP header
-  std::optional<uint8_t> ttl;          ///< from the IPv4 header when the socket returns it
+  std::optional<Cookie> cookie;  ///< present if the payload starts with a well-formed cookie
+  bool payload_intact = false;   ///< payload after the cookie has the expected fill pattern
+  size_t payload_size = 0;       ///< bytes after the ICMP header
+  std::optional<uint8_t> ttl;    ///< from the IPv4 header when the socket returns it
   std::optional<IpAddress> quoted_destination;  ///< kError: destination of the quoted request
 };
 
 enum class ParseError : uint8_t {
-  kTruncated,       ///< shorter than its headers claim
-  kBadIpHeader,     ///< IPv4 version/IHL/length inconsistent
-  kNotIcmp,         ///< IPv4 protocol is not ICMP
-  kBadChecksum,     ///< IPv4 ICMP checksum wrong
+  kTruncated,    ///< shorter than its headers claim
+  kBadIpHeader,  ///< IPv4 version/IHL/length inconsistent
+  kNotIcmp,      ///< IPv4 protocol is not ICMP
+  kBadChecksum,  ///< IPv4 ICMP checksum wrong
 };
 
 /// Decodes what one recvmsg() returned. `with_ip_header` is true for raw IPv4
@@ -85,5 +85,16 @@ struct ParseResult {
 ParseResult ParseMessage(IpFamily family, bool with_ip_header, std::span<const uint8_t> data);
 
 const char* ErrorReasonName(ErrorReason r);
+
+/// The reason for an ICMP error of `type`/`code` in `family`.
+ErrorReason ClassifyError(IpFamily family, uint8_t type, uint8_t code);
+
+/// Decodes one of our own echo requests (as a datagram socket's error queue
+/// returns it: ICMP header first). Returns its sequence and cookie, or nullopt.
+struct Request {
+  uint16_t sequence = 0;
+  Cookie cookie;
+};
+std::optional<Request> DecodeRequest(IpFamily family, std::span<const uint8_t> icmp);
 
 }  // namespace ping_exporter::icmp

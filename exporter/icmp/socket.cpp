@@ -1,6 +1,7 @@
 #include "icmp/socket.h"
 
 #include <fcntl.h>
+#include <linux/errqueue.h>
 #include <linux/filter.h>
 #include <linux/icmp.h>
 #include <netinet/icmp6.h>
@@ -47,13 +48,13 @@ bool AttachFilter(int fd, IpFamily family, uint16_t id) {
   } else {
     // Raw IPv6 filters see the ICMPv6 header first.
     code = {
-        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),          // 0: a = icmp6 type
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 129, 0, 2), // 1: echo reply? -> 2 : 4
-        BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 4),          // 2: a = identifier
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, id, 1, 2),  // 3: ours? -> 5 : 6
-        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 128, 1, 0), // 4: informational -> 6, errors -> 5
-        BPF_STMT(BPF_RET | BPF_K, kAccept),             // 5
-        BPF_STMT(BPF_RET | BPF_K, 0),                   // 6
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),           // 0: a = icmp6 type
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 129, 0, 2),  // 1: echo reply? -> 2 : 4
+        BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 4),           // 2: a = identifier
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, id, 1, 2),   // 3: ours? -> 5 : 6
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 128, 1, 0),  // 4: informational -> 6, errors -> 5
+        BPF_STMT(BPF_RET | BPF_K, kAccept),              // 5
+        BPF_STMT(BPF_RET | BPF_K, 0),                    // 6
     };
   }
   sock_fprog prog{static_cast<unsigned short>(code.size()), code.data()};
@@ -131,7 +132,8 @@ Expected<IcmpSocket, std::string> IcmpSocket::Open(IpFamily family, SocketKind k
   int type = (kind == SocketKind::kRaw ? SOCK_RAW : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
   Fd fd(socket(domain, type, proto));
   if (!fd.valid()) {
-    return MakeUnexpected(Errno(kind == SocketKind::kRaw ? "raw ICMP socket" : "datagram ICMP socket"));
+    return MakeUnexpected(
+        Errno(kind == SocketKind::kRaw ? "raw ICMP socket" : "datagram ICMP socket"));
   }
   int s = fd.get();
   if (!SetInt(s, SOL_SOCKET, SO_TIMESTAMPNS, 1)) return MakeUnexpected(Errno("SO_TIMESTAMPNS"));
@@ -144,6 +146,14 @@ Expected<IcmpSocket, std::string> IcmpSocket::Open(IpFamily family, SocketKind k
     SetInt(s, SOL_SOCKET, SO_SNDBUF, kSocketBufferBytes);
   }
   if (!ApplyOptions(s, family, options)) return MakeUnexpected(Errno("socket options"));
+  if (!options.interface.empty() &&
+      setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, options.interface.c_str(),
+                 static_cast<socklen_t>(options.interface.size())) != 0) {
+    return MakeUnexpected(Errno(("bind to interface " + options.interface).c_str()));
+  }
+  if (options.fwmark && !SetInt(s, SOL_SOCKET, SO_MARK, static_cast<int>(*options.fwmark))) {
+    return MakeUnexpected(Errno("SO_MARK (needs CAP_NET_ADMIN)"));
+  }
 
   uint16_t id = preferred_id;
   if (kind == SocketKind::kRaw) {
@@ -165,6 +175,10 @@ Expected<IcmpSocket, std::string> IcmpSocket::Open(IpFamily family, SocketKind k
       return MakeUnexpected(Errno("bind source address"));
     }
   } else {
+    // ICMP errors about our requests reach datagram sockets only this way.
+    bool recverr = family == IpFamily::kV4 ? SetInt(s, IPPROTO_IP, IP_RECVERR, 1)
+                                           : SetInt(s, IPPROTO_IPV6, IPV6_RECVERR, 1);
+    if (!recverr) return MakeUnexpected(Errno("IP_RECVERR"));
     if (TryBind(s, family, options.source, preferred_id) != 0) {
       if (errno != EADDRINUSE || TryBind(s, family, options.source, 0) != 0) {
         return MakeUnexpected(Errno("bind datagram ICMP socket"));
@@ -179,6 +193,35 @@ Expected<IcmpSocket, std::string> IcmpSocket::Open(IpFamily family, SocketKind k
                                        : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
   }
   return IcmpSocket(std::move(fd), family, kind, id);
+}
+
+bool ReadQueuedError(int fd, std::vector<uint8_t>& buffer, QueuedError* out) {
+  alignas(cmsghdr) char control[256];
+  iovec iov{buffer.data(), buffer.size()};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return false;
+  *out = QueuedError{};
+  out->request = {buffer.data(), static_cast<size_t>(n)};
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+    bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
+    bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
+    if (!v4 && !v6) continue;
+    sock_extended_err ee;
+    std::memcpy(&ee, CMSG_DATA(c), sizeof ee);
+    out->error = static_cast<int>(ee.ee_errno);
+    out->from_icmp = ee.ee_origin == SO_EE_ORIGIN_ICMP || ee.ee_origin == SO_EE_ORIGIN_ICMP6;
+    out->type = ee.ee_type;
+    out->code = ee.ee_code;
+  }
+  return true;
 }
 
 SendBatch::SendBatch(size_t capacity, size_t max_packet)

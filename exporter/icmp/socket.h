@@ -26,6 +26,8 @@ struct SocketOptions {
   std::optional<uint8_t> tos;
   bool dont_fragment = false;
   std::optional<IpAddress> source;  ///< must match the socket's family
+  std::string interface;            ///< SO_BINDTODEVICE; empty = any
+  std::optional<uint32_t> fwmark;   ///< SO_MARK (needs CAP_NET_ADMIN)
   bool operator==(const SocketOptions&) const = default;
 };
 
@@ -57,6 +59,20 @@ class IcmpSocket {
   SocketKind kind_;
   uint16_t echo_id_;
 };
+
+/// One entry of a datagram socket's error queue (IP_RECVERR): an ICMP error
+/// or a local error about a request we sent.
+struct QueuedError {
+  std::span<const uint8_t> request;  ///< our request as sent, ICMP header first (may be cut)
+  bool from_icmp = false;            ///< an ICMP error message (else a local error)
+  uint8_t type = 0, code = 0;        ///< ICMP type/code when from_icmp
+  int error = 0;                     ///< the errno the kernel mapped it to
+};
+
+/// Reads one entry of the error queue of `fd` into `buffer`; false when the
+/// queue is empty. Only datagram sockets queue errors (raw sockets receive the
+/// ICMP errors as ordinary messages).
+bool ReadQueuedError(int fd, std::vector<uint8_t>& buffer, QueuedError* out);
 
 /// Whether this process may open datagram ICMP sockets (ping_group_range).
 bool DatagramSocketsAllowed(IpFamily family);
@@ -94,8 +110,8 @@ struct Received {
   std::span<const uint8_t> data;
   const sockaddr* source = nullptr;
   socklen_t source_len = 0;
-  int64_t kernel_time_ns = 0;      ///< SO_TIMESTAMPNS (CLOCK_REALTIME); 0 if absent
-  std::optional<uint8_t> ttl;      ///< IP_TTL / IPV6_HOPLIMIT control message
+  int64_t kernel_time_ns = 0;  ///< SO_TIMESTAMPNS (CLOCK_REALTIME); 0 if absent
+  std::optional<uint8_t> ttl;  ///< IP_TTL / IPV6_HOPLIMIT control message
 };
 
 /// Preallocated buffers for recvmmsg(). Not thread-safe.

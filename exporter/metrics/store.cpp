@@ -110,9 +110,11 @@ void TargetStats::Publish(const PublishedRound& r, std::span<const double> bound
   StoreDouble(rtt_avg_, r.rtt_avg);
   StoreDouble(rtt_max_, r.rtt_max);
   StoreDouble(rtt_stddev_, r.rtt_stddev);
-  if (r.reply_ttl >= 0) reply_ttl_.store(static_cast<uint64_t>(r.reply_ttl) + 1, std::memory_order_relaxed);
+  if (r.reply_ttl >= 0)
+    reply_ttl_.store(static_cast<uint64_t>(r.reply_ttl) + 1, std::memory_order_relaxed);
   StoreDouble(last_round_time_, r.completed_at);
-  sent_total_.store(sent_total_.load(std::memory_order_relaxed) + r.sent, std::memory_order_relaxed);
+  sent_total_.store(sent_total_.load(std::memory_order_relaxed) + r.sent,
+                    std::memory_order_relaxed);
   received_total_.store(received_total_.load(std::memory_order_relaxed) + r.received,
                         std::memory_order_relaxed);
   double sum = LoadDouble(rtt_sum_);

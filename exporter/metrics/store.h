@@ -33,8 +33,8 @@ SendError SendErrorFromErrno(int err);
 
 /// The identity of a target as series show it. Immutable once built.
 struct TargetInfo {
-  std::string name;     ///< as configured
-  std::string address;  ///< the IP pinged, "" if unresolved
+  std::string name;                                         ///< as configured
+  std::string address;                                      ///< the IP pinged, "" if unresolved
   std::vector<std::pair<std::string, std::string>> labels;  ///< static group labels
   /// Pre-rendered `target="…",address="…",k="v"` (escaped), so scrapes only copy.
   std::string label_text;

@@ -1,10 +1,44 @@
 #include "probe/engine.h"
 
+#include <algorithm>
 #include <map>
 
+#include "metrics/text_writer.h"
 #include "targets/resolver.h"
 
 namespace ping_exporter::probe {
+namespace {
+
+// History follows a target's name, static labels and (with all_addresses)
+// the position of its address; the address itself may move.
+std::string HistoryKey(const metrics::TargetInfo& info, size_t index) {
+  std::string k = info.name;
+  for (const auto& [n, v] : info.labels) k += "\x1f" + n + "=" + v;
+  return k + "\x1f#" + std::to_string(index);
+}
+
+std::string Escape(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+bool SamePlans(const std::vector<TargetPlan>& a, const std::vector<TargetPlan>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].entry.info != b[i].entry.info || !(a[i].options == b[i].options)) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 bool Shard::Owns(std::string_view target) const {
   // A different mix from Phase(), so shards are not correlated with phases.
@@ -29,37 +63,49 @@ std::optional<Shard> ParseShard(std::string_view text) {
   return Shard{*i, *n};
 }
 
-std::vector<TargetPlan> BuildPlans(const config::Config& config,
+std::vector<TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                    const std::vector<TargetPlan>& previous, size_t bucket_count,
-                                   const Shard& shard, Logger& logger) {
-  // A target keeps its history across reloads while its name and static labels
-  // stay; a moved address only changes the `address` label.
-  auto key = [](const metrics::TargetInfo& info) {
-    std::string k = info.name;
-    for (const auto& [n, v] : info.labels) k += "\x1f" + n + "=" + v;
-    return k;
-  };
+                                   const Shard& shard, Logger& logger,
+                                   std::vector<std::string>* unresolved) {
   std::map<std::string, const TargetPlan*> old;
-  for (const TargetPlan& p : previous) old.emplace(key(*p.entry.info), &p);
+  {
+    std::map<std::string, size_t> seen;
+    for (const TargetPlan& p : previous) {
+      size_t index = seen[p.entry.info->name]++;
+      old.emplace(HistoryKey(*p.entry.info, index), &p);
+    }
+  }
   std::vector<TargetPlan> plans;
-  for (const config::TargetGroup& group : config.groups) {
-    for (const std::string& host : group.hosts) {
-      if (!shard.Owns(host)) continue;
+  plans.reserve(specs.size());
+  for (const targets::TargetSpec& spec : specs) {
+    if (!shard.Owns(spec.host)) continue;
+    std::vector<std::optional<IpAddress>> addresses;
+    auto resolved = targets::ResolveAll(spec.host, spec.family, spec.options.resolve_timeout);
+    if (resolved && !resolved->empty()) {
+      size_t keep = spec.all_addresses ? resolved->size() : 1;
+      for (size_t i = 0; i < keep; ++i) addresses.emplace_back((*resolved)[i]);
+    } else {
+      // Kept, and reported down every round, rather than silently dropped.
+      logger.Warn("cannot resolve target",
+                  {{"target", spec.host},
+                   {"origin", spec.origin},
+                   {"error", resolved ? std::string("no addresses") : resolved.error()}});
+      if (unresolved) unresolved->push_back(spec.host);
+      addresses.emplace_back(std::nullopt);
+    }
+    for (size_t i = 0; i < addresses.size(); ++i) {
       TargetPlan plan;
-      plan.options = group.options;
-      plan.phase = Phase(host, group.options.interval);
+      plan.options = spec.options;
+      plan.address = addresses[i];
+      // Addresses of one name get distinct phases, so all_addresses does not burst.
+      plan.phase =
+          Phase(i == 0 ? spec.host : spec.host + "#" + std::to_string(i), spec.options.interval);
       metrics::TargetInfo info;
-      info.name = host;
-      info.labels = group.labels;
-      auto addr = targets::Resolve(host, group.family);
-      if (addr) {
-        plan.address = *addr;
-        info.address = addr->ToString();
-      } else {
-        logger.Warn("cannot resolve target", {{"target", host}, {"error", addr.error()}});
-      }
+      info.name = spec.host;
+      info.labels = spec.labels;
+      if (addresses[i]) info.address = addresses[i]->ToString();
       info.label_text = metrics::RenderLabels(info);
-      auto it = old.find(key(info));
+      auto it = old.find(HistoryKey(info, i));
       if (it == old.end()) {
         plan.entry = metrics::TargetEntry::Make(std::move(info), bucket_count);
       } else if (it->second->entry.info->label_text == info.label_text) {
@@ -78,19 +124,15 @@ Engine::Engine(EngineOptions options, std::vector<double> bucket_bounds, Logger&
     : options_(options),
       log_(logger),
       store_(std::make_unique<metrics::ResultStore>(std::move(bucket_bounds))),
-      epoch_(Clock::now()) {}
+      epoch_(Clock::now()),
+      files_(std::make_unique<targets::TargetFileCache>()) {
+  refresher_ = std::thread([this] { RefreshLoop(); });
+}
 
 Engine::~Engine() { Stop(); }
 
-Expected<bool, std::string> Engine::Apply(const config::Config& config) {
+Expected<bool, std::string> Engine::StartPool(std::vector<TargetPlan> plans, uint32_t workers) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (config.rtt_buckets.size() != store_->bucket_bounds().size() ||
-      !std::equal(config.rtt_buckets.begin(), config.rtt_buckets.end(),
-                  store_->bucket_bounds().begin())) {
-    if (pool_) return MakeUnexpected(std::string("rtt_buckets cannot change on reload; restart instead"));
-  }
-  std::vector<TargetPlan> plans = BuildPlans(config, plans_, store_->bucket_bounds().size(), options_.shard, log_);
-  uint32_t workers = config.workers != 0 ? config.workers : options_.default_workers;
   PoolOptions po;
   po.workers = workers;
   po.socket_kind = options_.socket_kind;
@@ -106,7 +148,7 @@ Expected<bool, std::string> Engine::Apply(const config::Config& config) {
   if (!started) {
     std::string error = started.error();
     if (pool_) {
-      // Bring the previous configuration back.
+      // Bring the previous targets back.
       po.workers = workers_;
       auto again = WorkerPool::Start(po, plans_, store_->bucket_bounds(), log_);
       if (again) pool_ = std::move(again.value());
@@ -120,6 +162,110 @@ Expected<bool, std::string> Engine::Apply(const config::Config& config) {
   store_->Replace(std::move(list));
   plans_ = std::move(plans);
   return true;
+}
+
+Expected<bool, std::string> Engine::Apply(const config::Config& config) {
+  std::lock_guard<std::mutex> apply(apply_mu_);
+  std::vector<TargetPlan> previous;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (pool_ && !std::equal(config.rtt_buckets.begin(), config.rtt_buckets.end(),
+                             store_->bucket_bounds().begin(), store_->bucket_bounds().end())) {
+      return MakeUnexpected(std::string("rtt_buckets cannot change on reload; restart instead"));
+    }
+    previous = plans_;
+  }
+  targets::ExpandResult expanded = targets::Expand(config, *files_);
+  for (const targets::DuplicateTarget& d : expanded.duplicates) {
+    log_.Warn("duplicate target ignored",
+              {{"target", d.host}, {"origin", d.origin}, {"kept", d.kept_origin}});
+  }
+  for (const targets::TargetFileStatus& f : expanded.files) {
+    if (!f.ok)
+      log_.Error("target file unusable, keeping its last good content", {{"error", f.error}});
+  }
+  std::vector<std::string> unresolved;
+  std::vector<TargetPlan> plans = BuildPlans(
+      expanded.specs, previous, store_->bucket_bounds().size(), options_.shard, log_, &unresolved);
+  uint32_t workers = config.workers != 0 ? config.workers : options_.default_workers;
+  auto ok = StartPool(std::move(plans), workers);
+  if (!ok) return ok;
+  Duration every = std::chrono::hours(24);
+  std::vector<std::string> paths;
+  for (const auto& g : config.groups) every = std::min(every, g.options.resolve_interval);
+  for (const auto& f : config.target_files) {
+    every = std::min(every, f.options.resolve_interval);
+    paths.push_back(f.path);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    config_ = config;
+    file_status_ = expanded.files;
+    for (const std::string& h : unresolved) ++resolve_errors_[h];
+  }
+  {
+    std::lock_guard<std::mutex> lock(refresh_mu_);
+    resolve_every_ = every;
+  }
+  refresh_cv_.notify_all();
+  watcher_.reset();
+  if (!paths.empty()) {
+    auto w = targets::FileWatcher::Start(paths, [this] {
+      {
+        std::lock_guard<std::mutex> lock(refresh_mu_);
+        refresh_requested_ = true;
+      }
+      refresh_cv_.notify_all();
+    });
+    if (w) {
+      watcher_ = std::move(w.value());
+    } else {
+      log_.Warn("cannot watch target files; they are re-read on reload only",
+                {{"error", w.error()}});
+    }
+  }
+  return true;
+}
+
+void Engine::Refresh() {
+  std::lock_guard<std::mutex> apply(apply_mu_);
+  std::optional<config::Config> config;
+  std::vector<TargetPlan> previous;
+  uint32_t workers = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!config_ || !pool_) return;
+    config = config_;
+    previous = plans_;
+    workers = workers_;
+  }
+  targets::ExpandResult expanded = targets::Expand(*config, *files_);
+  std::vector<std::string> unresolved;
+  std::vector<TargetPlan> plans = BuildPlans(
+      expanded.specs, previous, store_->bucket_bounds().size(), options_.shard, log_, &unresolved);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    file_status_ = expanded.files;
+    for (const std::string& h : unresolved) ++resolve_errors_[h];
+  }
+  if (SamePlans(plans, previous)) return;
+  log_.Info("targets changed, restarting probes", {{"targets", std::to_string(plans.size())}});
+  if (auto ok = StartPool(std::move(plans), workers); !ok) {
+    log_.Error("cannot apply changed targets", {{"error", ok.error()}});
+  }
+}
+
+void Engine::RefreshLoop() {
+  std::unique_lock<std::mutex> lock(refresh_mu_);
+  while (!stopping_) {
+    Duration every = resolve_every_;
+    refresh_cv_.wait_for(lock, every, [this] { return refresh_requested_ || stopping_; });
+    if (stopping_) return;
+    refresh_requested_ = false;
+    lock.unlock();
+    Refresh();
+    lock.lock();
+  }
 }
 
 size_t Engine::target_count() const {
@@ -147,7 +293,41 @@ uint64_t Engine::rounds_completed() const {
   return completed_before_ + (pool_ ? pool_->counters().rounds_completed.load() : 0);
 }
 
+void Engine::RenderStatus(std::string* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!file_status_.empty()) {
+    metrics::AppendHeader(out, "ping_exporter_target_file_ok", "gauge",
+                          "1 if the target file's latest read succeeded; 0 means its last good "
+                          "content is still in use.");
+    for (const auto& f : file_status_) {
+      metrics::AppendSample(out, "ping_exporter_target_file_ok",
+                            "file=\"" + Escape(f.name) + "\",path=\"" + Escape(f.path) + "\"",
+                            uint64_t{f.ok});
+    }
+    metrics::AppendHeader(out, "ping_exporter_target_file_targets", "gauge",
+                          "Hosts taken from the target file.");
+    for (const auto& f : file_status_) {
+      metrics::AppendSample(out, "ping_exporter_target_file_targets",
+                            "file=\"" + Escape(f.name) + "\",path=\"" + Escape(f.path) + "\"",
+                            uint64_t{f.target_count});
+    }
+  }
+  metrics::AppendHeader(out, "ping_resolve_errors_total", "counter",
+                        "Failed resolutions of a target's host name.");
+  for (const auto& [host, n] : resolve_errors_) {
+    metrics::AppendSample(out, "ping_resolve_errors_total", "target=\"" + Escape(host) + "\"", n);
+  }
+}
+
 void Engine::Stop() {
+  // The refresher first, so it cannot start a pool after this.
+  {
+    std::lock_guard<std::mutex> lock(refresh_mu_);
+    stopping_ = true;
+  }
+  refresh_cv_.notify_all();
+  if (refresher_.joinable() && refresher_.get_id() != std::this_thread::get_id()) refresher_.join();
+  watcher_.reset();
   std::lock_guard<std::mutex> lock(mu_);
   if (pool_) pool_->Stop();
 }

@@ -2,17 +2,22 @@
 // The running prober: turns a Config into targets and a worker pool, and on
 // reload swaps in a new one while unchanged targets keep their history.
 
+#include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <string_view>
 #include <string>
+#include <string_view>
+#include <thread>
 
 #include "common/expected.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "metrics/store.h"
 #include "probe/pool.h"
+#include "targets/expand.h"
+#include "targets/file_watcher.h"
 
 namespace ping_exporter::probe {
 
@@ -35,6 +40,11 @@ struct EngineOptions {
 /// Owns the result store and the current pool. Apply() is serialized by an
 /// internal mutex (reloads from a signal and from HTTP may race); scrapes
 /// read store() concurrently. Not copyable.
+///
+/// Besides Apply(), the engine re-applies the running configuration by
+/// itself when a [[target_files]] file changes (inotify) and when a host
+/// name's addresses change (re-resolved every resolve_interval); targets
+/// keep their history either way, only the `address` label moves.
 class Engine {
  public:
   Engine(EngineOptions options, std::vector<double> bucket_bounds, Logger& logger);
@@ -53,6 +63,11 @@ class Engine {
   uint64_t rounds_late() const;
   uint64_t unmatched_replies() const;
   uint64_t rounds_completed() const;
+  /// Appends ping_exporter_target_file_* and ping_resolve_errors_total families.
+  void RenderStatus(std::string* out) const;
+  /// Re-reads target files and re-resolves names now; restarts probing only if
+  /// the resulting targets differ. Called by the background thread; public for tests.
+  void Refresh();
   void Stop();
 
  private:
@@ -60,17 +75,34 @@ class Engine {
   Logger& log_;
   std::unique_ptr<metrics::ResultStore> store_;
   TimePoint epoch_;
-  mutable std::mutex mu_;
+  std::mutex apply_mu_;    // serializes Apply() and Refresh() (slow: resolves names)
+  mutable std::mutex mu_;  // guards the fields below; held only briefly
   std::unique_ptr<WorkerPool> pool_;
   std::vector<TargetPlan> plans_;
+  std::optional<config::Config> config_;
   uint32_t workers_ = 0;
   uint64_t late_before_ = 0, unmatched_before_ = 0, completed_before_ = 0;
+  std::unique_ptr<targets::TargetFileCache> files_;
+  std::unique_ptr<targets::FileWatcher> watcher_;
+  std::vector<targets::TargetFileStatus> file_status_;
+  std::map<std::string, uint64_t> resolve_errors_;  // by target name
+  Duration resolve_every_ = std::chrono::minutes(5);
+  // Background refresh: woken by the file watcher or the resolve interval.
+  std::mutex refresh_mu_;
+  std::condition_variable refresh_cv_;
+  bool refresh_requested_ = false;
+  bool stopping_ = false;
+  std::thread refresher_;
+  void RefreshLoop();
+  Expected<bool, std::string> StartPool(std::vector<TargetPlan> plans, uint32_t workers);
 };
 
-/// Resolves every host of `config` into plans, reusing entries from
-/// `previous` whose target, address and labels are unchanged.
-std::vector<TargetPlan> BuildPlans(const config::Config& config,
+/// Resolves every spec into plans (one per address with all_addresses),
+/// reusing the stats of `previous` targets with the same name, labels and
+/// address index, so a moved address keeps the target's history.
+std::vector<TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                    const std::vector<TargetPlan>& previous, size_t bucket_count,
-                                   const Shard& shard, Logger& logger);
+                                   const Shard& shard, Logger& logger,
+                                   std::vector<std::string>* unresolved = nullptr);
 
 }  // namespace ping_exporter::probe

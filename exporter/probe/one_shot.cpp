@@ -54,7 +54,8 @@ int ProbeOnce(const std::vector<std::string>& hosts, const config::ProbeOptions&
   metrics::TargetSnapshot snap;
   for (const auto& entry : entries) {
     entry.stats->Read(&snap);
-    Status st = snap.has_round ? StatusOf(snap.round_sent, snap.round_received) : Status::kNoResponse;
+    Status st =
+        snap.has_round ? StatusOf(snap.round_sent, snap.round_received) : Status::kNoResponse;
     const char* word = st == Status::kAlive     ? "Alive"
                        : st == Status::kPartial ? "Partial Response"
                                                 : "No response";

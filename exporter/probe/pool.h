@@ -15,7 +15,7 @@ namespace ping_exporter::probe {
 struct PoolOptions {
   uint32_t workers = 1;  ///< >= 1; resolved from "0 = cores" by the caller
   icmp::SocketKind socket_kind = icmp::SocketKind::kRaw;
-  TimePoint epoch;       ///< keep it across reloads so phases stay put
+  TimePoint epoch;  ///< keep it across reloads so phases stay put
   bool one_shot = false;
 };
 

@@ -74,8 +74,8 @@ class Round {
   uint16_t first_seq_ = 0;
   uint32_t sent_ = 0;
   uint32_t received_ = 0;
-  uint64_t answered_ = 0;      ///< bit i: request i answered
-  uint64_t send_failed_ = 0;   ///< bit i: request i could not be sent
+  uint64_t answered_ = 0;     ///< bit i: request i answered
+  uint64_t send_failed_ = 0;  ///< bit i: request i could not be sent
   std::vector<int64_t> send_ns_;
   std::vector<int64_t> rtt_ns_;
   // The previous round, kept to tell late replies and late duplicates apart.

@@ -65,10 +65,10 @@ struct Worker::Impl {
     TimePoint deadline;
     uint16_t next_seq = 0;
     int32_t last_ttl = -1;
-    bool done = false;  // one-shot: its round is over
-    int8_t last_status = -1;     // Status of the previous round, -1 before the first
-    TimePoint last_logged{};     // state-change lines are rate-limited per target
-    uint32_t suppressed = 0;     // changes not logged since last_logged
+    bool done = false;        // one-shot: its round is over
+    int8_t last_status = -1;  // Status of the previous round, -1 before the first
+    TimePoint last_logged{};  // state-change lines are rate-limited per target
+    uint32_t suppressed = 0;  // changes not logged since last_logged
   };
   struct Socket {
     icmp::IcmpSocket sock;
@@ -83,6 +83,7 @@ struct Worker::Impl {
   std::vector<Target> targets;
   std::vector<Socket> sockets;
   std::unique_ptr<icmp::ReceiveBatch> receive;
+  std::vector<uint8_t> error_buffer = std::vector<uint8_t>(2048);
   std::unordered_map<IpAddress, uint32_t, AddressHash> by_address;
   TimerQueue queue;
   std::vector<TimerQueue::Entry> deferred;  // re-queued after a pass, see RunDue()
@@ -105,6 +106,7 @@ struct Worker::Impl {
   void Finish(Target& t, uint32_t slot);
   void FlushAll();
   void Drain(uint32_t socket_index);
+  void DrainErrors(uint32_t socket_index);
   void OnPacket(uint32_t socket_index, const icmp::Received& r);
   void Blame(const icmp::Received& r);
   void LogChange(Target& t, Status now_status);
@@ -132,6 +134,8 @@ Expected<bool, std::string> Worker::Impl::Init(std::vector<TargetPlan> plans) {
     so.ttl = t.plan.options.ttl;
     so.tos = t.plan.options.tos;
     so.dont_fragment = t.plan.options.dont_fragment;
+    so.interface = t.plan.options.interface;
+    so.fwmark = t.plan.options.fwmark;
     if (!t.plan.options.source_address.empty()) {
       so.source = IpAddress::Parse(t.plan.options.source_address);
       if (so.source && so.source->family() != t.plan.address->family()) so.source.reset();
@@ -180,8 +184,8 @@ void Worker::Impl::Schedule() {
   TimePoint now = Clock::now();
   for (uint32_t slot = 0; slot < targets.size(); ++slot) {
     Target& t = targets[slot];
-    t.next_round = opts.one_shot ? now
-                                 : FirstSlot(opts.epoch, t.plan.phase, t.plan.options.interval, now);
+    t.next_round =
+        opts.one_shot ? now : FirstSlot(opts.epoch, t.plan.phase, t.plan.options.interval, now);
     queue.Push(t.next_round, slot);
   }
 }
@@ -379,6 +383,24 @@ void Worker::Impl::OnPacket(uint32_t socket_index, const icmp::Received& r) {
   }
 }
 
+// Datagram sockets report ICMP errors (and some local ones) through their
+// error queue, with our request attached: blame its target, never count it.
+void Worker::Impl::DrainErrors(uint32_t socket_index) {
+  const Socket& s = sockets[socket_index];
+  icmp::QueuedError e;
+  for (int i = 0; i < 256 && icmp::ReadQueuedError(s.sock.fd(), error_buffer, &e); ++i) {
+    std::optional<icmp::Request> req = icmp::DecodeRequest(s.sock.family(), e.request);
+    if (!req || req->cookie.token != opts.token || req->cookie.worker != opts.index ||
+        req->cookie.slot >= targets.size() || targets[req->cookie.slot].socket != socket_index) {
+      continue;
+    }
+    metrics::SendError reason =
+        e.from_icmp ? FromIcmpError(icmp::ClassifyError(s.sock.family(), e.type, e.code))
+                    : metrics::SendErrorFromErrno(e.error);
+    targets[req->cookie.slot].plan.entry.stats->AddSendError(reason);
+  }
+}
+
 void Worker::Impl::Drain(uint32_t socket_index) {
   for (int i = 0; i < kMaxReceiveRounds; ++i) {
     int n = receive->Receive(sockets[socket_index].sock.fd());
@@ -387,6 +409,9 @@ void Worker::Impl::Drain(uint32_t socket_index) {
       return;
     }
     for (int k = 0; k < n; ++k) OnPacket(socket_index, receive->Get(static_cast<size_t>(k)));
+    // A short batch means the queue is empty: skip the recvmmsg that would
+    // only say EAGAIN (a quarter of all syscalls at 50 000 targets).
+    if (static_cast<size_t>(n) < kBatch) return;
   }
 }
 
@@ -414,14 +439,17 @@ void Worker::Impl::Loop() {
     for (int i = 0; i < n; ++i) {
       uint64_t key = events[i].data.u64;
       if (key == kWakeKey) return;
-      Drain(static_cast<uint32_t>(key));
+      if (events[i].events & EPOLLERR) DrainErrors(static_cast<uint32_t>(key));
+      if (events[i].events & EPOLLIN) Drain(static_cast<uint32_t>(key));
     }
   }
 }
 
-Expected<std::unique_ptr<Worker>, std::string> Worker::Create(
-    const WorkerOptions& options, std::vector<TargetPlan> targets,
-    std::span<const double> bucket_bounds, PoolCounters& counters, Logger& logger) {
+Expected<std::unique_ptr<Worker>, std::string> Worker::Create(const WorkerOptions& options,
+                                                              std::vector<TargetPlan> targets,
+                                                              std::span<const double> bucket_bounds,
+                                                              PoolCounters& counters,
+                                                              Logger& logger) {
   auto impl = std::make_unique<Impl>(options, bucket_bounds, counters, logger);
   auto ok = impl->Init(std::move(targets));
   if (!ok) return MakeUnexpected(ok.error());

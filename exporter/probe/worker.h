@@ -1,7 +1,7 @@
 #pragma once
 // One prober thread: an epoll loop over its own ICMP sockets that sleeps
-// until its next due event, owning a shard of the targets. Replies never cross threads and the probe
-// path takes no lock and allocates nothing.
+// until its next due event, owning a shard of the targets. Replies never cross threads and the
+// probe path takes no lock and allocates nothing.
 
 #include <atomic>
 #include <cstdint>
@@ -24,8 +24,8 @@ namespace ping_exporter::probe {
 
 /// Everything a worker needs to probe one target.
 struct TargetPlan {
-  metrics::TargetEntry entry;  ///< identity and results (shared with the store)
-  std::optional<IpAddress> address;             ///< nullopt: could not be resolved
+  metrics::TargetEntry entry;        ///< identity and results (shared with the store)
+  std::optional<IpAddress> address;  ///< nullopt: could not be resolved
   config::ProbeOptions options;
   Duration phase{0};  ///< offset of its rounds inside the interval
 };
@@ -33,8 +33,8 @@ struct TargetPlan {
 struct WorkerOptions {
   uint16_t index = 0;
   icmp::SocketKind socket_kind = icmp::SocketKind::kRaw;
-  uint64_t token = 0;   ///< per-process secret carried in every request
-  TimePoint epoch;      ///< shared origin of all rounds' slots
+  uint64_t token = 0;  ///< per-process secret carried in every request
+  TimePoint epoch;     ///< shared origin of all rounds' slots
   Duration late_tolerance = std::chrono::milliseconds(25);
   /// Probe every target once, starting now, then stop scheduling it.
   bool one_shot = false;

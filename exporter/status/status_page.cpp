@@ -1,75 +1,261 @@
 #include "status/status_page.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <ctime>
 
 namespace ping_exporter::status {
+namespace {
+
+constexpr int kGraphWidth = 240;  // 2 px per point
+constexpr int kGraphHeight = 36;
+constexpr const char* kStateNames[] = {"alive", "partial", "no_response"};
+
+std::string Format(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+std::string FormatRtt(double seconds) {
+  if (seconds >= 1) return Format("%.2f s", seconds);
+  if (seconds >= 0.01) return Format("%.1f ms", seconds * 1e3);
+  return Format("%.3f ms", seconds * 1e3);
+}
+
+std::string FormatAgo(double seconds) {
+  long s = std::lround(std::max(0.0, seconds));
+  char buf[48];
+  if (s < 120) {
+    std::snprintf(buf, sizeof buf, "%lds ago", s);
+  } else if (s < 2 * 3600) {
+    std::snprintf(buf, sizeof buf, "%ldm ago", s / 60);
+  } else if (s < 2 * 86400) {
+    std::snprintf(buf, sizeof buf, "%ldh ago", s / 3600);
+  } else {
+    std::snprintf(buf, sizeof buf, "%ldd ago", s / 86400);
+  }
+  return buf;
+}
+
+std::string FormatUtc(double wall) {
+  std::time_t t = static_cast<std::time_t>(wall);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+std::string SpanText(Duration span) {
+  long minutes = static_cast<long>(std::chrono::duration_cast<std::chrono::minutes>(span).count());
+  if (minutes >= 120) return std::to_string(minutes / 60) + " h";
+  if (minutes >= 2) return std::to_string(minutes) + " min";
+  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(span).count()) + " s";
+}
+
+}  // namespace
 
 std::string HtmlEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
 
-std::string RenderStatusPage(const metrics::ResultStore& store, const PageInfo& info) {
+std::string RenderGraph(const SeriesView& series, std::string_view span_text) {
+  const size_t n = series.rtt_seconds.size();
+  double max_rtt = 0, max_loss = 0;
+  bool any_rtt = false;
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isnan(series.rtt_seconds[i])) {
+      max_rtt = std::max(max_rtt, series.rtt_seconds[i]);
+      any_rtt = true;
+    }
+    if (!std::isnan(series.loss[i])) max_loss = std::max(max_loss, series.loss[i]);
+  }
+  // A floor keeps sub-microsecond jitter from filling the whole height.
+  const double scale = std::max(max_rtt, 50e-6);
+  const double step = n > 0 ? static_cast<double>(kGraphWidth) / n : 0;
+  std::string loss_path, rtt_path;
+  bool pen_down = false;
+  for (size_t i = 0; i < n; ++i) {
+    double x = step * i;
+    double loss = series.loss[i];
+    if (!std::isnan(loss) && loss > 0) {
+      double h = std::max(1.0, loss * kGraphHeight);
+      char bar[96];
+      std::snprintf(bar, sizeof bar, "M%.1f %dv-%.1fh%.1fv%.1fz", x, kGraphHeight, h, step, h);
+      loss_path += bar;
+    }
+    double rtt = series.rtt_seconds[i];
+    if (std::isnan(rtt)) {
+      pen_down = false;
+      continue;
+    }
+    double y = (kGraphHeight - 2) - rtt / scale * (kGraphHeight - 4);
+    double cx = x + step / 2;
+    char seg[64];
+    if (!pen_down) {
+      // A short stub so a lone point still shows.
+      std::snprintf(seg, sizeof seg, "M%.1f %.1fh1", cx - 0.5, y);
+      pen_down = true;
+    } else {
+      std::snprintf(seg, sizeof seg, "L%.1f %.1f", cx, y);
+    }
+    rtt_path += seg;
+  }
+  std::string title = "last " + std::string(span_text) + ": RTT max " +
+                      (any_rtt ? FormatRtt(max_rtt) : std::string("-")) + ", loss max " +
+                      Format("%.0f%%", max_loss * 100);
+  std::string svg;
+  svg.reserve(256 + loss_path.size() + rtt_path.size());
+  svg += "<svg class=\"graph\" width=\"";
+  svg += std::to_string(kGraphWidth);
+  svg += "\" height=\"";
+  svg += std::to_string(kGraphHeight);
+  svg += "\" viewBox=\"0 0 " + std::to_string(kGraphWidth) + " " + std::to_string(kGraphHeight);
+  svg += "\" role=\"img\" aria-label=\"" + HtmlEscape(title) + "\"><title>" + HtmlEscape(title) +
+         "</title><rect width=\"100%\" height=\"100%\" fill=\"#f7f7f7\" stroke=\"#ddd\"/>";
+  if (!loss_path.empty()) {
+    svg += "<path class=\"loss\" fill=\"#d33\" fill-opacity=\"0.55\" d=\"" + loss_path + "\"/>";
+  }
+  if (!rtt_path.empty()) {
+    svg +=
+        "<path class=\"rtt\" fill=\"none\" stroke=\"#1f5fbf\" stroke-width=\"1.5\" "
+        "stroke-linejoin=\"round\" d=\"" +
+        rtt_path + "\"/>";
+    // The top of the scale, so the line's height means something.
+    svg += "<text x=\"3\" y=\"10\" font-size=\"9\" fill=\"#555\">" + FormatRtt(scale) + "</text>";
+  }
+  svg += "</svg>";
+  return svg;
+}
+
+std::string RenderStatusPage(const metrics::ResultStore& store, const PageInfo& info,
+                             const History* history, double now_wall) {
   auto targets = store.Current();
+  const std::string span = history != nullptr ? SpanText(history->span()) : std::string();
   std::string html;
-  html.reserve(1024 + targets->size() * 256);
+  html.reserve(2048 + targets->size() * (history != nullptr ? 2048 : 320));
   html +=
-      "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>ping_exporter</title>"
-      "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
-      "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}"
-      ".alive{background:#d4f7d4}.partial{background:#fff3c4}.no_response{background:#f7d4d4}"
-      ".pending{background:#eee}</style></head><body><h1>ping_exporter</h1><p>Version ";
+      "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<title>ping_exporter</title><style>"
+      "body{font-family:sans-serif;margin:1.5em;color:#222}"
+      "table{border-collapse:collapse}"
+      "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:middle}"
+      "th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}"
+      "td.graph{padding:2px}svg.graph{display:block}"
+      ".alive td.state{background:#cdeccd}.partial td.state{background:#fbe9a6}"
+      ".no_response td.state{background:#f4c4c4}.pending td.state{background:#eee}"
+      ".legend{font-size:.85em;color:#555}.rttkey{color:#1f5fbf}.losskey{color:#d33}"
+      "</style></head><body><h1>ping_exporter</h1><p>Version ";
   html += HtmlEscape(info.version);
   html += " &middot; config ";
   html += HtmlEscape(info.config_source);
   html += " &middot; <a href=\"";
   html += HtmlEscape(info.telemetry_path);
-  html += "\">Metrics</a></p><table id=\"targets\"><thead><tr><th>Target</th><th>Address</th>"
-          "<th>State</th><th>Last round</th><th>Loss</th><th>RTT avg</th></tr></thead><tbody>\n";
+  html += "\">Metrics</a> &middot; ";
+  html += std::to_string(targets->size());
+  html += " target(s)</p>\n";
+  if (!info.probe_allow.empty()) {
+    html +=
+        "<p class=\"legend\">On demand: <code>/probe?target=HOST</code> for hosts in "
+        "<code>";
+    html += HtmlEscape(info.probe_allow);
+    html += "</code></p>\n";
+  }
+  if (history != nullptr) {
+    html += "<p class=\"legend\">Graphs: last ";
+    html += span;
+    html +=
+        ", <span class=\"rttkey\">&#9473; mean RTT</span> (scaled per target), "
+        "<span class=\"losskey\">&#9646; loss</span>.</p>\n";
+  }
+  html +=
+      "<table id=\"targets\"><thead><tr><th>Target</th><th>Address</th><th>State</th>"
+      "<th>Since</th><th>Last round</th><th>Loss</th><th>Last RTT</th>";
+  if (history != nullptr) html += "<th>Last " + span + "</th>";
+  html += "</tr></thead><tbody>\n";
   metrics::TargetSnapshot s;
+  size_t graphs = 0;
   for (const auto& entry : *targets) {
     entry.stats->Read(&s);
     const char* state = "pending";
     if (s.has_round) {
-      state = s.round_sent > 0 && s.round_received >= s.round_sent ? "alive"
-              : s.round_received > 0                              ? "partial"
-                                                                  : "no_response";
+      state = s.round_sent > 0 && s.round_received >= s.round_sent ? kStateNames[0]
+              : s.round_received > 0                               ? kStateNames[1]
+                                                                   : kStateNames[2];
     }
-    char loss[32] = "-", rtt[32] = "-", round[32] = "-";
+    std::string loss = "-", rtt = "-", round = "-", since = "-";
     if (s.has_round) {
       double l = s.round_sent == 0 ? 1.0 : 1.0 - double(s.round_received) / s.round_sent;
-      std::snprintf(loss, sizeof loss, "%.0f%%", l * 100);
-      std::snprintf(round, sizeof round, "%u/%u", s.round_received, s.round_sent);
-      if (s.round_received > 0) std::snprintf(rtt, sizeof rtt, "%.3f ms", s.rtt_avg * 1e3);
+      loss = Format("%.0f%%", l * 100);
+      round = std::to_string(s.round_received) + "/" + std::to_string(s.round_sent);
+      if (s.round_received > 0) rtt = FormatRtt(s.rtt_avg);
+    }
+    std::optional<SeriesView> series;
+    if (history != nullptr) series = history->Get(entry.info->name);
+    if (series && series->last_change > 0) {
+      since = "<span title=\"" + FormatUtc(series->last_change) + "\">" +
+              FormatAgo(now_wall - series->last_change) + "</span>";
     }
     html += "<tr class=\"target ";
     html += state;
-    html += "\"><td>";
+    html += "\"><td class=\"name\">";
     html += HtmlEscape(entry.info->name);
     html += "</td><td>";
     html += HtmlEscape(entry.info->address);
-    html += "</td><td>";
+    html += "</td><td class=\"state\">";
     html += state;
     html += "</td><td>";
+    html += since;
+    html += "</td><td class=\"num\">";
     html += round;
-    html += "</td><td>";
+    html += "</td><td class=\"num\">";
     html += loss;
-    html += "</td><td>";
+    html += "</td><td class=\"num\">";
     html += rtt;
-    html += "</td></tr>\n";
+    html += "</td>";
+    if (history != nullptr) {
+      html += "<td class=\"graph\">";
+      if (series && graphs < kMaxGraphs) {
+        html += RenderGraph(*series, span);
+        ++graphs;
+      } else {
+        html += "-";
+      }
+      html += "</td>";
+    }
+    html += "</tr>\n";
   }
-  html += "</tbody></table></body></html>\n";
+  html += "</tbody></table>\n";
+  if (graphs == kMaxGraphs && targets->size() > kMaxGraphs) {
+    html += "<p class=\"legend\">Graphs are shown for the first " + std::to_string(kMaxGraphs) +
+            " targets only.</p>\n";
+  }
+  html += "</body></html>\n";
   return html;
 }
 

@@ -19,9 +19,20 @@ TEST(DurationTest, ParsesUnitsAndCompounds) {
 }
 
 TEST(DurationTest, RejectsGarbage) {
-  for (const char* bad : {"", "1", "s", "abc", "1 s", "-1s", "1x", "1.s5", "99999999999999999999h"}) {
+  for (const char* bad :
+       {"", "1", "s", "abc", "1 s", "-1s", "1x", "1.s5", "99999999999999999999h"}) {
     EXPECT_FALSE(ParseDuration(bad).has_value()) << bad;
   }
+}
+
+TEST(DurationTest, LargeFractionsDoNotOverflow) {
+  // Found by fuzzing: the fraction times a large unit overflowed int64.
+  EXPECT_EQ(ParseDuration("1.5h"), Duration(std::chrono::minutes(90)));
+  EXPECT_EQ(ParseDuration("0.999999999d"), Duration(86'399'999'913'600));
+  EXPECT_TRUE(ParseDuration("1.3256207h46m16s854ms").has_value());
+  EXPECT_FALSE(ParseDuration("106752d").has_value());
+  EXPECT_FALSE(ParseDuration("106751.9999d").has_value());
+  EXPECT_EQ(FormatDuration(Duration::min()).front(), '-');
 }
 
 TEST(DurationTest, FormatsShortest) {

@@ -45,7 +45,9 @@ const InvalidCase kInvalidCases[] = {
      "unknown key \"hosts\" at top level (this key belongs in a [[targets]]", 1, 1},
     {"unknown-defaults-key", "defaults: unknown key \"timout\" (did you mean \"timeout\"?)", 3, 1},
     {"defaults-group-only-key",
-     "defaults: unknown key \"family\" (\"family\" can only be set per [[targets]] group)", 2, 1},
+     "defaults: unknown key \"family\" (\"family\" can only be set per [[targets]] group or "
+     "[[target_files]] table)",
+     2, 1},
     {"unknown-target-key", "targets[0]: unknown key \"hostz\" (did you mean \"hosts\"?)", 3, 1},
     {"unknown-key-no-suggestion", "targets[0]: unknown key \"colour\" (known keys: name hosts", 3,
      1},
@@ -91,7 +93,10 @@ const InvalidCase kInvalidCases[] = {
     {"hosts-empty", "targets[0].hosts: must list at least one host", 2, 9},
     {"host-empty-string", "targets[0].hosts[1]: host must not be empty", 2, 23},
     {"hosts-missing", "targets[1]: missing required key \"hosts\"", 5, 1},
-    {"no-targets", "no [[targets]] defined (at least one group of hosts is required)", 0, 0},
+    {"no-targets",
+     "no [[targets]] defined (at least one group of hosts is required, inline or as "
+     "[[target_files]])",
+     0, 0},
     {"targets-empty-array", "targets: no [[targets]] defined", 2, 11},
     {"duplicate-host-within-group",
      "targets[0].hosts[2]: duplicate host \"127.0.0.1\" (already listed at 2:10 as "
@@ -154,6 +159,82 @@ const InvalidCase kInvalidCases[] = {
     {"duplicate-group-name-default",
      "targets[1].name: duplicate group name \"group-1\" (already used by targets[0] at 1:1)", 5, 8},
     {"group-name-empty", "targets[0].name: must not be empty", 2, 8},
+    // Name resolution and socket options.
+    {"resolve-interval-zero", "defaults.resolve_interval: \"0s\" must be greater than zero", 2, 20},
+    {"resolve-timeout-bad", "targets[0].resolve_timeout: \"soon\" is not a duration", 3, 19},
+    {"resolve-timeout-ge-interval",
+     "defaults: resolve_timeout 2s must be less than resolve_interval 1s", 3, 19},
+    {"resolve-timeout-ge-interval-inherited",
+     "targets[0]: resolve_timeout 2s (built-in default) must be less than resolve_interval 2s", 3,
+     20},
+    {"interface-too-long",
+     "defaults.interface: \"abcdefghijklmnop\" is 16 characters long (an interface name has at "
+     "most 15)",
+     2, 13},
+    {"interface-bad-char",
+     "targets[0].interface: \"eth 0\" is not an interface name (expected letters, digits", 3, 13},
+    {"interface-dot-dot", "targets[0].interface: \"..\" is not an interface name", 3, 13},
+    {"wrong-type-interface",
+     "defaults.interface: expected a string (an interface name such as \"eth0\"), got integer", 2,
+     13},
+    {"fwmark-negative", "defaults.fwmark: -1 is out of range (expected 0..4294967295)", 2, 10},
+    {"fwmark-too-large", "targets[0].fwmark: 4294967296 is out of range (expected 0..4294967295)",
+     3, 10},
+    {"wrong-type-fwmark", "targets[0].fwmark: expected an integer, got string", 3, 10},
+    {"wrong-type-all-addresses",
+     "targets[0].all_addresses: expected a boolean (true or false), got string", 3, 17},
+    {"defaults-all-addresses",
+     "defaults: unknown key \"all_addresses\" (\"all_addresses\" can only be set per [[targets]] "
+     "group or [[target_files]] table)",
+     2, 1},
+    // [[target_files]].
+    {"defaults-file-only-key",
+     "defaults: unknown key \"path\" (\"path\" can only be set per [[target_files]] table)", 2, 1},
+    {"top-level-file-only-key",
+     "unknown key \"format\" at top level (this key belongs in a [[target_files]] table)", 1, 1},
+    {"group-file-only-key",
+     "targets[0]: unknown key \"path\" (\"path\" belongs in a [[target_files]] table)", 3, 1},
+    {"target-files-wrong-type",
+     "target_files: expected an array of tables ([[target_files]]), got string", 1, 16},
+    {"target-files-element-not-table",
+     "target_files[0]: expected a table ([[target_files]]), got string", 1, 17},
+    {"target-files-empty-array",
+     "target_files: no [[target_files]] listed and no [[targets]] defined (at least one group", 1,
+     16},
+    {"target-file-path-missing",
+     "target_files[0]: missing required key \"path\" (e.g. path = \"targets.txt\")", 4, 1},
+    {"target-file-path-empty", "target_files[0].path: must not be empty", 2, 8},
+    {"target-file-path-wrong-type",
+     "target_files[0].path: expected a string (a file path), got array", 2, 8},
+    {"target-file-path-nul", "target_files[0].path: must not contain a NUL character", 2, 8},
+    {"target-file-bad-format",
+     "target_files[0].format: \"csv\" is not a target file format (expected \"lines\" or "
+     "\"file_sd\")",
+     3, 10},
+    {"target-file-wrong-type-format",
+     "target_files[0].format: expected a string (\"lines\" or \"file_sd\"), got integer", 3, 10},
+    {"target-file-duplicate-path",
+     "/config/testdata/hosts.txt\" (already read by target_files[0] at 2:8)", 5, 8},
+    {"target-file-unknown-key", "target_files[0]: unknown key \"pth\" (did you mean \"path\"?)", 2,
+     1},
+    {"target-file-hosts-key",
+     "target_files[0]: unknown key \"hosts\" (hosts are read from the file; list hosts inline in "
+     "a [[targets]] group)",
+     3, 1},
+    {"target-file-workers-key",
+     "target_files[0]: unknown key \"workers\" (\"workers\" is a top-level key)", 3, 1},
+    {"target-file-name-duplicates-group",
+     "target_files[0].name: duplicate group name \"lab\" (already used by targets[0] at 2:8)", 6,
+     8},
+    {"target-file-name-empty", "target_files[0].name: must not be empty", 2, 8},
+    {"target-file-label-reserved", "target_files[0].labels: label name \"job\" is reserved", 3, 12},
+    {"target-file-timeout-ge-interval",
+     "target_files[0]: timeout 800ms (from [defaults]) must be less than interval 800ms", 6, 12},
+    {"target-file-bad-family",
+     "target_files[0].family: \"inet\" is not a family (expected \"ip4\", \"ip6\" or \"any\")", 3,
+     10},
+    {"target-file-wrong-type-all-addresses",
+     "target_files[0].all_addresses: expected a boolean (true or false), got integer", 3, 17},
 };
 
 TEST(ConfigTest, EveryInvalidFileIsRejectedWithMessageAndPosition) {
@@ -225,6 +306,10 @@ TEST(ConfigTest, ValidFullConfigSetsEveryField) {
   d.tos = 16;
   d.dont_fragment = true;
   d.source_address = "127.0.0.1";
+  d.resolve_interval = std::chrono::minutes(10);
+  d.resolve_timeout = seconds(3);
+  d.interface = "lo";
+  d.fwmark = 42;
   EXPECT_EQ(c.defaults, d);
 
   ASSERT_EQ(c.groups.size(), 2u);
@@ -232,22 +317,24 @@ TEST(ConfigTest, ValidFullConfigSetsEveryField) {
   EXPECT_EQ(g0.name, "v4");
   EXPECT_EQ(g0.hosts, (std::vector<std::string>{"127.0.0.1", "localhost"}));
   ASSERT_EQ(g0.host_positions.size(), 2u);
-  EXPECT_EQ(g0.host_positions[0].line, 18u);
+  EXPECT_EQ(g0.host_positions[0].line, 22u);
   EXPECT_EQ(g0.host_positions[0].column, 10u);
-  EXPECT_EQ(g0.host_positions[1].line, 18u);
+  EXPECT_EQ(g0.host_positions[1].line, 22u);
   EXPECT_EQ(g0.host_positions[1].column, 23u);
   EXPECT_EQ(g0.family, Family::kIp4);
+  EXPECT_TRUE(g0.all_addresses);
   EXPECT_EQ(g0.options, d);                                         // inherits all of [defaults]
   EXPECT_EQ(g0.labels, (Labels{{"rack", "r1"}, {"site", "lab"}}));  // sorted by name
-  EXPECT_EQ(g0.position.line, 16u);
+  EXPECT_EQ(g0.position.line, 20u);
   EXPECT_EQ(g0.position.column, 1u);
 
   const TargetGroup& g1 = c.groups[1];
   EXPECT_EQ(g1.name, "group-2");
   EXPECT_EQ(g1.hosts, (std::vector<std::string>{"::1"}));
   ASSERT_EQ(g1.host_positions.size(), 1u);
-  EXPECT_EQ(g1.host_positions[0].line, 23u);
+  EXPECT_EQ(g1.host_positions[0].line, 28u);
   EXPECT_EQ(g1.family, Family::kIp6);
+  EXPECT_FALSE(g1.all_addresses);
   ProbeOptions o;
   o.interval = seconds(5);
   o.timeout = seconds(1);
@@ -258,9 +345,38 @@ TEST(ConfigTest, ValidFullConfigSetsEveryField) {
   o.tos = 0;
   o.dont_fragment = false;
   o.source_address = "::1";
+  o.resolve_interval = std::chrono::minutes(1);
+  o.resolve_timeout = milliseconds(500);
+  o.interface = "";  // overrides "lo" back to "any interface"
+  o.fwmark = 0;      // set, so the mark is cleared rather than left alone
   EXPECT_EQ(g1.options, o);
   EXPECT_EQ(g1.labels, (Labels{{"zone", "b"}}));
-  EXPECT_EQ(g1.position.line, 22u);
+  EXPECT_EQ(g1.position.line, 27u);
+
+  ASSERT_EQ(c.target_files.size(), 2u);
+  const TargetFile& f0 = c.target_files[0];
+  EXPECT_EQ(f0.name, "from-file");
+  EXPECT_EQ(f0.path, kTestdata + "/lists/hosts.txt");  // relative to the config's directory
+  EXPECT_EQ(f0.format, TargetFileFormat::kFileSd);     // set explicitly despite ".txt"
+  EXPECT_EQ(f0.family, Family::kIp4);
+  EXPECT_TRUE(f0.all_addresses);
+  EXPECT_EQ(f0.labels, (Labels{{"source", "file"}}));
+  ProbeOptions fo = d;
+  fo.interval = seconds(3);
+  fo.count = 1;
+  fo.fwmark = 4294967295u;
+  fo.interface = "a.b-c_d0123456";
+  EXPECT_EQ(f0.options, fo);
+  EXPECT_EQ(f0.position.line, 45u);
+
+  const TargetFile& f1 = c.target_files[1];
+  EXPECT_EQ(f1.name, "file-2");
+  EXPECT_EQ(f1.path, "/srv/targets.JSON");          // lexically normalised
+  EXPECT_EQ(f1.format, TargetFileFormat::kFileSd);  // by extension, case-insensitively
+  EXPECT_EQ(f1.family, Family::kAny);
+  EXPECT_FALSE(f1.all_addresses);
+  EXPECT_TRUE(f1.labels.empty());
+  EXPECT_EQ(f1.options, d);
 }
 
 TEST(ConfigTest, GroupsInheritDefaultsThenOverride) {
@@ -303,6 +419,101 @@ source_address = ""
   EXPECT_EQ(r->groups[1].options, g);
   EXPECT_EQ(r->workers, 0u);
   EXPECT_EQ(r->rtt_buckets, DefaultRttBuckets());
+  EXPECT_TRUE(r->target_files.empty());
+}
+
+TEST(ConfigTest, NewProbeOptionDefaults) {
+  ProbeOptions o;
+  EXPECT_EQ(o.resolve_interval, std::chrono::minutes(5));
+  EXPECT_EQ(o.resolve_timeout, seconds(2));
+  EXPECT_EQ(o.interface, "");
+  EXPECT_FALSE(o.fwmark.has_value());
+  ParseResult r = Parse("[[targets]]\nhosts = [\"localhost\"]\n", "d.toml");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->groups[0].options, o);
+  EXPECT_FALSE(r->groups[0].all_addresses);
+}
+
+TEST(ConfigTest, SocketOptionBoundsAreAccepted) {
+  ParseResult r = Parse(R"([[targets]]
+hosts = ["127.0.0.1"]
+interface = "abcdefghijklmno"
+fwmark = 4294967295
+resolve_interval = "2s"
+resolve_timeout = "1999ms"
+)",
+                        "bounds.toml");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->groups[0].options.interface.size(), 15u);
+  EXPECT_EQ(r->groups[0].options.fwmark, 4294967295u);
+  EXPECT_EQ(r->groups[0].options.resolve_timeout, milliseconds(1999));
+}
+
+TEST(ConfigTest, TargetFilesAloneAreEnough) {
+  ParseResult r = Parse("[[target_files]]\npath = \"hosts.txt\"\n", "/etc/pe/ping.toml");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_TRUE(r->groups.empty());
+  ASSERT_EQ(r->target_files.size(), 1u);
+  EXPECT_EQ(r->target_files[0].path, "/etc/pe/hosts.txt");
+  EXPECT_EQ(r->target_files[0].name, "file-1");
+  EXPECT_EQ(r->target_files[0].format, TargetFileFormat::kLines);
+  EXPECT_EQ(r->target_files[0].options, ProbeOptions{});
+}
+
+TEST(ConfigTest, TargetFilePathsAndFormats) {
+  struct Case {
+    const char* written;
+    const char* absolute;
+    TargetFileFormat format;
+  };
+  const Case kCases[] = {
+      {"a.txt", "/cfg/dir/a.txt", TargetFileFormat::kLines},
+      {"a", "/cfg/dir/a", TargetFileFormat::kLines},
+      {"../up/b.json", "/cfg/up/b.json", TargetFileFormat::kFileSd},
+      {"./c.yml", "/cfg/dir/c.yml", TargetFileFormat::kFileSd},
+      {"/abs//d.YAML", "/abs/d.YAML", TargetFileFormat::kFileSd},
+      {"e.json.bak", "/cfg/dir/e.json.bak", TargetFileFormat::kLines},
+      {"sub/.yaml", "/cfg/dir/sub/.yaml", TargetFileFormat::kLines},  // a dot file, no extension
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.written);
+    std::string toml = std::string("[[target_files]]\npath = \"") + c.written + "\"\n";
+    ParseResult r = Parse(toml, "/cfg/dir/ping.toml");
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_EQ(r->target_files[0].path, c.absolute);
+    EXPECT_EQ(r->target_files[0].format, c.format);
+  }
+  // An explicit format wins over the extension.
+  ParseResult lines = Parse("[[target_files]]\npath = \"x.json\"\nformat = \"lines\"\n", "/c.toml");
+  ASSERT_TRUE(lines.has_value()) << lines.error().ToString();
+  EXPECT_EQ(lines->target_files[0].format, TargetFileFormat::kLines);
+  EXPECT_EQ(TargetFileFormatName(TargetFileFormat::kLines), "lines");
+  EXPECT_EQ(TargetFileFormatName(TargetFileFormat::kFileSd), "file_sd");
+}
+
+TEST(ConfigTest, RelativeTargetFileWithoutDirectoryUsesWorkingDirectory) {
+  ParseResult r = Parse("[[target_files]]\npath = \"t.txt\"\n", "<embedded default>");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->target_files[0].path, (std::filesystem::current_path() / "t.txt").string());
+}
+
+TEST(ConfigTest, HostAndLabelRulesAreShared) {
+  EXPECT_TRUE(IsHostName("localhost"));
+  EXPECT_TRUE(IsHostName("a-b.c_d."));
+  EXPECT_FALSE(IsHostName("127.1"));
+  EXPECT_FALSE(IsHostName("-a.b"));
+  EXPECT_FALSE(IsHostName("a b"));
+  EXPECT_FALSE(IsHostName(""));
+  EXPECT_EQ(CanonicalHost("LocalHost."), "localhost");
+  EXPECT_EQ(CanonicalHost("[0:0::1]"), "::1");
+  EXPECT_EQ(CanonicalHost("127.000.0.1").empty(), false);
+  EXPECT_TRUE(IsLabelName("_a1"));
+  EXPECT_FALSE(IsLabelName("1a"));
+  EXPECT_FALSE(IsLabelName("a-b"));
+  for (const char* name : {"target", "address", "status", "stat", "reason", "job", "instance"}) {
+    EXPECT_TRUE(IsReservedLabel(name)) << name;
+  }
+  EXPECT_FALSE(IsReservedLabel("site"));
 }
 
 TEST(ConfigTest, RoundMayEndJustBeforeTheNextOne) {
@@ -434,9 +645,31 @@ TEST(ConfigTest, ExampleConfigParses) {
 TEST(ConfigTest, ExampleConfigDocumentsEveryKey) {
   std::string text = ReadText(kExampleConfig);
   ASSERT_FALSE(text.empty());
-  for (const char* key : {"workers", "rtt_buckets", "[defaults]", "interval", "timeout", "spacing",
-                          "count", "payload_size", "ttl", "tos", "dont_fragment", "source_address",
-                          "[[targets]]", "name", "hosts", "family", "labels"}) {
+  for (const char* key : {"workers",
+                          "rtt_buckets",
+                          "[defaults]",
+                          "interval",
+                          "timeout",
+                          "spacing",
+                          "count",
+                          "payload_size",
+                          "ttl",
+                          "tos",
+                          "dont_fragment",
+                          "source_address",
+                          "resolve_interval",
+                          "resolve_timeout",
+                          "interface",
+                          "fwmark",
+                          "[[targets]]",
+                          "name",
+                          "hosts",
+                          "family",
+                          "labels",
+                          "all_addresses",
+                          "[[target_files]]",
+                          "path",
+                          "format"}) {
     std::string k = key;
     bool table = k.front() == '[';
     // A key is documented where it is assigned, possibly in a comment ("# ttl = 64").

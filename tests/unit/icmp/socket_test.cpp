@@ -1,13 +1,12 @@
 #include "icmp/socket.h"
 
+#include <gtest/gtest.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstring>
 #include <fstream>
@@ -34,7 +33,8 @@ std::optional<Message> EchoOnce(const IcmpSocket& s, const IpAddress& dst, Reply
   size_t n = EncodeEchoRequest(s.family(), s.echo_id(), 99, c, 56, buf);
   send.Commit(n, dst, 1);
   int errors = 0;
-  size_t sent = send.Flush(s.fd(), [](uint64_t, int64_t) {}, [&](uint64_t, int) { ++errors; });
+  size_t sent = send.Flush(
+      s.fd(), [](uint64_t, int64_t) {}, [&](uint64_t, int) { ++errors; });
   EXPECT_EQ(sent, 1u);
   EXPECT_EQ(errors, 0);
   ReceiveBatch recv(8, 512);

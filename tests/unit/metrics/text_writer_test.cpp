@@ -34,12 +34,15 @@ TEST(TextWriterTest, WritesEveryFamilyOnceAndSeriesPerTarget) {
   EXPECT_EQ(Count(out, "# TYPE ping_rtt_seconds histogram"), 1u);
   EXPECT_NE(out.find("ping_up{target=\"127.0.0.1\",address=\"127.0.0.1\",site=\"lab\"} 1\n"),
             std::string::npos);
-  EXPECT_NE(out.find("ping_up{target=\"::1\",address=\"::1\",site=\"lab\"} 0\n"), std::string::npos);
-  EXPECT_NE(out.find("ping_status{target=\"::1\",address=\"::1\",site=\"lab\",status=\"no_response\"} 1"),
+  EXPECT_NE(out.find("ping_up{target=\"::1\",address=\"::1\",site=\"lab\"} 0\n"),
             std::string::npos);
+  EXPECT_NE(
+      out.find("ping_status{target=\"::1\",address=\"::1\",site=\"lab\",status=\"no_response\"} 1"),
+      std::string::npos);
   EXPECT_NE(out.find("ping_loss_ratio{target=\"::1\",address=\"::1\",site=\"lab\"} 1\n"),
             std::string::npos);
-  EXPECT_NE(out.find("ping_rtt_seconds_bucket{target=\"127.0.0.1\",address=\"127.0.0.1\",site=\"lab\",le=\"0.001\"} 1"),
+  EXPECT_NE(out.find("ping_rtt_seconds_bucket{target=\"127.0.0.1\",address=\"127.0.0.1\",site="
+                     "\"lab\",le=\"0.001\"} 1"),
             std::string::npos);
   EXPECT_NE(out.find("le=\"+Inf\"} 2"), std::string::npos);
   EXPECT_NE(out.find("stat=\"avg\"} 0.0012"), std::string::npos);
@@ -54,8 +57,9 @@ TEST(TextWriterTest, WritesEveryFamilyOnceAndSeriesPerTarget) {
 TEST(TextWriterTest, ProcessFamiliesPresent) {
   std::string out;
   WriteProcessFamilies(&out);
-  for (const char* name : {"process_cpu_seconds_total ", "process_resident_memory_bytes ",
-                           "process_open_fds ", "process_start_time_seconds ", "process_max_fds "}) {
+  for (const char* name :
+       {"process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ",
+        "process_start_time_seconds ", "process_max_fds "}) {
     EXPECT_NE(out.find(std::string("\n") + name), std::string::npos) << name;
   }
 }

@@ -28,7 +28,8 @@ TEST(ScheduleTest, TenThousandTargetsSpreadEvenly) {
   Duration interval = seconds(1);
   std::vector<int> buckets(10);
   for (int i = 0; i < 10000; ++i) {
-    Duration p = Phase("127.0." + std::to_string(i / 256) + "." + std::to_string(i % 256), interval);
+    Duration p =
+        Phase("127.0." + std::to_string(i / 256) + "." + std::to_string(i % 256), interval);
     ++buckets[static_cast<size_t>(p.count() * 10 / interval.count())];
   }
   for (int b : buckets) {

@@ -1,0 +1,55 @@
+#pragma once
+// Hosts listed in target files: plain lists ("lines") and Prometheus file_sd (JSON or YAML).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/expected.h"
+#include "config/config.h"
+
+namespace ping_exporter::targets {
+
+/// One host read from a target file. A plain value.
+struct FileTarget {
+  std::string host;       ///< lines: as written; file_sd: port and IPv6 brackets removed
+  config::Labels labels;  ///< file_sd group labels (sorted, "__" ones dropped); lines: none
+  uint32_t line = 0;      ///< 1-based position in the file
+  uint32_t column = 0;
+};
+
+using FileTargets = std::vector<FileTarget>;
+/// Errors name the file, and line:column where known (config::Error::ToString()).
+using FileParseResult = Expected<FileTargets, config::Error>;
+
+/// Parses a "lines" file: one host (IP literal or host name, as in [[targets]] hosts) a line.
+/// Surrounding whitespace is trimmed; "#" starts a comment (whole line or trailing); blank lines
+/// are skipped. Any invalid line fails the whole file, so a half-written file never replaces a
+/// good one. Never throws.
+FileParseResult ParseLines(std::string_view text, std::string_view path);
+
+/// Parses Prometheus file_sd: a list of {"targets": [...], "labels": {...}} groups, either key
+/// optional. `json` = true demands strict JSON (RFC 8259), else YAML (yaml-cpp). A target is
+/// "host", "host:port", "[ipv6]:port", "[ipv6]" or a bare IPv6 literal; the port is dropped.
+/// Label names follow the Prometheus grammar; names starting with "__" (e.g. __meta_*) are
+/// dropped; target, address, status, stat, reason, job and instance are refused. Label values
+/// are strings (YAML: any scalar). Unknown keys and duplicate label names are errors.
+/// An empty YAML document is an empty list. Never throws.
+FileParseResult ParseFileSd(std::string_view text, std::string_view path, bool json);
+
+/// ParseLines or ParseFileSd by `format`; file_sd is JSON when `path` ends in ".json"
+/// (any case), else YAML.
+FileParseResult ParseTargetFile(std::string_view text, std::string_view path,
+                                config::TargetFileFormat format);
+
+/// Reads a whole file (at most 64 MiB). The error is "cannot read: <reason>".
+Expected<std::string, std::string> ReadWholeFile(const std::string& path);
+
+/// Splits a file_sd target into its host: "a:80" -> "a", "[::1]:80" -> "::1", "::1" -> "::1",
+/// "a" -> "a". nullopt when it is none of those forms (empty host, bad port, stray brackets).
+/// The host itself is not validated here.
+std::optional<std::string> HostOfTarget(std::string_view target);
+
+}  // namespace ping_exporter::targets

@@ -1,0 +1,156 @@
+"""The status page "/" in a real browser: headless Chromium renders it from an exporter running
+in its own namespace (so one loopback target can be made dead and one lossy), the DOM must hold
+one row and one <svg> graph per target, and the screenshot must show something."""
+
+from __future__ import annotations
+
+import html.parser
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from typing import Iterator
+
+import pytest
+
+from lib.exporter import Exporter, http_get, wait_until
+from lib.netns import NetNs, require_netns_support
+from ops_helpers import loopback_config
+
+TARGETS: list[str] = ["127.0.0.1", "::1", "127.0.0.2", "127.0.0.3", "127.0.0.4"]
+DEAD: str = "127.0.0.4"
+LOSSY: str = "127.0.0.3"
+CHROMIUM_FLAGS: list[str] = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+class _PageParser(html.parser.HTMLParser):
+    """Collects rows (class "target ...") with their cell texts and the <svg>s inside them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[dict] = []
+        self._row: dict | None = None
+        self._cell: list[str] | None = None
+        self.svgs: int = 0
+        self.scripts: int = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "tr" and (a.get("class") or "").startswith("target "):
+            self._row = {"state": a["class"].split()[1], "cells": [], "svgs": 0, "loss": 0,
+                         "rtt": 0}
+            self.rows.append(self._row)
+        elif tag == "td" and self._row is not None:
+            self._cell = []
+        elif tag == "svg":
+            self.svgs += 1
+            if self._row is not None:
+                self._row["svgs"] += 1
+        elif tag == "path" and self._row is not None:
+            if a.get("class") in ("loss", "rtt"):
+                self._row[a["class"]] += 1
+        elif tag in ("script", "link", "img", "iframe"):
+            self.scripts += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._row is not None and self._cell is not None:
+            self._row["cells"].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr":
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse_page(text: str) -> _PageParser:
+    parser = _PageParser()
+    parser.feed(text)
+    parser.close()
+    return parser
+
+
+@pytest.fixture
+def status_exporter() -> Iterator[tuple[NetNs, Exporter]]:
+    require_netns_support()
+    with NetNs("pe-ops-") as ns:
+        with ns.drop_echo([DEAD]), ns.lossy_echo([LOSSY], 50):
+            with Exporter(loopback_config(TARGETS), netns=ns,
+                          extra_args=["--status.sample-interval=1s"]) as exp:
+                yield ns, exp
+
+
+def chromium(ns: NetNs, args: list[str], workdir: str) -> subprocess.CompletedProcess:
+    binary = shutil.which("chromium")
+    assert binary is not None
+    argv = ns.cmd([binary, *CHROMIUM_FLAGS, f"--user-data-dir={workdir}/profile", *args])
+    return subprocess.run(argv, capture_output=True, timeout=60, check=False,
+                          env={**os.environ, "HOME": workdir})
+
+
+@pytest.mark.slow
+@pytest.mark.time_limit(150)
+def test_status_page_in_headless_chromium(status_exporter: tuple[NetNs, Exporter]) -> None:
+    if shutil.which("chromium") is None:
+        pytest.skip("chromium not installed")
+    ns, exp = status_exporter
+
+    # A few closed graph points first: every live target shows an RTT line and the dead one
+    # loss bars (one point a second with the hidden test flag).
+    def graphs_ready() -> bool:
+        page = parse_page(exp.get("/").text)
+        by_name = {r["cells"][0]: r for r in page.rows}
+        live_ok = all(by_name[t]["rtt"] == 1 for t in TARGETS if t != DEAD)
+        return live_ok and by_name[DEAD]["loss"] == 1 and by_name[DEAD]["state"] == "no_response"
+
+    wait_until(graphs_ready, 20, interval=0.2, message="RTT lines and loss bars on the page")
+
+    raw = parse_page(exp.get("/").text)
+    assert raw.scripts == 0, "no scripts or external assets"
+    with tempfile.TemporaryDirectory(prefix="pe-chromium-") as work:
+        dom = chromium(ns, ["--dump-dom", f"http://{exp.address}/"], work)
+        assert dom.returncode == 0, dom.stderr.decode(errors="replace")[-2000:]
+        page = parse_page(dom.stdout.decode("utf-8"))
+        # One row and one graph per target, as the browser built the DOM.
+        assert len(page.rows) == len(TARGETS), page.rows
+        assert sorted(r["cells"][0] for r in page.rows) == sorted(TARGETS)
+        assert page.svgs == len(TARGETS)
+        assert all(r["svgs"] == 1 for r in page.rows)
+        states = {r["cells"][0]: r["state"] for r in page.rows}
+        assert states[DEAD] == "no_response"
+        assert states["127.0.0.1"] == "alive" and states["::1"] == "alive"
+        dead_row = next(r for r in page.rows if r["cells"][0] == DEAD)
+        assert dead_row["cells"][5] == "100%"  # loss column
+        assert re.fullmatch(r"\d+s ago", dead_row["cells"][3]), dead_row["cells"]  # since
+
+        shot = os.path.join(work, "out.png")
+        res = chromium(ns, [f"--screenshot={shot}", "--window-size=1200,800",
+                            f"http://{exp.address}/"], work)
+        assert res.returncode == 0, res.stderr.decode(errors="replace")[-2000:]
+        assert os.path.getsize(shot) > 5 * 1024
+        with open(shot, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+        keep = os.environ.get("PE_STATUS_SCREENSHOT")
+        if keep:
+            shutil.copyfile(shot, keep)
+
+
+def test_status_page_answers_get_only() -> None:
+    with Exporter(loopback_config(["localhost"]), extra_args=["--status.sample-interval=1s"]) as exp:
+        resp = exp.get("/")
+        assert resp.status == 200
+        assert resp.headers["content-type"].startswith("text/html")
+        page = parse_page(resp.text)
+        assert [r["cells"][0] for r in page.rows] == ["localhost"]
+        head = http_get(exp.address, "/", method="HEAD")
+        assert head.status == 200 and head.body == b""
+        for method in ("POST", "PUT", "DELETE"):
+            resp = http_get(exp.address, "/", method=method)
+            assert resp.status == 405, method
+            assert resp.headers.get("allow") == "GET, HEAD"
+        assert exp.get("/nope").status == 404
