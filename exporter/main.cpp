@@ -303,7 +303,11 @@ int RunExporter(const Flags& flags, pe::Logger& log) {
                         r.body = "use POST to reload\n";
                         return r;
                       }
-                      std::string error = reload();
+                      // CivetWeb's request threads have ~100 KiB stacks, too
+                      // small for toml++ unwinding a parse error: reload on a
+                      // thread with a normal stack and wait for it.
+                      std::string error;
+                      std::thread([&] { error = reload(); }).join();
                       if (!error.empty()) {
                         r.status = 500;
                         r.body = "reload failed: " + error + "\n";

@@ -12,7 +12,10 @@ Status StatusOf(uint32_t sent, uint32_t received) {
 }
 
 Round::Round(uint32_t count)
-    : count_(std::clamp<uint32_t>(count, 1, kMaxCount)), send_ns_(count_), rtt_ns_(count_) {}
+    : count_(std::clamp<uint32_t>(count, 1, kMaxCount)),
+      send_ns_(count_),
+      cookie_ns_(count_),
+      rtt_ns_(count_) {}
 
 void Round::Begin(uint16_t first_seq) {
   active_ = true;
@@ -26,6 +29,7 @@ void Round::Begin(uint16_t first_seq) {
 void Round::OnSent(int64_t send_ns, bool ok) {
   if (!active_ || sent_ >= count_) return;
   send_ns_[sent_] = send_ns;
+  cookie_ns_[sent_] = send_ns;
   if (!ok) send_failed_ |= uint64_t{1} << sent_;
   ++sent_;
 }
@@ -49,7 +53,14 @@ bool Round::InCurrent(uint16_t seq, uint32_t* index) const {
 
 Verdict Round::OnReply(uint16_t seq, int64_t receive_ns, Duration* rtt) {
   uint32_t i = 0;
+  int64_t cookie = active_ && InCurrent(seq, &i) ? cookie_ns_[i] : 0;
+  return OnReply(seq, receive_ns, cookie, rtt);
+}
+
+Verdict Round::OnReply(uint16_t seq, int64_t receive_ns, int64_t cookie_ns, Duration* rtt) {
+  uint32_t i = 0;
   if (active_ && InCurrent(seq, &i)) {
+    if (cookie_ns != cookie_ns_[i]) return Verdict::kUnknown;
     uint64_t bit = uint64_t{1} << i;
     if (answered_ & bit) return Verdict::kDuplicate;
     // A reply to a request whose send failed cannot be ours.

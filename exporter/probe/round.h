@@ -60,9 +60,13 @@ class Round {
   /// Marks request `seq` of this round as not sent (a send error).
   void MarkFailed(uint16_t seq);
 
-  /// Judges a reply with sequence `seq` received at `receive_ns` (realtime).
+  /// Judges a reply with sequence `seq` received at `receive_ns` (realtime)
+  /// whose cookie carries `cookie_ns`, the send time written into the request.
+  /// A reply to a current request with another cookie time is a replay of an
+  /// older request with the same (wrapped) sequence: kUnknown.
   /// For kCounted, *rtt is set to the round-trip time.
   Verdict OnReply(uint16_t seq, int64_t receive_ns, Duration* rtt);
+  Verdict OnReply(uint16_t seq, int64_t receive_ns, int64_t cookie_ns, Duration* rtt);
 
   /// Ends the round; later replies to it are kLate. Fills `out`.
   void Finish(RoundResult* out);
@@ -77,6 +81,7 @@ class Round {
   uint64_t answered_ = 0;     ///< bit i: request i answered
   uint64_t send_failed_ = 0;  ///< bit i: request i could not be sent
   std::vector<int64_t> send_ns_;
+  std::vector<int64_t> cookie_ns_;  ///< send time as written into each request
   std::vector<int64_t> rtt_ns_;
   // The previous round, kept to tell late replies and late duplicates apart.
   bool has_previous_ = false;

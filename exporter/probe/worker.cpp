@@ -362,7 +362,7 @@ void Worker::Impl::OnPacket(uint32_t socket_index, const icmp::Received& r) {
   }
   int64_t rx = r.kernel_time_ns != 0 ? r.kernel_time_ns : icmp::RealtimeNanos();
   Duration rtt{};
-  switch (t.round.OnReply(m.sequence, rx, &rtt)) {
+  switch (t.round.OnReply(m.sequence, rx, m.cookie->send_time_ns, &rtt)) {
     case Verdict::kCounted:
       if (m.ttl) {
         t.last_ttl = *m.ttl;

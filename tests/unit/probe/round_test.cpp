@@ -105,6 +105,17 @@ TEST(RoundTest, SteppedClockNeverGivesNegativeRtt) {
   EXPECT_EQ(rtt, Duration(0));
 }
 
+TEST(RoundTest, ReplayOfAWrappedSequenceIsNotCounted) {
+  Round r(1);
+  r.Begin(9);
+  r.OnSent(50 * kMs, true);
+  Duration rtt{};
+  // Same sequence, but the cookie says it was sent 65 536 requests ago.
+  EXPECT_EQ(r.OnReply(9, 51 * kMs, 3 * kMs, &rtt), Verdict::kUnknown);
+  EXPECT_EQ(r.received(), 0u);
+  EXPECT_EQ(r.OnReply(9, 51 * kMs, 50 * kMs, &rtt), Verdict::kCounted);
+}
+
 TEST(RoundTest, CountIsClamped) {
   EXPECT_EQ(Round(0).count(), 1u);
   EXPECT_EQ(Round(1000).count(), Round::kMaxCount);

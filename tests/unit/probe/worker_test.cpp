@@ -133,7 +133,10 @@ TEST(WorkerTest, ThreadCountDoesNotGrowWithTargets) {
   }
   ASSERT_TRUE(engine.Apply(big));
   int with_big = ThreadCount();
-  EXPECT_EQ(with_small - base, 3);  // 2 workers + the engine's refresh thread
+  // 2 workers + the engine's refresh thread; ThreadSanitizer may add its own
+  // background thread at the first thread creation.
+  EXPECT_GE(with_small - base, 3);
+  EXPECT_LE(with_small - base, 4);
   EXPECT_EQ(with_big, with_small);
   ASSERT_TRUE(WaitFor([&] { return engine.rounds_completed() >= 2000; }, std::chrono::seconds(5)));
 }

@@ -1,0 +1,339 @@
+#!/usr/bin/python3
+"""A TUN device that answers echo requests with faults the shared responder (lib/tun_responder.py)
+does not make: ICMP errors quoting the request, replays of earlier replies, and replies whose
+cookie was re-signed with a forged field.
+
+Run inside a network namespace the test created (it adds routes there); it reuses the shared
+responder's TUN, parsing and reply-building code. Faults per destination address (JSON object,
+"default" for every other address; {} answers correctly at once):
+
+    icmp_error   "net_unreachable" | "host_unreachable" | "prohibited" | "ttl_exceeded": answer
+                 every request with this ICMP error instead of a reply, sent from --router
+    quote        "full" (default: as much of the request as fits in 576 / 1280 bytes, as Linux
+                 routers do) or "min" (IP header + 8 bytes, the RFC 792 minimum: no cookie)
+    replay_lag   N > 0: with every request, re-send the reply built for the request N requests
+                 earlier to this address (an old round's reply, bit for bit)
+    answer       also answer the request itself (default: true unless icmp_error, replay_lag or
+                 replay_wrap is set)
+    forge        "token" | "slot": answer with the cookie's token or target slot changed and its
+                 check field recomputed, so the cookie is well formed but not ours / not this
+                 target's
+    src          answer from this address instead of the one pinged
+    replay_wrap  true: never answer; remember the first reply built for each sequence number and
+                 send it when that sequence number comes round again (after 65536 requests)
+
+Prints "READY <dev>" when routed; logs one JSON line per request with --log. Exits on SIGTERM,
+stdin EOF, or --max-lifetime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import ipaddress
+import json
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+from typing import Any, Optional, TextIO
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from lib.tun_responder import (Behaviour, EchoRequest, build_reply, checksum,  # noqa: E402
+                               open_tun, parse_echo_request)
+
+_MASK64: int = (1 << 64) - 1
+_COOKIE_MAGIC: int = 0x50455850
+# (IPv4 type, code), (IPv6 type, code)
+_ERRORS: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
+    "net_unreachable": ((3, 0), (1, 0)),
+    "host_unreachable": ((3, 1), (1, 3)),
+    "prohibited": ((3, 13), (1, 1)),
+    "ttl_exceeded": ((11, 0), (3, 0)),
+}
+_KNOWN_KEYS: set[str] = {"icmp_error", "quote", "replay_lag", "answer", "forge", "src",
+                         "replay_wrap"}
+
+
+class _Stop(Exception):
+    """SIGTERM/SIGINT arrived."""
+
+
+def _cookie_check(slot: int, seq: int, worker: int, send_time: int, token: int) -> int:
+    """The exporter's cookie check word (exporter/icmp/packet.cpp WriteCookie)."""
+    mix: int = (token ^ (slot << 16) ^ seq ^ (worker << 48)
+                ^ ((send_time * 0x9E3779B97F4A7C15) & _MASK64)) & _MASK64
+    return (mix ^ (mix >> 32)) & 0xFFFFFFFF
+
+
+def forge_cookie(payload: bytes, field: str) -> tuple[bytes, bool]:
+    """The payload with the cookie's `field` changed and its check recomputed, and whether the
+    original cookie verified under our understanding of the format (if not, the forgery proves
+    nothing and the test must say so)."""
+    if len(payload) < 32:
+        return payload, False
+    magic, slot, seq, worker, send_time, token, check = struct.unpack("!IIHHQQI", payload[:32])
+    understood: bool = (magic == _COOKIE_MAGIC
+                        and _cookie_check(slot, seq, worker, send_time, token) == check)
+    if field == "token":
+        token ^= 0x0123456789ABCDEF
+    elif field == "slot":
+        slot ^= 1
+    else:
+        raise ValueError(f"cannot forge {field!r}")
+    cookie: bytes = struct.pack("!IIHHQQI", magic, slot, seq, worker, send_time, token,
+                                _cookie_check(slot, seq, worker, send_time, token))
+    return cookie + payload[32:], understood
+
+
+def build_icmp_error(req: EchoRequest, packet: bytes, kind: str, router: str,
+                     quote: str) -> bytes:
+    """An ICMP(v6) error from `router` to the prober, quoting `packet` (the request as sent)."""
+    (t4, c4), (t6, c6) = _ERRORS[kind]
+    if req.version == 4:
+        ihl: int = (packet[0] & 0x0F) * 4
+        quoted: bytes = packet[:ihl + 8] if quote == "min" else packet[:576 - 28]
+        msg: bytes = struct.pack("!BBHI", t4, c4, 0, 0) + quoted
+        msg = msg[:2] + struct.pack("!H", checksum(msg)) + msg[4:]
+        header: bytes = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(msg), 0, 0, 64, 1, 0,
+                                    ipaddress.IPv4Address(router).packed,
+                                    ipaddress.IPv4Address(req.src).packed)
+        header = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
+        return header + msg
+    quoted = packet[:48] if quote == "min" else packet[:1280 - 48]
+    msg = struct.pack("!BBHI", t6, c6, 0, 0) + quoted
+    src_b: bytes = ipaddress.IPv6Address(router).packed
+    dst_b: bytes = ipaddress.IPv6Address(req.src).packed
+    pseudo: bytes = src_b + dst_b + struct.pack("!I3xB", len(msg), 58)
+    msg = msg[:2] + struct.pack("!H", checksum(pseudo + msg)) + msg[4:]
+    return struct.pack("!IHBB16s16s", 6 << 28, len(msg), 58, 64, src_b, dst_b) + msg
+
+
+@dataclasses.dataclass
+class Fault:
+    icmp_error: str = ""
+    quote: str = "full"
+    replay_lag: int = 0
+    answer: Optional[bool] = None
+    forge: str = ""
+    src: str = ""
+    replay_wrap: bool = False
+
+    @staticmethod
+    def from_dict(raw: dict[str, Any]) -> "Fault":
+        unknown = set(raw) - _KNOWN_KEYS
+        if unknown:
+            raise ValueError(f"unknown fault keys {sorted(unknown)}")
+        f = Fault(**raw)
+        if f.icmp_error and f.icmp_error not in _ERRORS:
+            raise ValueError(f"unknown icmp_error {f.icmp_error!r}")
+        if f.quote not in ("full", "min") or f.replay_lag < 0 or f.forge not in ("", "token",
+                                                                                   "slot"):
+            raise ValueError(f"bad fault {raw}")
+        if f.answer is None:
+            f.answer = not (f.icmp_error or f.replay_lag or f.replay_wrap)
+        return f
+
+
+class Responder:
+    """One TUN fd, answered synchronously. Single-threaded."""
+
+    def __init__(self, fd: int, faults: dict[str, Fault], default: Fault,
+                 routers: dict[int, str], log: Optional[TextIO]) -> None:
+        self.fd: int = fd
+        self.faults: dict[str, Fault] = faults
+        self.default: Fault = default
+        self.routers: dict[int, str] = routers
+        self.log: Optional[TextIO] = log
+        self.count: dict[str, int] = {}
+        self.history: dict[str, collections.deque] = {}
+        self.by_seq: dict[str, dict[int, bytes]] = {}
+
+    def _send(self, packet: bytes) -> None:
+        try:
+            os.write(self.fd, packet)
+        except OSError as err:
+            print(f"fault_responder: write failed: {err}", file=sys.stderr)
+
+    def handle(self, packet: bytes) -> None:
+        req = parse_echo_request(packet)
+        if req is None:
+            return
+        f: Fault = self.faults.get(req.dst, self.default)
+        nth: int = self.count.get(req.dst, 0)
+        self.count[req.dst] = nth + 1
+        event: dict[str, Any] = {"t": time.time(), "dst": req.dst, "id": req.ident, "seq": req.seq,
+                                 "nth": nth}
+        src_req: EchoRequest = req
+        if f.forge:
+            payload, understood = forge_cookie(req.payload, f.forge)
+            src_req = dataclasses.replace(req, payload=payload)
+            event["cookie_understood"] = understood
+        reply: bytes = build_reply(src_req, Behaviour(src=f.src or None))
+        if f.icmp_error:
+            self._send(build_icmp_error(req, packet, f.icmp_error, self.routers[req.version],
+                                        f.quote))
+            event["icmp_error"] = f.icmp_error
+        if f.replay_lag:
+            old = self.history.setdefault(req.dst, collections.deque(maxlen=f.replay_lag))
+            if len(old) == f.replay_lag:
+                self._send(old[0])
+                event["replayed"] = True
+            old.append(reply)
+        if f.replay_wrap:
+            seen = self.by_seq.setdefault(req.dst, {})
+            if req.seq in seen:
+                self._send(seen[req.seq])
+                event["replayed"] = True
+            else:
+                seen[req.seq] = reply
+        if f.answer:
+            self._send(reply)
+            event["answered"] = True
+        # Wrap runs send thousands of requests a second: log only some of their replays.
+        if self.log is not None and (not f.replay_wrap or (event.get("replayed")
+                                                           and nth % 256 == 0)):
+            self.log.write(json.dumps(event) + "\n")
+            self.log.flush()
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=10)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dev", default="pe-ftun0")
+    ap.add_argument("--route", action="append", default=[])
+    ap.add_argument("--local", action="append", default=[],
+                    help="address to own on the device, used as the routes' source")
+    ap.add_argument("--router", action="append", default=[],
+                    help="source address of ICMP errors (one per family)")
+    ap.add_argument("--faults-json", default="{}")
+    ap.add_argument("--max-lifetime", type=float, default=300.0)
+    ap.add_argument("--log")
+    args = ap.parse_args(argv)
+
+    raw: dict[str, Any] = json.loads(args.faults_json)
+    default = Fault.from_dict(raw.pop("default", {}))
+    faults = {str(ipaddress.ip_address(a)): Fault.from_dict(spec) for a, spec in raw.items()}
+    routers = {ipaddress.ip_address(a).version: a for a in args.router}
+
+    def on_signal(signum: int, frame: object) -> None:
+        raise _Stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    fd: int = open_tun(args.dev)
+    log: Optional[TextIO] = open(args.log, "a", encoding="utf-8") if args.log else None
+    try:
+        _ip("link", "set", "dev", args.dev, "up")
+        local: dict[int, str] = {}
+        for addr in args.local:
+            ip = ipaddress.ip_address(addr)
+            local[ip.version] = str(ip)
+            _ip(f"-{ip.version}", "addr", "add", f"{ip}/{32 if ip.version == 4 else 128}",
+                "dev", args.dev, *(["nodad"] if ip.version == 6 else []))
+        for prefix in args.route:
+            net = ipaddress.ip_network(prefix, strict=False)
+            src = ["src", local[net.version]] if net.version in local else []
+            _ip(f"-{net.version}", "route", "add", str(net), "dev", args.dev, *src)
+        os.set_blocking(fd, False)
+        responder = Responder(fd, faults, default, routers, log)
+        print(f"READY {args.dev}", flush=True)
+        deadline: float = time.monotonic() + args.max_lifetime
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([fd, 0], [], [], 0.5)
+            if 0 in readable and not os.read(0, 4096):
+                break
+            if fd in readable:
+                for _ in range(1024):  # bounded drain per wake-up
+                    try:
+                        packet: bytes = os.read(fd, 65536)
+                    except BlockingIOError:
+                        break
+                    responder.handle(packet)
+    except _Stop:
+        pass
+    finally:
+        os.close(fd)
+        if log is not None:
+            log.close()
+    return 0
+
+
+class FaultResponder:
+    """Starts this file inside `ns` (test side) and stops it on exit. Context manager; not
+    thread-safe. Routes 198.19.0.0/24 and 2001:2:0:1::/64 into its device; errors come from
+    198.19.0.253 / 2001:2:0:1::fffd."""
+
+    V4_PREFIX: str = "198.19.0.0/24"
+    V6_PREFIX: str = "2001:2:0:1::/64"
+    V4_LOCAL: str = "198.19.0.254"
+    V6_LOCAL: str = "2001:2:0:1::fffe"
+    V4_ROUTER: str = "198.19.0.253"
+    V6_ROUTER: str = "2001:2:0:1::fffd"
+
+    def __init__(self, ns: Any, faults: dict[str, dict], *, log_path: Optional[str] = None,
+                 max_lifetime_s: float = 120.0) -> None:
+        self._ns = ns
+        self._faults: dict[str, dict] = faults
+        self.log_path: Optional[str] = log_path
+        self._max_lifetime_s: float = max_lifetime_s
+        self._proc: Optional[subprocess.Popen] = None
+
+    def __enter__(self) -> "FaultResponder":
+        argv: list[str] = ["/usr/bin/python3", os.path.abspath(__file__),
+                           "--faults-json", json.dumps(self._faults),
+                           "--max-lifetime", str(self._max_lifetime_s),
+                           "--route", self.V4_PREFIX, "--route", self.V6_PREFIX,
+                           "--local", self.V4_LOCAL, "--local", self.V6_LOCAL,
+                           "--router", self.V4_ROUTER, "--router", self.V6_ROUTER]
+        if self.log_path:
+            argv += ["--log", self.log_path]
+        # rp_filter would drop replies and errors from addresses not routed back via the TUN.
+        self._ns.sysctl("net.ipv4.conf.all.rp_filter", 0)
+        self._ns.sysctl("net.ipv4.conf.default.rp_filter", 0)
+        self._proc = self._ns.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+        ready, _, _ = select.select([self._proc.stdout], [], [], 10.0)
+        line: str = self._proc.stdout.readline() if ready else ""
+        if not line.startswith("READY"):
+            self.stop()
+            raise RuntimeError(f"fault_responder did not become ready: {line!r}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> int:
+        proc = self._proc
+        if proc is None:
+            return 0
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=3)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        self._proc = None
+        return int(proc.returncode)
+
+    def events(self) -> list[dict]:
+        if not self.log_path or not os.path.exists(self.log_path):
+            return []
+        with open(self.log_path, encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
