@@ -156,6 +156,17 @@ def parse_echo_request(packet: bytes) -> Optional[EchoRequest]:
     return None
 
 
+def wire_fields(packet: bytes) -> dict[str, int | bool]:
+    """What the sender chose for a request, as seen on the wire: TTL / hop limit, TOS / traffic
+    class, the IP packet's length and (IPv4) the don't-fragment bit."""
+    if packet[0] >> 4 == 4:
+        flags: int = struct.unpack("!H", packet[6:8])[0]
+        return {"ttl": packet[8], "tos": packet[1], "ip_len": struct.unpack("!H", packet[2:4])[0],
+                "df": bool(flags & 0x4000)}
+    tclass: int = ((packet[0] & 0x0F) << 4) | (packet[1] >> 4)
+    return {"ttl": packet[7], "tos": tclass, "ip_len": 40 + struct.unpack("!H", packet[4:6])[0]}
+
+
 def build_reply(req: EchoRequest, b: Behaviour) -> bytes:
     """The full IP packet answering `req` as behaviour `b` says."""
     ident: int = req.ident ^ 0x5A5A if b.wrong_id else req.ident
@@ -219,7 +230,8 @@ class Responder:
         if self.log is not None:
             self.log.write(json.dumps({"t": time.time(), "src": req.src, "dst": req.dst,
                                        "id": req.ident, "seq": req.seq, "nth": nth,
-                                       "answered": answer, "copies": copies}) + "\n")
+                                       "answered": answer, "copies": copies,
+                                       **wire_fields(packet)}) + "\n")
             self.log.flush()
 
     def flush_due(self, now: float) -> None:
