@@ -10,6 +10,15 @@ void AppendLabel(std::string& out, const std::string& name, const std::string& v
   if (!out.empty()) out += ',';
   out += name;
   out += "=\"";
+  out += EscapeLabelValue(value);
+  out += '"';
+}
+
+}  // namespace
+
+std::string EscapeLabelValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
   for (char c : value) {
     if (c == '\\') {
       out += "\\\\";
@@ -21,10 +30,8 @@ void AppendLabel(std::string& out, const std::string& name, const std::string& v
       out += c;
     }
   }
-  out += '"';
+  return out;
 }
-
-}  // namespace
 
 const char* SendErrorName(SendError e) {
   switch (e) {

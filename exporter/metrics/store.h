@@ -40,6 +40,8 @@ struct TargetInfo {
   std::string label_text;
 };
 std::string RenderLabels(const TargetInfo& info);
+/// Escapes a label value for the text format (backslash, quote, newline).
+std::string EscapeLabelValue(std::string_view value);
 
 /// One completed round as published.
 struct PublishedRound {

@@ -17,19 +17,6 @@ std::string HistoryKey(const metrics::TargetInfo& info, size_t index) {
   return k + "\x1f#" + std::to_string(index);
 }
 
-std::string Escape(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
 bool SamePlans(const std::vector<TargetPlan>& a, const std::vector<TargetPlan>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -164,6 +151,33 @@ Expected<bool, std::string> Engine::StartPool(std::vector<TargetPlan> plans, uin
   return true;
 }
 
+Engine::Planned Engine::Plan(const config::Config& config, const std::vector<TargetPlan>& previous,
+                             bool log_problems) {
+  targets::ExpandResult expanded = targets::Expand(config, *files_);
+  if (log_problems) {
+    for (const targets::DuplicateTarget& d : expanded.duplicates) {
+      log_.Warn("duplicate target ignored",
+                {{"target", d.host}, {"origin", d.origin}, {"kept", d.kept_origin}});
+    }
+    for (const targets::TargetFileStatus& f : expanded.files) {
+      if (!f.ok) {
+        log_.Error("target file unusable, keeping its last good content", {{"error", f.error}});
+      }
+    }
+  }
+  Planned planned;
+  planned.plans = BuildPlans(expanded.specs, previous, store_->bucket_bounds().size(),
+                             options_.shard, log_, &planned.unresolved);
+  planned.files = std::move(expanded.files);
+  return planned;
+}
+
+void Engine::RecordStatus(const Planned& planned) {
+  std::lock_guard<std::mutex> lock(mu_);
+  file_status_ = planned.files;
+  for (const std::string& h : planned.unresolved) ++resolve_errors_[h];
+}
+
 Expected<bool, std::string> Engine::Apply(const config::Config& config) {
   std::lock_guard<std::mutex> apply(apply_mu_);
   std::vector<TargetPlan> previous;
@@ -175,20 +189,9 @@ Expected<bool, std::string> Engine::Apply(const config::Config& config) {
     }
     previous = plans_;
   }
-  targets::ExpandResult expanded = targets::Expand(config, *files_);
-  for (const targets::DuplicateTarget& d : expanded.duplicates) {
-    log_.Warn("duplicate target ignored",
-              {{"target", d.host}, {"origin", d.origin}, {"kept", d.kept_origin}});
-  }
-  for (const targets::TargetFileStatus& f : expanded.files) {
-    if (!f.ok)
-      log_.Error("target file unusable, keeping its last good content", {{"error", f.error}});
-  }
-  std::vector<std::string> unresolved;
-  std::vector<TargetPlan> plans = BuildPlans(
-      expanded.specs, previous, store_->bucket_bounds().size(), options_.shard, log_, &unresolved);
+  Planned planned = Plan(config, previous, /*log_problems=*/true);
   uint32_t workers = config.workers != 0 ? config.workers : options_.default_workers;
-  auto ok = StartPool(std::move(plans), workers);
+  auto ok = StartPool(std::move(planned.plans), workers);
   if (!ok) return ok;
   Duration every = std::chrono::hours(24);
   std::vector<std::string> paths;
@@ -200,9 +203,8 @@ Expected<bool, std::string> Engine::Apply(const config::Config& config) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     config_ = config;
-    file_status_ = expanded.files;
-    for (const std::string& h : unresolved) ++resolve_errors_[h];
   }
+  RecordStatus(planned);
   {
     std::lock_guard<std::mutex> lock(refresh_mu_);
     resolve_every_ = every;
@@ -239,18 +241,12 @@ void Engine::Refresh() {
     previous = plans_;
     workers = workers_;
   }
-  targets::ExpandResult expanded = targets::Expand(*config, *files_);
-  std::vector<std::string> unresolved;
-  std::vector<TargetPlan> plans = BuildPlans(
-      expanded.specs, previous, store_->bucket_bounds().size(), options_.shard, log_, &unresolved);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    file_status_ = expanded.files;
-    for (const std::string& h : unresolved) ++resolve_errors_[h];
-  }
-  if (SamePlans(plans, previous)) return;
-  log_.Info("targets changed, restarting probes", {{"targets", std::to_string(plans.size())}});
-  if (auto ok = StartPool(std::move(plans), workers); !ok) {
+  Planned planned = Plan(*config, previous, /*log_problems=*/false);
+  RecordStatus(planned);
+  if (SamePlans(planned.plans, previous)) return;
+  log_.Info("targets changed, restarting probes",
+            {{"targets", std::to_string(planned.plans.size())}});
+  if (auto ok = StartPool(std::move(planned.plans), workers); !ok) {
     log_.Error("cannot apply changed targets", {{"error", ok.error()}});
   }
 }
@@ -296,26 +292,27 @@ uint64_t Engine::rounds_completed() const {
 void Engine::RenderStatus(std::string* out) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (!file_status_.empty()) {
-    metrics::AppendHeader(out, "ping_exporter_target_file_ok", "gauge",
-                          "1 if the target file's latest read succeeded; 0 means its last good "
-                          "content is still in use.");
-    for (const auto& f : file_status_) {
-      metrics::AppendSample(out, "ping_exporter_target_file_ok",
-                            "file=\"" + Escape(f.name) + "\",path=\"" + Escape(f.path) + "\"",
-                            uint64_t{f.ok});
-    }
-    metrics::AppendHeader(out, "ping_exporter_target_file_targets", "gauge",
-                          "Hosts taken from the target file.");
-    for (const auto& f : file_status_) {
-      metrics::AppendSample(out, "ping_exporter_target_file_targets",
-                            "file=\"" + Escape(f.name) + "\",path=\"" + Escape(f.path) + "\"",
-                            uint64_t{f.target_count});
-    }
+    auto family = [&](const char* name, const char* help, auto value) {
+      metrics::AppendHeader(out, name, "gauge", help);
+      for (const auto& f : file_status_) {
+        metrics::AppendSample(out, name,
+                              "file=\"" + metrics::EscapeLabelValue(f.name) + "\",path=\"" +
+                                  metrics::EscapeLabelValue(f.path) + "\"",
+                              uint64_t{value(f)});
+      }
+    };
+    family("ping_exporter_target_file_ok",
+           "1 if the target file's latest read succeeded; 0 means its last good content is "
+           "still in use.",
+           [](const targets::TargetFileStatus& f) { return uint64_t{f.ok}; });
+    family("ping_exporter_target_file_targets", "Hosts taken from the target file.",
+           [](const targets::TargetFileStatus& f) { return uint64_t{f.target_count}; });
   }
   metrics::AppendHeader(out, "ping_resolve_errors_total", "counter",
                         "Failed resolutions of a target's host name.");
   for (const auto& [host, n] : resolve_errors_) {
-    metrics::AppendSample(out, "ping_resolve_errors_total", "target=\"" + Escape(host) + "\"", n);
+    metrics::AppendSample(out, "ping_resolve_errors_total",
+                          "target=\"" + metrics::EscapeLabelValue(host) + "\"", n);
   }
 }
 

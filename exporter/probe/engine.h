@@ -94,6 +94,15 @@ class Engine {
   bool stopping_ = false;
   std::thread refresher_;
   void RefreshLoop();
+  /// Targets of `config` (files read, names resolved) as plans; slow, called without mu_.
+  struct Planned {
+    std::vector<TargetPlan> plans;
+    std::vector<targets::TargetFileStatus> files;
+    std::vector<std::string> unresolved;
+  };
+  Planned Plan(const config::Config& config, const std::vector<TargetPlan>& previous,
+               bool log_problems);
+  void RecordStatus(const Planned& planned);
   Expected<bool, std::string> StartPool(std::vector<TargetPlan> plans, uint32_t workers);
 };
 

@@ -164,7 +164,7 @@ def test_refused_targets_are_never_pinged() -> None:
         # The exporter's own rounds go to 127.0.0.3, so only /probe touches the counted hosts.
         with Exporter(loopback_config(["127.0.0.3"]), netns=ns, extra_args=[allow]) as exp:
             base = _counters(ns)
-            for target in ("8.8.8.8", "127.0.0.2", "::1", "2001:2::9", "[::ffff:127.0.0.2]",
+            for target in ("blocked.invalid", "127.0.0.2", "::1", "2001:2::9", "[::ffff:127.0.0.2]",
                            "localhost"):
                 resp = probe(exp, f"target={target}")
                 assert resp.status == 403, (target, resp.text)
