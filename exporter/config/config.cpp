@@ -607,6 +607,43 @@ class Validator {
     return std::nullopt;
   }
 
+  // Where the keys that [[targets]] and [[target_files]] tables share are stored.
+  struct SourceFields {
+    OptionSet* set;
+    std::string* name;
+    Labels* labels;
+    bool* all_addresses;
+    const toml::node** family;  // read after the loop, once the other keys are known
+  };
+
+  // Reads `k` if it is one of the shared keys (probe options, name, family, labels,
+  // all_addresses) into `f`, leaving any error in `st`; false if `k` is not one of them.
+  bool ReadSharedKey(std::string_view k, const toml::node& value, const std::string& key_path,
+                     SourceFields f, Status& st) {
+    if (Contains(kOptionKeys, k)) {
+      st = ReadOption(k, value, key_path, Scope::kGroup, *f.set);
+    } else if (k == "name") {
+      const toml::value<std::string>* v = value.as_string();
+      if (!v) {
+        st = TypeFail(value, key_path, "a string");
+      } else if (v->get().empty()) {
+        st = MakeFail(PosOf(value), key_path + ": must not be empty");
+      } else {
+        *f.name = v->get();
+        group_name_position_ = PosOf(value);
+      }
+    } else if (k == "family") {
+      *f.family = &value;
+    } else if (k == "labels") {
+      st = ReadLabels(value, key_path, *f.labels);
+    } else if (k == "all_addresses") {
+      st = ReadBool(value, key_path, *f.all_addresses);
+    } else {
+      return false;
+    }
+    return true;
+  }
+
   Status ReadGroup(const toml::table& t, const std::string& path, size_t index, TargetGroup& group,
                    std::map<std::string, HostSeen>& hosts_seen) {
     group.position = PosOf(t);
@@ -622,22 +659,11 @@ class Validator {
       std::string_view k = key->str();
       std::string key_path = Join(path, k);
       Status st;
-      if (Contains(kOptionKeys, k)) {
-        st = ReadOption(k, *value, key_path, Scope::kGroup, set);
-      } else if (k == "name") {
-        const toml::value<std::string>* v = value->as_string();
-        if (!v) return TypeFail(*value, key_path, "a string");
-        if (v->get().empty()) return MakeFail(PosOf(*value), key_path + ": must not be empty");
-        group.name = v->get();
-        group_name_position_ = PosOf(*value);
+      if (ReadSharedKey(
+              k, *value, key_path,
+              SourceFields{&set, &group.name, &group.labels, &group.all_addresses, &family}, st)) {
       } else if (k == "hosts") {
         hosts = value;
-      } else if (k == "family") {
-        family = value;
-      } else if (k == "labels") {
-        st = ReadLabels(*value, key_path, group.labels);
-      } else if (k == "all_addresses") {
-        st = ReadBool(*value, key_path, group.all_addresses);
       } else if (k == "workers" || k == "rtt_buckets") {
         st = UnknownKey(*key, path, known, "\"" + std::string(k) + "\" is a top-level key");
       } else if (Contains(kFileOnlyKeys, k)) {
@@ -711,24 +737,13 @@ class Validator {
       std::string_view k = key->str();
       std::string key_path = Join(path, k);
       Status st;
-      if (Contains(kOptionKeys, k)) {
-        st = ReadOption(k, *value, key_path, Scope::kGroup, set);
-      } else if (k == "name") {
-        const toml::value<std::string>* v = value->as_string();
-        if (!v) return TypeFail(*value, key_path, "a string");
-        if (v->get().empty()) return MakeFail(PosOf(*value), key_path + ": must not be empty");
-        file.name = v->get();
-        group_name_position_ = PosOf(*value);
+      if (ReadSharedKey(k, *value, key_path,
+                        SourceFields{&set, &file.name, &file.labels, &file.all_addresses, &family},
+                        st)) {
       } else if (k == "path") {
         file_path = value;
       } else if (k == "format") {
         format = value;
-      } else if (k == "family") {
-        family = value;
-      } else if (k == "all_addresses") {
-        st = ReadBool(*value, key_path, file.all_addresses);
-      } else if (k == "labels") {
-        st = ReadLabels(*value, key_path, file.labels);
       } else if (k == "hosts") {
         st = UnknownKey(*key, path, known,
                         "hosts are read from the file; list hosts inline in a [[targets]] group");
