@@ -139,6 +139,7 @@ void ReadQuoted(IpFamily family, const uint8_t* q, size_t len, Message& m) {
   }
   // Errors quote at least 8 bytes of our request; Linux quotes far more, so
   // the cookie is usually there too.
+  m.quotes_echo_request = true;
   ReadEcho(q + ip_len, len - ip_len, m);
 }
 

@@ -22,7 +22,7 @@ struct Cookie {
   uint32_t slot = 0;         ///< the worker-local target index
   uint16_t sequence = 0;     ///< equals the ICMP sequence
   uint16_t worker = 0;       ///< worker index
-  int64_t send_time_ns = 0;  ///< CLOCK_REALTIME at send, informational
+  int64_t send_time_ns = 0;  ///< CLOCK_MONOTONIC at send: tells a replay from a reply
   uint64_t token = 0;        ///< per-process random secret
   bool operator==(const Cookie&) const = default;
 };
@@ -66,6 +66,8 @@ struct Message {
   size_t payload_size = 0;       ///< bytes after the ICMP header
   std::optional<uint8_t> ttl;    ///< from the IPv4 header when the socket returns it
   std::optional<IpAddress> quoted_destination;  ///< kError: destination of the quoted request
+  /// kError: the quote holds an echo request's ICMP header, so id and sequence are its.
+  bool quotes_echo_request = false;
 };
 
 enum class ParseError : uint8_t {

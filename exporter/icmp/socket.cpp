@@ -110,6 +110,12 @@ int64_t RealtimeNanos() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+int64_t MonotonicNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
 const char* SocketKindName(SocketKind k) { return k == SocketKind::kRaw ? "raw" : "datagram"; }
 
 bool DatagramSocketsAllowed(IpFamily family) {

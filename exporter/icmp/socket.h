@@ -135,13 +135,16 @@ class ReceiveBatch {
 
 /// CLOCK_REALTIME in nanoseconds: the clock kernel receive timestamps use.
 int64_t RealtimeNanos();
+/// CLOCK_MONOTONIC in nanoseconds (the clock of std::chrono::steady_clock):
+/// send and receive times are kept on it so a wall-clock step cannot bend an RTT.
+int64_t MonotonicNanos();
 
 template <typename OnSent, typename OnError>
 size_t SendBatch::Flush(int fd, OnSent&& on_sent, OnError&& on_error) {
   size_t sent = 0;
   size_t i = 0;
   while (i < count_) {
-    int64_t now = RealtimeNanos();
+    int64_t now = MonotonicNanos();
     int n = SendSome(fd, i);
     if (n > 0) {
       for (int k = 0; k < n; ++k) on_sent(tags_[i + static_cast<size_t>(k)], now);

@@ -44,6 +44,19 @@ void Round::MarkFailed(uint16_t seq) {
   if (active_ && InCurrent(seq, &i)) send_failed_ |= uint64_t{1} << i;
 }
 
+bool Round::Sent(uint16_t seq) const {
+  uint32_t i = 0;
+  if (InCurrent(seq, &i)) return true;
+  return has_previous_ && static_cast<uint16_t>(seq - prev_first_seq_) < prev_sent_;
+}
+
+bool Round::SendFailed(uint16_t seq) const {
+  uint32_t i = 0;
+  if (InCurrent(seq, &i)) return (send_failed_ >> i) & 1;
+  uint16_t offset = static_cast<uint16_t>(seq - prev_first_seq_);
+  return has_previous_ && offset < prev_sent_ && ((prev_failed_ >> offset) & 1);
+}
+
 bool Round::InCurrent(uint16_t seq, uint32_t* index) const {
   uint16_t offset = static_cast<uint16_t>(seq - first_seq_);
   if (offset >= sent_) return false;
@@ -115,6 +128,7 @@ void Round::Finish(RoundResult* out) {
   prev_sent_ = sent_;
   prev_answered_ = answered_;
   prev_late_ = 0;
+  prev_failed_ = send_failed_;
   active_ = false;
 }
 

@@ -59,6 +59,12 @@ class Round {
   void SetSendTime(uint16_t seq, int64_t send_ns);
   /// Marks request `seq` of this round as not sent (a send error).
   void MarkFailed(uint16_t seq);
+  /// Whether request `seq` of the current or the previous round went out or
+  /// was attempted: an ICMP error quoting it may be about it.
+  bool Sent(uint16_t seq) const;
+  /// Whether sending request `seq` of the current or the previous round
+  /// failed (that failure is already counted as a send error).
+  bool SendFailed(uint16_t seq) const;
 
   /// Judges a reply with sequence `seq` received at `receive_ns` (realtime)
   /// whose cookie carries `cookie_ns`, the send time written into the request.
@@ -89,6 +95,7 @@ class Round {
   uint32_t prev_sent_ = 0;
   uint64_t prev_answered_ = 0;
   uint64_t prev_late_ = 0;
+  uint64_t prev_failed_ = 0;
 };
 
 }  // namespace ping_exporter::probe

@@ -1,17 +1,9 @@
 #include "probe/schedule.h"
 
 #include <algorithm>
+#include <bit>
 
 namespace ping_exporter::probe {
-namespace {
-// A function object, not a function pointer, so the heap algorithms inline it.
-struct Later {
-  bool operator()(const TimerQueue::Entry& a, const TimerQueue::Entry& b) const {
-    return a.when > b.when;
-  }
-};
-}  // namespace
-
 uint64_t StableHash(std::string_view text) {
   uint64_t h = 0xcbf29ce484222325ull;
   for (char c : text) {
@@ -28,6 +20,22 @@ uint64_t StableHash(std::string_view text) {
 Duration Phase(std::string_view name, Duration interval) {
   if (interval.count() <= 0) return Duration::zero();
   return Duration(static_cast<int64_t>(StableHash(name) % static_cast<uint64_t>(interval.count())));
+}
+
+Duration PhaseGrid(double rounds_per_second) {
+  using std::chrono::milliseconds;
+  constexpr double kRoundsPerStep = 8;
+  for (Duration grid : {milliseconds(1), milliseconds(2), milliseconds(5)}) {
+    if (rounds_per_second * std::chrono::duration<double>(grid).count() >= kRoundsPerStep) {
+      return grid;
+    }
+  }
+  return milliseconds(10);
+}
+
+Duration AlignPhase(Duration phase, Duration grid, Duration interval) {
+  if (grid.count() <= 0 || interval.count() % grid.count() != 0) return phase;
+  return grid * (phase / grid);
 }
 
 TimePoint FirstSlot(TimePoint epoch, Duration phase, Duration interval, TimePoint now) {
@@ -50,16 +58,98 @@ NextSlot Advance(TimePoint due, Duration interval, TimePoint now) {
   return {next, skipped};
 }
 
-void TimerQueue::Push(TimePoint when, uint32_t slot) {
-  heap_.push_back({when, slot});
-  std::push_heap(heap_.begin(), heap_.end(), Later{});
+TimerWheel::TimerWheel(TimePoint origin, Duration tick, size_t ring_ticks)
+    : origin_(origin), tick_(std::max(tick, Duration(1))) {
+  size_t n = 64;
+  while (n < ring_ticks) n *= 2;
+  ring_ticks_ = static_cast<int64_t>(n);
+  mask_ = ring_ticks_ - 1;
+  ring_.resize(n);
+  occupied_.resize(n / 64);
 }
 
-TimerQueue::Entry TimerQueue::Pop() {
-  std::pop_heap(heap_.begin(), heap_.end(), Later{});
-  Entry e = heap_.back();
-  heap_.pop_back();
-  return e;
+int64_t TimerWheel::TickAtOrAfter(TimePoint t) const {
+  int64_t d = (t - origin_).count();
+  int64_t k = d / tick_.count();
+  if (k * tick_.count() < d) ++k;  // ceiling, also right for negative d
+  return k;
+}
+
+void TimerWheel::PutInRing(int64_t tick, uint32_t slot) {
+  size_t b = static_cast<size_t>(tick & mask_);
+  ring_[b].push_back(slot);
+  occupied_[b / 64] |= uint64_t{1} << (b % 64);
+}
+
+void TimerWheel::Push(TimePoint when, uint32_t slot) {
+  // Ticks up to cursor_ - 1 are done: an event already due fires at the next.
+  int64_t tick = std::max(TickAtOrAfter(when), cursor_);
+  if (tick < cursor_ + ring_ticks_) {
+    PutInRing(tick, slot);
+  } else {
+    far_.push_back({tick, slot});
+    std::push_heap(far_.begin(), far_.end(), Later{});
+  }
+  ++size_;
+}
+
+void TimerWheel::PopDue(TimePoint now, std::vector<uint32_t>* out) {
+  int64_t d = (now - origin_).count();
+  int64_t last = d >= 0 ? d / tick_.count() : -((-d + tick_.count() - 1) / tick_.count());
+  if (last < cursor_) return;
+  // Visit only occupied buckets of ticks cursor_..end, a word of bits at a time.
+  int64_t end = std::min(last, cursor_ + ring_ticks_ - 1);
+  for (int64_t k = cursor_; k <= end;) {
+    size_t b = static_cast<size_t>(k & mask_);
+    uint64_t bits = occupied_[b / 64] >> (b % 64);
+    if (bits == 0) {
+      k += static_cast<int64_t>(64 - b % 64);
+      continue;
+    }
+    k += std::countr_zero(bits);
+    if (k > end) break;
+    b = static_cast<size_t>(k & mask_);
+    std::vector<uint32_t>& bucket = ring_[b];
+    out->insert(out->end(), bucket.begin(), bucket.end());
+    size_ -= bucket.size();
+    bucket.clear();
+    occupied_[b / 64] &= ~(uint64_t{1} << (b % 64));
+    ++k;
+  }
+  cursor_ = last + 1;
+  // Far events now due go out; those inside the ring's new window move in.
+  while (!far_.empty() && far_.front().tick < cursor_ + ring_ticks_) {
+    std::pop_heap(far_.begin(), far_.end(), Later{});
+    Far f = far_.back();
+    far_.pop_back();
+    if (f.tick < cursor_) {
+      out->push_back(f.slot);
+      --size_;
+    } else {
+      PutInRing(f.tick, f.slot);
+    }
+  }
+}
+
+int64_t TimerWheel::FirstRingTick() const {
+  for (int64_t k = cursor_; k < cursor_ + ring_ticks_;) {
+    size_t b = static_cast<size_t>(k & mask_);
+    uint64_t bits = occupied_[b / 64] >> (b % 64);
+    if (bits == 0) {
+      k += static_cast<int64_t>(64 - b % 64);
+      continue;
+    }
+    k += std::countr_zero(bits);
+    return k < cursor_ + ring_ticks_ ? k : -1;
+  }
+  return -1;
+}
+
+std::optional<TimePoint> TimerWheel::NextDue() const {
+  if (size_ == 0) return std::nullopt;
+  int64_t k = FirstRingTick();
+  if (k < 0) k = far_.front().tick;  // the ring is empty, so the heap is not
+  return origin_ + tick_ * k;
 }
 
 }  // namespace ping_exporter::probe

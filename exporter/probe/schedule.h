@@ -1,9 +1,10 @@
 #pragma once
 // When rounds start: a stable phase per target inside its interval, and a
-// min-heap of due times so a worker sleeps until exactly the next event.
+// timer wheel of due times so a worker sleeps until the next tick with work.
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -26,6 +27,15 @@ Duration Phase(std::string_view name, Duration interval);
 /// fixed point shared by all targets (e.g. the process start rounded down).
 TimePoint FirstSlot(TimePoint epoch, Duration phase, Duration interval, TimePoint now);
 
+/// The grid a worker aligns its targets' phases to, so the targets of one
+/// grid step leave in one wake-up: the smallest of 1, 2, 5, 10 ms that gives
+/// about eight rounds a step at `rounds_per_second` (summed over the
+/// worker's targets), and 10 ms at most, so spreading stays fine-grained.
+Duration PhaseGrid(double rounds_per_second);
+/// `phase` rounded down to a multiple of `grid`; unchanged if `grid` is not
+/// positive or does not divide `interval` (the alignment would drift).
+Duration AlignPhase(Duration phase, Duration grid, Duration interval);
+
 /// After a round that was due at `due` started at `now`: the next slot, and
 /// how many slots were skipped because we were more than one interval late
 /// (late rounds are counted, never queued up).
@@ -35,23 +45,49 @@ struct NextSlot {
 };
 NextSlot Advance(TimePoint due, Duration interval, TimePoint now);
 
-/// A min-heap of (time, slot) entries. Allocation-free after Reserve().
+/// A worker's pending events on a grid of `tick`s from `origin`: a ring of
+/// per-tick buckets for the next `ring_ticks`, and a min-heap for events
+/// further out (long intervals), moved into the ring as they come near.
+/// An event fires at the first tick at or after its time, never earlier, so
+/// all events of one tick leave in one wake-up. Push and PopDue are O(1)
+/// apart from the far heap. Allocation-free once the buckets have grown.
 /// Not thread-safe.
-class TimerQueue {
+class TimerWheel {
  public:
-  struct Entry {
-    TimePoint when;
-    uint32_t slot;
-  };
-  void Reserve(size_t n) { heap_.reserve(n); }
+  explicit TimerWheel(TimePoint origin, Duration tick = std::chrono::milliseconds(1),
+                      size_t ring_ticks = 4096);
+
   void Push(TimePoint when, uint32_t slot);
-  bool empty() const { return heap_.empty(); }
-  size_t size() const { return heap_.size(); }
-  const Entry& Top() const { return heap_.front(); }
-  Entry Pop();
+  /// Appends to `out` every slot whose tick is at or before `now`, earlier ticks first.
+  void PopDue(TimePoint now, std::vector<uint32_t>* out);
+  /// The tick of the earliest pending event; nullopt when empty.
+  std::optional<TimePoint> NextDue() const;
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  Duration tick() const { return tick_; }
 
  private:
-  std::vector<Entry> heap_;
+  struct Far {
+    int64_t tick;
+    uint32_t slot;
+  };
+  struct Later {
+    bool operator()(const Far& a, const Far& b) const { return a.tick > b.tick; }
+  };
+  int64_t TickAtOrAfter(TimePoint t) const;
+  void PutInRing(int64_t tick, uint32_t slot);
+  /// The first tick >= cursor_ with a non-empty bucket, or -1.
+  int64_t FirstRingTick() const;
+
+  TimePoint origin_;
+  Duration tick_;
+  int64_t ring_ticks_;  // a power of two
+  int64_t mask_;
+  std::vector<std::vector<uint32_t>> ring_;  // bucket of tick k at k & mask_
+  std::vector<uint64_t> occupied_;           // one bit per bucket
+  int64_t cursor_ = 0;                       // ticks before this are done
+  std::vector<Far> far_;                     // min-heap on tick; all >= cursor_ + ring_ticks_
+  size_t size_ = 0;
 };
 
 }  // namespace ping_exporter::probe

@@ -16,10 +16,6 @@ namespace ping_exporter::probe {
 namespace {
 
 constexpr size_t kBatch = 64;
-// Events due within this much of now are handled in the same pass, so sends
-// close in time share one sendmmsg() and the loop wakes at most ~1000 times a
-// second however many targets it has. Sends leave up to this much early.
-constexpr Duration kCoalesce = std::chrono::milliseconds(1);
 // Receive batches read per wake-up and socket, so timers are never starved.
 constexpr int kMaxReceiveRounds = 32;
 constexpr uint64_t kWakeKey = UINT64_MAX;
@@ -85,14 +81,16 @@ struct Worker::Impl {
   std::unique_ptr<icmp::ReceiveBatch> receive;
   std::vector<uint8_t> error_buffer = std::vector<uint8_t>(2048);
   std::unordered_map<IpAddress, uint32_t, AddressHash> by_address;
-  TimerQueue queue;
-  std::vector<TimerQueue::Entry> deferred;  // re-queued after a pass, see RunDue()
+  // One entry per target (its next event) on a 1 ms grid: every target of a
+  // tick is handled in one wake-up and its sends share one sendmmsg().
+  TimerWheel wheel;
+  std::vector<uint32_t> due;  // reused by RunDue()
   RoundResult scratch;
   Fd epoll, wake;
   std::atomic<bool> stopping{false};
 
   Impl(const WorkerOptions& o, std::span<const double> b, PoolCounters& c, Logger& l)
-      : opts(o), bounds(b), counters(c), log(l) {
+      : opts(o), bounds(b), counters(c), log(l), wheel(o.epoch) {
     scratch.rtts.reserve(Round::kMaxCount);
   }
 
@@ -100,14 +98,17 @@ struct Worker::Impl {
   void Schedule();
   void Loop();
   void RunDue(TimePoint now);
-  void Handle(uint32_t slot, TimePoint now, TimePoint horizon);
+  void Handle(uint32_t slot, TimePoint now);
   void BeginRound(Target& t, uint32_t slot, TimePoint now);
   void Send(Target& t, uint32_t slot);
+  void SendDue(Target& t, uint32_t slot, TimePoint now);
   void Finish(Target& t, uint32_t slot);
   void FlushAll();
   void Drain(uint32_t socket_index);
   void DrainErrors(uint32_t socket_index);
-  void OnPacket(uint32_t socket_index, const icmp::Received& r);
+  void OnPacket(uint32_t socket_index, const icmp::Received& r, int64_t now_ns,
+                int64_t wall_offset_ns);
+  void OnError(uint32_t socket_index, const icmp::Message& m, bool ours);
   void Blame(const icmp::Received& r);
   void LogChange(Target& t, Status now_status);
 };
@@ -168,8 +169,7 @@ Expected<bool, std::string> Worker::Impl::Init(std::vector<TargetPlan> plans) {
   ev.data.u64 = kWakeKey;
   epoll_ctl(epoll.get(), EPOLL_CTL_ADD, wake.get(), &ev);
 
-  queue.Reserve(targets.size());
-  deferred.reserve(targets.size());
+  due.reserve(targets.size());
   for (Target& t : targets) {
     uint16_t seq = 0;
     getentropy(&seq, sizeof seq);
@@ -180,13 +180,23 @@ Expected<bool, std::string> Worker::Impl::Init(std::vector<TargetPlan> plans) {
 
 // Slots are computed when the thread starts, not in Init(): the pool creates
 // every worker before starting any, and slots computed early would all be late.
+// Phases are aligned to a grid of whole ticks (1-10 ms, coarser for fewer
+// targets): the same offset every round, so sends keep their exact interval
+// while the worker wakes once a grid step rather than once a target.
 void Worker::Impl::Schedule() {
   TimePoint now = Clock::now();
+  double rounds_per_second = 0;
+  for (const Target& t : targets) {
+    rounds_per_second += 1.0 / std::chrono::duration<double>(t.plan.options.interval).count();
+  }
+  Duration grid = PhaseGrid(rounds_per_second);
   for (uint32_t slot = 0; slot < targets.size(); ++slot) {
     Target& t = targets[slot];
-    t.next_round =
-        opts.one_shot ? now : FirstSlot(opts.epoch, t.plan.phase, t.plan.options.interval, now);
-    queue.Push(t.next_round, slot);
+    Duration interval = t.plan.options.interval;
+    Duration phase = AlignPhase(t.plan.phase, grid, interval);
+    if (phase == t.plan.phase) phase = AlignPhase(t.plan.phase, wheel.tick(), interval);
+    t.next_round = opts.one_shot ? now : FirstSlot(opts.epoch, phase, interval, now);
+    wheel.Push(t.next_round, slot);
   }
 }
 
@@ -206,7 +216,7 @@ void Worker::Impl::BeginRound(Target& t, uint32_t slot, TimePoint now) {
   }
   t.round.Begin(t.next_seq);
   t.next_send = now;
-  Send(t, slot);
+  SendDue(t, slot, now);
 }
 
 void Worker::Impl::Send(Target& t, uint32_t slot) {
@@ -214,7 +224,7 @@ void Worker::Impl::Send(Target& t, uint32_t slot) {
   if (s.send.full()) FlushAll();
   std::span<uint8_t> buf = s.send.Next();
   uint16_t seq = t.round.next_sequence();
-  int64_t now_ns = icmp::RealtimeNanos();
+  int64_t now_ns = icmp::MonotonicNanos();
   icmp::Cookie cookie{slot, seq, opts.index, now_ns, opts.token};
   size_t n = icmp::EncodeEchoRequest(s.sock.family(), s.sock.echo_id(), seq, cookie,
                                      t.plan.options.payload_size, buf);
@@ -272,34 +282,39 @@ void Worker::Impl::LogChange(Target& t, Status now_status) {
   t.suppressed = 0;
 }
 
-// Sends and round starts may run up to kCoalesce early (`horizon`); a
-// round's deadline is exact (`now`), so a timeout is never cut short.
-void Worker::Impl::Handle(uint32_t slot, TimePoint now, TimePoint horizon) {
+// Sends everything of the round that is due by `now`: with spacing 0 (or
+// after a late wake-up) several requests leave in the same pass.
+void Worker::Impl::SendDue(Target& t, uint32_t slot, TimePoint now) {
+  while (!t.round.all_sent() && now >= t.next_send) Send(t, slot);
+}
+
+// Called when the target's wheel entry is due (never early). The entry may be
+// stale (a round that completed before its deadline): then only the next
+// event is queued. Every target keeps exactly one entry in the wheel.
+void Worker::Impl::Handle(uint32_t slot, TimePoint now) {
   Target& t = targets[slot];
   if (t.done) return;
   if (t.round.active()) {
-    if (!t.round.all_sent() && horizon >= t.next_send) Send(t, slot);
-    if (t.round.active() && t.round.all_sent() && now >= t.deadline) Finish(t, slot);
+    SendDue(t, slot, now);
+    if (t.round.all_sent() && now >= t.deadline) Finish(t, slot);
   }
-  if (!t.round.active() && !t.done && horizon >= t.next_round) BeginRound(t, slot, now);
+  if (!t.round.active() && !t.done && now >= t.next_round) BeginRound(t, slot, now);
   if (t.done) return;
   TimePoint next = t.next_round;
   if (t.round.active()) next = t.round.all_sent() ? t.deadline : t.next_send;
-  deferred.push_back({next, slot});
+  wheel.Push(next, slot);  // always later than now, so never handed out twice a pass
 }
 
 void Worker::Impl::RunDue(TimePoint now) {
-  TimePoint horizon = now + kCoalesce;
-  // Each target is handled at most once a pass: its next event goes to
-  // `deferred`, so a deadline inside the horizon cannot be popped again and
-  // again with the same `now` (that spun the loop).
-  while (!queue.empty() && queue.Top().when <= horizon) {
-    TimerQueue::Entry e = queue.Pop();
-    Handle(e.slot, now, horizon);
-  }
-  for (const TimerQueue::Entry& e : deferred) queue.Push(e.when, e.slot);
-  deferred.clear();
+  due.clear();
+  wheel.PopDue(now, &due);
+  for (uint32_t slot : due) Handle(slot, now);
   FlushAll();
+  // Replies from near hosts (loopback, the LAN) are often queued already:
+  // reading them now saves the wake-up epoll would report them with.
+  if (!due.empty()) {
+    for (uint32_t i = 0; i < sockets.size(); ++i) Drain(i);
+  }
 }
 
 void Worker::Impl::FlushAll() {
@@ -328,7 +343,33 @@ void Worker::Impl::Blame(const icmp::Received& r) {
   counters.unmatched_replies.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Worker::Impl::OnPacket(uint32_t socket_index, const icmp::Received& r) {
+// An ICMP error about one of our requests is blamed on its target as a send
+// error, never counted as a reply. Linux quotes the whole request, so the
+// cookie names the target; a router quoting only the RFC 792 minimum (8
+// bytes: no cookie) is matched by destination, echo id and a sequence the
+// target really sent. A failure already counted when the send itself failed
+// (an nft reject both fails sendmsg and answers with an ICMP error) is not
+// counted again.
+void Worker::Impl::OnError(uint32_t socket_index, const icmp::Message& m, bool ours) {
+  if (!m.quoted_destination) return;
+  uint32_t slot = 0;
+  if (ours) {
+    slot = m.cookie->slot;
+  } else if (!m.cookie && m.quotes_echo_request && m.id == sockets[socket_index].sock.echo_id()) {
+    auto it = by_address.find(*m.quoted_destination);
+    if (it == by_address.end()) return;
+    slot = it->second;
+    if (targets[slot].socket != socket_index || !targets[slot].round.Sent(m.sequence)) return;
+  } else {
+    return;
+  }
+  Target& t = targets[slot];
+  if (*m.quoted_destination != *t.plan.address || t.round.SendFailed(m.sequence)) return;
+  t.plan.entry.stats->AddSendError(FromIcmpError(m.error));
+}
+
+void Worker::Impl::OnPacket(uint32_t socket_index, const icmp::Received& r, int64_t now_ns,
+                            int64_t wall_offset_ns) {
   const Socket& s = sockets[socket_index];
   icmp::ParseResult parsed =
       icmp::ParseMessage(s.sock.family(), s.sock.delivers_ip_header(), r.data);
@@ -342,11 +383,7 @@ void Worker::Impl::OnPacket(uint32_t socket_index, const icmp::Received& r) {
               m.cookie->slot < targets.size() && targets[m.cookie->slot].socket == socket_index &&
               targets[m.cookie->slot].plan.address;
   if (m.kind == icmp::MessageKind::kError) {
-    // An error quoting one of our requests: blame its target, never count it.
-    if (ours && m.quoted_destination &&
-        *m.quoted_destination == *targets[m.cookie->slot].plan.address) {
-      targets[m.cookie->slot].plan.entry.stats->AddSendError(FromIcmpError(m.error));
-    }
+    OnError(socket_index, m, ours);
     return;
   }
   if (m.id != s.sock.echo_id()) return;  // another pinger's reply (raw sockets see all)
@@ -355,12 +392,25 @@ void Worker::Impl::OnPacket(uint32_t socket_index, const icmp::Received& r) {
     return;
   }
   Target& t = targets[m.cookie->slot];
+  // A valid cookie from the wrong host (NAT, anycast, a spoof) counts as an
+  // invalid reply to the request it claims to answer.
   if (!t.plan.address->Matches(r.source, r.source_len) || m.cookie->sequence != m.sequence ||
       !m.payload_intact) {
     t.plan.entry.stats->AddInvalid();
     return;
   }
-  int64_t rx = r.kernel_time_ns != 0 ? r.kernel_time_ns : icmp::RealtimeNanos();
+  // Round-trip times are taken on the monotonic clock, so a wall-clock step
+  // cannot bend them: the kernel's receive stamp (CLOCK_REALTIME) is moved
+  // onto it with the offset read just after the batch arrived. If the wall
+  // clock stepped in between, the result lands outside [send, now] and the
+  // receive time falls back to now.
+  int64_t rx = r.kernel_time_ns != 0 ? r.kernel_time_ns - wall_offset_ns : now_ns;
+  if (rx > now_ns || now_ns - rx > t.plan.options.interval.count()) rx = now_ns;
+  // A reply after the round's deadline is late even if the deadline's tick
+  // has not been handled yet: the timeout is exact.
+  if (t.round.active() && t.round.all_sent() && rx > t.deadline.time_since_epoch().count()) {
+    Finish(t, m.cookie->slot);
+  }
   Duration rtt{};
   switch (t.round.OnReply(m.sequence, rx, m.cookie->send_time_ns, &rtt)) {
     case Verdict::kCounted:
@@ -394,10 +444,12 @@ void Worker::Impl::DrainErrors(uint32_t socket_index) {
         req->cookie.slot >= targets.size() || targets[req->cookie.slot].socket != socket_index) {
       continue;
     }
+    Target& t = targets[req->cookie.slot];
+    if (t.round.SendFailed(req->sequence)) continue;  // counted when the send failed
     metrics::SendError reason =
         e.from_icmp ? FromIcmpError(icmp::ClassifyError(s.sock.family(), e.type, e.code))
                     : metrics::SendErrorFromErrno(e.error);
-    targets[req->cookie.slot].plan.entry.stats->AddSendError(reason);
+    t.plan.entry.stats->AddSendError(reason);
   }
 }
 
@@ -408,7 +460,11 @@ void Worker::Impl::Drain(uint32_t socket_index) {
       if (n < 0) log.Debug("receive failed", {{"error", std::strerror(-n)}});
       return;
     }
-    for (int k = 0; k < n; ++k) OnPacket(socket_index, receive->Get(static_cast<size_t>(k)));
+    int64_t now_ns = icmp::MonotonicNanos();
+    int64_t wall_offset_ns = icmp::RealtimeNanos() - now_ns;
+    for (int k = 0; k < n; ++k) {
+      OnPacket(socket_index, receive->Get(static_cast<size_t>(k)), now_ns, wall_offset_ns);
+    }
     // A short batch means the queue is empty: skip the recvmmsg that would
     // only say EAGAIN (a quarter of all syscalls at 50 000 targets).
     if (static_cast<size_t>(n) < kBatch) return;
@@ -421,12 +477,12 @@ void Worker::Impl::Loop() {
   while (!stopping.load(std::memory_order_relaxed)) {
     TimePoint now = Clock::now();
     RunDue(now);
-    // Sleep until the next event with epoll_pwait2's nanosecond timeout: no
-    // timerfd, so a wake-up costs one syscall instead of three.
+    // Sleep until the next tick with work with epoll_pwait2's nanosecond
+    // timeout: no timerfd, so a wake-up costs one syscall instead of three.
     timespec timeout{1, 0};
     timespec* wait = nullptr;
-    if (!queue.empty()) {
-      auto ns = std::max<int64_t>(0, (queue.Top().when - Clock::now()).count());
+    if (std::optional<TimePoint> next = wheel.NextDue()) {
+      auto ns = std::max<int64_t>(0, (*next - Clock::now()).count());
       timeout = {static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
       wait = &timeout;
     }

@@ -147,6 +147,41 @@ TEST(PacketTest, ErrorQuotingOurRequestIsDecoded) {
   EXPECT_EQ(r.message->cookie->slot, 42u);
   ASSERT_TRUE(r.message->quoted_destination);
   EXPECT_EQ(r.message->quoted_destination->ToString(), "198.18.0.9");
+  EXPECT_TRUE(r.message->quotes_echo_request);
+}
+
+TEST(PacketTest, ErrorQuotingOnlyEightBytesStillNamesTheRequest) {
+  // RFC 792's minimum quote: the IP header and the first 8 bytes (no cookie).
+  std::vector<uint8_t> quoted = WrapV4(Encode(IpFamily::kV4), 64);
+  quoted.resize(20 + kIcmpHeaderSize);
+  quoted[16] = 198;
+  quoted[17] = 18;
+  quoted[18] = 0;
+  quoted[19] = 9;
+  std::vector<uint8_t> err = {11, 0, 0, 0, 0, 0, 0, 0};
+  err.insert(err.end(), quoted.begin(), quoted.end());
+  uint16_t c = InternetChecksum(err);
+  err[2] = static_cast<uint8_t>(c >> 8);
+  err[3] = static_cast<uint8_t>(c);
+  ParseResult r = ParseMessage(IpFamily::kV4, true, WrapV4(err, 60));
+  ASSERT_TRUE(r.message);
+  EXPECT_EQ(r.message->kind, MessageKind::kError);
+  EXPECT_EQ(r.message->error, ErrorReason::kTtlExceeded);
+  EXPECT_TRUE(r.message->quotes_echo_request);
+  EXPECT_FALSE(r.message->cookie);
+  EXPECT_EQ(r.message->id, 0x1234);
+  EXPECT_EQ(r.message->sequence, 7);
+  ASSERT_TRUE(r.message->quoted_destination);
+  EXPECT_EQ(r.message->quoted_destination->ToString(), "198.18.0.9");
+  // A quote of something other than an echo request names no request.
+  err[8 + 20] = 13;  // timestamp request
+  err[2] = err[3] = 0;
+  c = InternetChecksum(err);
+  err[2] = static_cast<uint8_t>(c >> 8);
+  err[3] = static_cast<uint8_t>(c);
+  r = ParseMessage(IpFamily::kV4, true, WrapV4(err, 60));
+  ASSERT_TRUE(r.message);
+  EXPECT_FALSE(r.message->quotes_echo_request);
 }
 
 TEST(PacketTest, EncodeRefusesSmallPayloadOrBuffer) {

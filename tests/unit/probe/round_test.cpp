@@ -86,6 +86,31 @@ TEST(RoundTest, FailedSendCannotBeAnswered) {
   EXPECT_EQ(r.received(), 0u);
 }
 
+TEST(RoundTest, KnowsWhichRequestsWentOutAndWhichFailed) {
+  // ICMP errors are matched to requests this way when they carry no cookie.
+  Round r(2);
+  EXPECT_FALSE(r.Sent(10));
+  r.Begin(10);
+  r.OnSent(0, true);
+  r.OnSent(0, false);
+  EXPECT_TRUE(r.Sent(10));
+  EXPECT_TRUE(r.Sent(11));
+  EXPECT_FALSE(r.Sent(12));
+  EXPECT_FALSE(r.SendFailed(10));
+  EXPECT_TRUE(r.SendFailed(11));
+  RoundResult out;
+  r.Finish(&out);
+  r.Begin(12);
+  r.OnSent(0, true);
+  // The previous round is still known; anything older is not.
+  EXPECT_TRUE(r.Sent(11));
+  EXPECT_TRUE(r.SendFailed(11));
+  EXPECT_TRUE(r.Sent(12));
+  EXPECT_FALSE(r.SendFailed(12));
+  EXPECT_FALSE(r.Sent(9));
+  EXPECT_FALSE(r.Sent(13));
+}
+
 TEST(RoundTest, SendTimeCorrectionMovesRtt) {
   Round r(1);
   r.Begin(3);
