@@ -46,6 +46,7 @@ struct Flags {
   std::string log_format = "logfmt";
   std::string icmp_socket = "auto";
   uint32_t http_threads = 8;
+  std::string http_request_timeout = "5s";
   std::string shard = "0/1";
   std::string probe_allow = "127.0.0.0/8,::1/128,localhost";
   uint32_t probe_max_concurrent = 4;
@@ -320,6 +321,7 @@ int RunExporter(const Flags& flags, pe::Logger& log) {
   pe::http::ServerOptions so;
   so.listen_address = flags.listen_address;
   so.threads = flags.http_threads;
+  so.request_timeout = *pe::ParseDuration(flags.http_request_timeout);
   so.web_config_file = flags.web_config_file;
   auto server = pe::http::Server::Start(so, std::move(routes), log);
   if (!server) {
@@ -378,6 +380,17 @@ int main(int argc, char** argv) {
   app.add_option("--web.max-requests", flags.http_threads, "HTTP worker threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  // Also how long an idle client (connected, no request yet) holds one of those threads.
+  app.add_option("--web.request-timeout", flags.http_request_timeout,
+                 "Longest wait for a client's request head, or for progress reading its body or "
+                 "writing the answer")
+      ->capture_default_str()
+      ->check([](const std::string& s) {
+        auto d = pe::ParseDuration(s);
+        return d && *d >= std::chrono::milliseconds(100) && *d <= std::chrono::minutes(10)
+                   ? std::string()
+                   : "must be a duration between 100ms and 10m";
+      });
   app.add_option("--log.level", flags.log_level, "debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));

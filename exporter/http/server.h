@@ -55,7 +55,11 @@ struct Route {
 struct ServerOptions {
   std::string listen_address = ":9823";  ///< "host:port", "[v6]:port" or ":port"; port 0 picks one
   uint32_t threads = 8;                  ///< request threads (bounded)
-  Duration request_timeout = std::chrono::seconds(10);
+  /// CivetWeb's request_timeout_ms: the longest wait for a request head, and for progress on
+  /// each read of a body or write of an answer. CivetWeb 1.15 has no separate head timeout, so
+  /// this is also how long a client that connects and sends nothing holds one of `threads`:
+  /// with `threads` such clients, a scrape waits up to this long for a free thread.
+  Duration request_timeout = std::chrono::seconds(5);
   std::string web_config_file;  ///< exporter-toolkit web config (TLS, auth); "" = plain HTTP
   size_t max_body_bytes = size_t{1} << 20;     ///< larger request bodies get 413
   size_t max_header_bytes = size_t{16} << 10;  ///< larger request line + headers get 4xx

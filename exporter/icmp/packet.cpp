@@ -230,6 +230,12 @@ std::optional<Request> DecodeRequest(IpFamily family, std::span<const uint8_t> i
   return Request{Get16(icmp.data() + 6), *c};
 }
 
+std::optional<uint16_t> EchoRequestSequence(IpFamily family, std::span<const uint8_t> icmp) {
+  uint8_t request_type = family == IpFamily::kV4 ? kEchoRequestV4 : kEchoRequestV6;
+  if (icmp.size() < kIcmpHeaderSize || icmp[0] != request_type) return std::nullopt;
+  return Get16(icmp.data() + 6);
+}
+
 const char* ErrorReasonName(ErrorReason r) {
   switch (r) {
     case ErrorReason::kNone:

@@ -98,5 +98,8 @@ struct Request {
   Cookie cookie;
 };
 std::optional<Request> DecodeRequest(IpFamily family, std::span<const uint8_t> icmp);
+/// The sequence of an echo request from its first 8 bytes alone (a quote cut
+/// to RFC 792's minimum carries no cookie), or nullopt if it is not one.
+std::optional<uint16_t> EchoRequestSequence(IpFamily family, std::span<const uint8_t> icmp);
 
 }  // namespace ping_exporter::icmp

@@ -177,6 +177,12 @@ Expected<IcmpSocket, std::string> IcmpSocket::Open(IpFamily family, SocketKind k
       setsockopt(s, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof filter);
     }
     if (!AttachFilter(s, family, id)) return MakeUnexpected(Errno("BPF filter"));
+    // Without IP_RECVERR a raw IPv4 socket reports a packet dropped by a full
+    // queue discipline (ENOBUFS) as sent. (Raw IPv6 reports it either way, and
+    // there IPV6_RECVERR would only add pending socket errors.)
+    if (family == IpFamily::kV4 && !SetInt(s, IPPROTO_IP, IP_RECVERR, 1)) {
+      return MakeUnexpected(Errno("IP_RECVERR"));
+    }
     if (options.source && TryBind(s, family, options.source, 0) != 0) {
       return MakeUnexpected(Errno("bind source address"));
     }
@@ -204,7 +210,10 @@ Expected<IcmpSocket, std::string> IcmpSocket::Open(IpFamily family, SocketKind k
 bool ReadQueuedError(int fd, std::vector<uint8_t>& buffer, QueuedError* out) {
   alignas(cmsghdr) char control[256];
   iovec iov{buffer.data(), buffer.size()};
+  sockaddr_storage destination{};
   msghdr m{};
+  m.msg_name = &destination;
+  m.msg_namelen = sizeof destination;
   m.msg_iov = &iov;
   m.msg_iovlen = 1;
   m.msg_control = control;
@@ -216,6 +225,8 @@ bool ReadQueuedError(int fd, std::vector<uint8_t>& buffer, QueuedError* out) {
   if (n < 0) return false;
   *out = QueuedError{};
   out->request = {buffer.data(), static_cast<size_t>(n)};
+  out->destination =
+      IpAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&destination), m.msg_namelen);
   for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
     bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
     bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
@@ -254,6 +265,12 @@ void SendBatch::Commit(size_t packet_size, const IpAddress& destination, uint64_
   h.msg_hdr.msg_iovlen = 1;
   tags_[count_] = tag;
   ++count_;
+}
+
+void SendBatch::ClearPendingError(int fd) {
+  int error = 0;
+  socklen_t len = sizeof error;
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
 }
 
 int SendBatch::SendSome(int fd, size_t from) {

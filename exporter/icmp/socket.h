@@ -60,18 +60,20 @@ class IcmpSocket {
   uint16_t echo_id_;
 };
 
-/// One entry of a datagram socket's error queue (IP_RECVERR): an ICMP error
-/// or a local error about a request we sent.
+/// One entry of a socket's error queue (IP_RECVERR): an ICMP error or a local
+/// error about a request we sent.
 struct QueuedError {
-  std::span<const uint8_t> request;  ///< our request as sent, ICMP header first (may be cut)
-  bool from_icmp = false;            ///< an ICMP error message (else a local error)
-  uint8_t type = 0, code = 0;        ///< ICMP type/code when from_icmp
-  int error = 0;                     ///< the errno the kernel mapped it to
+  std::span<const uint8_t> request;      ///< our request as sent, ICMP header first (may be cut)
+  std::optional<IpAddress> destination;  ///< where that request went, if the kernel says
+  bool from_icmp = false;                ///< an ICMP error message (else a local error)
+  uint8_t type = 0, code = 0;            ///< ICMP type/code when from_icmp
+  int error = 0;                         ///< the errno the kernel mapped it to
 };
 
 /// Reads one entry of the error queue of `fd` into `buffer`; false when the
-/// queue is empty. Only datagram sockets queue errors (raw sockets receive the
-/// ICMP errors as ordinary messages).
+/// queue is empty. Datagram sockets learn of ICMP errors only this way; raw
+/// IPv4 sockets queue them too (IP_RECVERR is set so that a full queue
+/// discipline reports ENOBUFS) but also read them as ordinary messages.
 bool ReadQueuedError(int fd, std::vector<uint8_t>& buffer, QueuedError* out);
 
 /// Whether this process may open datagram ICMP sockets (ping_group_range).
@@ -87,14 +89,22 @@ class SendBatch {
   size_t size() const { return count_; }
   bool full() const { return count_ == capacity_; }
   /// Sends everything with as few syscalls as possible. Calls
-  /// on_sent(tag, realtime_ns) for each packet that left (with the clock read
+  /// on_sent(tag, monotonic_ns) for each packet that left (with the clock read
   /// just before its sendmmsg) and on_error(tag, errno) for each that could
   /// not be sent. Clears the batch.
+  ///
+  /// An ICMP error leaves a pending error on the socket that the kernel hands
+  /// to whichever send comes next, failing a request that has nothing to do
+  /// with it. Our ICMP errors are read from the messages or the error queue,
+  /// so the pending copy is cleared before each sendmmsg() -- except right
+  /// after one that stopped early: the kernel parks the error of the packet
+  /// that stopped it there, and the next call reports it for that packet.
   template <typename OnSent, typename OnError>
   size_t Flush(int fd, OnSent&& on_sent, OnError&& on_error);
 
  private:
   int SendSome(int fd, size_t from);
+  static void ClearPendingError(int fd);
   size_t capacity_;
   size_t max_packet_;
   size_t count_ = 0;
@@ -143,17 +153,21 @@ template <typename OnSent, typename OnError>
 size_t SendBatch::Flush(int fd, OnSent&& on_sent, OnError&& on_error) {
   size_t sent = 0;
   size_t i = 0;
+  bool stopped_early = false;
   while (i < count_) {
+    if (!stopped_early) ClearPendingError(fd);
     int64_t now = MonotonicNanos();
     int n = SendSome(fd, i);
     if (n > 0) {
       for (int k = 0; k < n; ++k) on_sent(tags_[i + static_cast<size_t>(k)], now);
       sent += static_cast<size_t>(n);
       i += static_cast<size_t>(n);
+      stopped_early = i < count_;
     } else {
       // The packet at i failed: report it and go on with the rest.
       on_error(tags_[i], -n);
       ++i;
+      stopped_early = false;
     }
   }
   count_ = 0;

@@ -435,17 +435,33 @@ void Worker::Impl::OnPacket(uint32_t socket_index, const icmp::Received& r, int6
 
 // Datagram sockets report ICMP errors (and some local ones) through their
 // error queue, with our request attached: blame its target, never count it.
+// Raw sockets read the ICMP errors as messages (OnError), so only their local
+// errors count here. A failure already counted at send is not counted again.
 void Worker::Impl::DrainErrors(uint32_t socket_index) {
   const Socket& s = sockets[socket_index];
+  bool raw = s.sock.kind() == icmp::SocketKind::kRaw;
   icmp::QueuedError e;
   for (int i = 0; i < 256 && icmp::ReadQueuedError(s.sock.fd(), error_buffer, &e); ++i) {
-    std::optional<icmp::Request> req = icmp::DecodeRequest(s.sock.family(), e.request);
-    if (!req || req->cookie.token != opts.token || req->cookie.worker != opts.index ||
-        req->cookie.slot >= targets.size() || targets[req->cookie.slot].socket != socket_index) {
+    if (raw && e.from_icmp) continue;
+    uint32_t slot = 0;
+    uint16_t sequence = 0;
+    if (std::optional<icmp::Request> req = icmp::DecodeRequest(s.sock.family(), e.request)) {
+      if (req->cookie.token != opts.token || req->cookie.worker != opts.index) continue;
+      slot = req->cookie.slot;
+      sequence = req->sequence;
+    } else if (std::optional<uint16_t> seq = icmp::EchoRequestSequence(s.sock.family(), e.request);
+               seq && e.destination) {
+      // An 8-byte quote: no cookie, so match destination and a sequence it was sent.
+      auto it = by_address.find(*e.destination);
+      if (it == by_address.end() || !targets[it->second].round.Sent(*seq)) continue;
+      slot = it->second;
+      sequence = *seq;
+    } else {
       continue;
     }
-    Target& t = targets[req->cookie.slot];
-    if (t.round.SendFailed(req->sequence)) continue;  // counted when the send failed
+    if (slot >= targets.size() || targets[slot].socket != socket_index) continue;
+    Target& t = targets[slot];
+    if (t.round.SendFailed(sequence)) continue;  // counted when the send failed
     metrics::SendError reason =
         e.from_icmp ? FromIcmpError(icmp::ClassifyError(s.sock.family(), e.type, e.code))
                     : metrics::SendErrorFromErrno(e.error);
@@ -456,9 +472,12 @@ void Worker::Impl::DrainErrors(uint32_t socket_index) {
 void Worker::Impl::Drain(uint32_t socket_index) {
   for (int i = 0; i < kMaxReceiveRounds; ++i) {
     int n = receive->Receive(sockets[socket_index].sock.fd());
-    if (n <= 0) {
-      if (n < 0) log.Debug("receive failed", {{"error", std::strerror(-n)}});
-      return;
+    if (n == 0) return;
+    if (n < 0) {
+      // Usually a pending error an ICMP error left on the socket (the call
+      // consumed it): the queued messages are still there, read on.
+      log.Debug("receive failed", {{"error", std::strerror(-n)}});
+      continue;
     }
     int64_t now_ns = icmp::MonotonicNanos();
     int64_t wall_offset_ns = icmp::RealtimeNanos() - now_ns;

@@ -8,24 +8,16 @@ those files breaks the tests that use this stack.
 from __future__ import annotations
 
 import copy
-import json
-import os
 import pathlib
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
 import time
-import urllib.parse
 from typing import Any, Optional
 
 import yaml
 
-from lib.exporter import Exporter, http_get, wait_until
-
-PROMETHEUS_BIN: str = os.environ.get("PROMETHEUS_BIN", shutil.which("prometheus") or
-                                     "/usr/bin/prometheus")
+from lib.exporter import Exporter, wait_until
+from lib.prometheus import Prometheus
 
 # What the exporter pings: loopback only, fast rounds so a 30 s window fills quickly.
 EXPORTER_CONFIG: dict[str, Any] = {
@@ -35,88 +27,14 @@ EXPORTER_CONFIG: dict[str, Any] = {
 TARGETS: tuple[str, ...] = ("127.0.0.1", "::1")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class PrometheusServer:
+class PrometheusServer(Prometheus):
     """Debian's prometheus on a free 127.0.0.1 port with a temp storage dir, started from a
-    given config file. Context manager; `close()` stops it and removes the dir."""
+    given config file (lib/prometheus.py). Context manager; `close()` stops it and removes the
+    dir."""
 
     def __init__(self, config_file: pathlib.Path, *, extra_args: tuple[str, ...] = ()) -> None:
-        self.config_file = config_file
-        self.extra_args = extra_args
-        self.dir = tempfile.mkdtemp(prefix="pe-eco-prom-")
-        self.log_path = os.path.join(self.dir, "prometheus.log")
-        self.address = ""
-        self.proc: Optional[subprocess.Popen] = None
-
-    def __enter__(self) -> "PrometheusServer":
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def start(self, ready_timeout_s: float = 30.0) -> None:
-        self.address = f"127.0.0.1:{free_port()}"
-        argv = [PROMETHEUS_BIN, f"--config.file={self.config_file}",
-                f"--storage.tsdb.path={os.path.join(self.dir, 'data')}",
-                f"--web.listen-address={self.address}", "--log.level=warn", *self.extra_args]
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         cwd=self.dir)
-
-        def ready() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"prometheus exited {self.proc.returncode}:\n{self.log()}")
-            return http_get(self.address, "/-/ready", timeout=2).status == 200
-
-        wait_until(ready, ready_timeout_s, interval=0.1, message="prometheus /-/ready")
-
-    def log(self) -> str:
-        try:
-            return pathlib.Path(self.log_path).read_text(errors="replace")[-4000:]
-        except FileNotFoundError:
-            return ""
-
-    def api(self, path: str, params: Optional[list[tuple[str, str]]] = None
-            ) -> tuple[int, dict[str, Any]]:
-        """GET /api/v1/<path>; returns (HTTP status, decoded JSON body)."""
-        query = "?" + urllib.parse.urlencode(params) if params else ""
-        resp = http_get(self.address, f"/api/v1/{path}{query}", timeout=10)
-        try:
-            body = json.loads(resp.body)
-        except ValueError:
-            body = {"status": "not-json", "raw": resp.text[:500]}
-        return resp.status, body
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        """Instant query that must succeed; returns data.result."""
-        status, body = self.api("query", [("query", expr)])
-        if status != 200 or body.get("status") != "success":
-            raise AssertionError(f"query {expr!r}: HTTP {status} {body}")
-        result = body["data"]["result"]
-        return result if isinstance(result, list) else [result]
-
-    def close(self) -> None:
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        self.proc = None
-        shutil.rmtree(self.dir, ignore_errors=True)
+        super().__init__(config_file=str(config_file), extra_args=extra_args)
+        self.config_file: pathlib.Path = config_file
 
 
 def _job(config_file: pathlib.Path, name: str) -> dict[str, Any]:

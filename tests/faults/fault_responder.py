@@ -37,15 +37,14 @@ import os
 import select
 import signal
 import struct
-import subprocess
 import sys
 import time
 from typing import Any, Optional, TextIO
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from lib.tun_responder import (Behaviour, EchoRequest, build_reply, checksum,  # noqa: E402
-                               open_tun, parse_echo_request)
+from lib.tun_responder import (Behaviour, EchoRequest, ResponderProcess,  # noqa: E402
+                               build_reply, ip_packet, open_tun, parse_echo_request, route_into)
 
 _MASK64: int = (1 << 64) - 1
 _COOKIE_MAGIC: int = 0x50455850
@@ -98,20 +97,9 @@ def build_icmp_error(req: EchoRequest, packet: bytes, kind: str, router: str,
     if req.version == 4:
         ihl: int = (packet[0] & 0x0F) * 4
         quoted: bytes = packet[:ihl + 8] if quote == "min" else packet[:576 - 28]
-        msg: bytes = struct.pack("!BBHI", t4, c4, 0, 0) + quoted
-        msg = msg[:2] + struct.pack("!H", checksum(msg)) + msg[4:]
-        header: bytes = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(msg), 0, 0, 64, 1, 0,
-                                    ipaddress.IPv4Address(router).packed,
-                                    ipaddress.IPv4Address(req.src).packed)
-        header = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
-        return header + msg
+        return ip_packet(4, router, req.src, struct.pack("!BBHI", t4, c4, 0, 0) + quoted)
     quoted = packet[:48] if quote == "min" else packet[:1280 - 48]
-    msg = struct.pack("!BBHI", t6, c6, 0, 0) + quoted
-    src_b: bytes = ipaddress.IPv6Address(router).packed
-    dst_b: bytes = ipaddress.IPv6Address(req.src).packed
-    pseudo: bytes = src_b + dst_b + struct.pack("!I3xB", len(msg), 58)
-    msg = msg[:2] + struct.pack("!H", checksum(pseudo + msg)) + msg[4:]
-    return struct.pack("!IHBB16s16s", 6 << 28, len(msg), 58, 64, src_b, dst_b) + msg
+    return ip_packet(6, router, req.src, struct.pack("!BBHI", t6, c6, 0, 0) + quoted)
 
 
 @dataclasses.dataclass
@@ -202,10 +190,6 @@ class Responder:
             self.log.flush()
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=10)
-
-
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dev", default="pe-ftun0")
@@ -232,17 +216,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     fd: int = open_tun(args.dev)
     log: Optional[TextIO] = open(args.log, "a", encoding="utf-8") if args.log else None
     try:
-        _ip("link", "set", "dev", args.dev, "up")
-        local: dict[int, str] = {}
-        for addr in args.local:
-            ip = ipaddress.ip_address(addr)
-            local[ip.version] = str(ip)
-            _ip(f"-{ip.version}", "addr", "add", f"{ip}/{32 if ip.version == 4 else 128}",
-                "dev", args.dev, *(["nodad"] if ip.version == 6 else []))
-        for prefix in args.route:
-            net = ipaddress.ip_network(prefix, strict=False)
-            src = ["src", local[net.version]] if net.version in local else []
-            _ip(f"-{net.version}", "route", "add", str(net), "dev", args.dev, *src)
+        route_into(args.dev, args.local, args.route)
         os.set_blocking(fd, False)
         responder = Responder(fd, faults, default, routers, log)
         print(f"READY {args.dev}", flush=True)
@@ -267,11 +241,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     return 0
 
 
-class FaultResponder:
+class FaultResponder(ResponderProcess):
     """Starts this file inside `ns` (test side) and stops it on exit. Context manager; not
     thread-safe. Routes 198.19.0.0/24 and 2001:2:0:1::/64 into its device; errors come from
     198.19.0.253 / 2001:2:0:1::fffd."""
 
+    name = "fault_responder"
     V4_PREFIX: str = "198.19.0.0/24"
     V6_PREFIX: str = "2001:2:0:1::/64"
     V4_LOCAL: str = "198.19.0.254"
@@ -281,13 +256,11 @@ class FaultResponder:
 
     def __init__(self, ns: Any, faults: dict[str, dict], *, log_path: Optional[str] = None,
                  max_lifetime_s: float = 120.0) -> None:
-        self._ns = ns
+        super().__init__(ns, log_path)
         self._faults: dict[str, dict] = faults
-        self.log_path: Optional[str] = log_path
         self._max_lifetime_s: float = max_lifetime_s
-        self._proc: Optional[subprocess.Popen] = None
 
-    def __enter__(self) -> "FaultResponder":
+    def argv(self) -> list[str]:
         argv: list[str] = ["/usr/bin/python3", os.path.abspath(__file__),
                            "--faults-json", json.dumps(self._faults),
                            "--max-lifetime", str(self._max_lifetime_s),
@@ -296,43 +269,11 @@ class FaultResponder:
                            "--router", self.V4_ROUTER, "--router", self.V6_ROUTER]
         if self.log_path:
             argv += ["--log", self.log_path]
-        # rp_filter would drop replies and errors from addresses not routed back via the TUN.
-        self._ns.sysctl("net.ipv4.conf.all.rp_filter", 0)
-        self._ns.sysctl("net.ipv4.conf.default.rp_filter", 0)
-        self._proc = self._ns.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
-        ready, _, _ = select.select([self._proc.stdout], [], [], 10.0)
-        line: str = self._proc.stdout.readline() if ready else ""
-        if not line.startswith("READY"):
-            self.stop()
-            raise RuntimeError(f"fault_responder did not become ready: {line!r}")
+        return argv
+
+    def __enter__(self) -> "FaultResponder":
+        super().__enter__()
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> int:
-        proc = self._proc
-        if proc is None:
-            return 0
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=3)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-        self._proc = None
-        return int(proc.returncode)
-
-    def events(self) -> list[dict]:
-        if not self.log_path or not os.path.exists(self.log_path):
-            return []
-        with open(self.log_path, encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
 
 
 if __name__ == "__main__":

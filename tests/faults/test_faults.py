@@ -33,8 +33,8 @@ FAST: dict[str, Any] = {"interval": "500ms", "timeout": "200ms", "spacing": "50m
 REASONS: tuple[str, ...] = ("network_unreachable", "host_unreachable", "prohibited",
                             "ttl_exceeded", "no_buffer", "permission", "message_too_long",
                             "resolve", "other")
-# CivetWeb's per-request I/O timeout as the exporter configures it (http/server.h).
-HTTP_REQUEST_TIMEOUT_S: float = 10.0
+# --web.request-timeout default: CivetWeb's per-request I/O timeout (http/server.h).
+HTTP_REQUEST_TIMEOUT_S: float = 5.0
 HTTP_THREADS: int = 8  # --web.max-requests default
 
 PAGE: int = os.sysconf("SC_PAGE_SIZE")
@@ -132,6 +132,21 @@ def test_port_in_use_fails_fast_naming_the_address(exporter_bin: str, tmp_path) 
 
 
 # -- sends that fail locally -----------------------------------------------------------------------
+def _refuse_in_output(ns: NetNs, *, reject: Sequence[str], drop: Sequence[str] = ()) -> None:
+    """nft output-hook rules: echo requests to `reject` (one IPv4, one IPv6 address) are
+    rejected with admin-prohibited, those to `drop` (the same shape) dropped."""
+    rules = [f"ip daddr {reject[0]} icmp type echo-request reject with icmp type admin-prohibited",
+             f"ip6 daddr {reject[1]} icmpv6 type echo-request "
+             "reject with icmpv6 type admin-prohibited"]
+    if drop:
+        rules += [f"ip daddr {drop[0]} icmp type echo-request drop",
+                  f"ip6 daddr {drop[1]} icmpv6 type echo-request drop"]
+    ns.run(["nft", "-f", "-"], input_text=(
+        "table inet pe_out {\n  chain output {\n"
+        "    type filter hook output priority 0; policy accept;\n"
+        + "".join(f"    {rule}\n" for rule in rules) + "  }\n}\n"))
+
+
 @pytest.mark.parametrize("socket_kind", ["raw", "dgram"])
 @pytest.mark.time_limit(60)
 def test_local_send_errors_are_counted_by_reason(exporter_bin: str, testnet: TestNet,
@@ -143,17 +158,7 @@ def test_local_send_errors_are_counted_by_reason(exporter_bin: str, testnet: Tes
     reject = [net.host_v4(10), net.host_v6(10)]
     drop = [net.host_v4(11), net.host_v6(11)]
     no_route = ["198.19.255.1", "2001:2:ff::1"]  # the client namespace routes neither
-    net.client.run(["nft", "-f", "-"], input_text=(
-        "table inet pe_out {\n"
-        "  chain output {\n"
-        "    type filter hook output priority 0; policy accept;\n"
-        f"    ip daddr {reject[0]} icmp type echo-request reject with icmp type admin-prohibited\n"
-        f"    ip6 daddr {reject[1]} icmpv6 type echo-request "
-        "reject with icmpv6 type admin-prohibited\n"
-        f"    ip daddr {drop[0]} icmp type echo-request drop\n"
-        f"    ip6 daddr {drop[1]} icmpv6 type echo-request drop\n"
-        "  }\n"
-        "}\n"))
+    _refuse_in_output(net.client, reject=reject, drop=drop)
     dgram = socket_kind == "dgram"
     if dgram:
         net.client.sysctl("net.ipv4.ping_group_range", "0 2147483647")
@@ -192,6 +197,53 @@ def test_local_send_errors_are_counted_by_reason(exporter_bin: str, testnet: Tes
             # on (see README); all that can be checked is that nothing is received.
         # Still serving, and stops cleanly.
         assert exp.get("/-/healthy").status == 200
+        assert exp.stop() == 0
+
+
+@pytest.mark.parametrize("socket_kind", ["raw", "dgram"])
+@pytest.mark.time_limit(60)
+def test_an_icmp_error_never_fails_another_targets_send(exporter_bin: str, netns: NetNs,
+                                                        socket_kind: str) -> None:
+    """An ICMP error leaves a pending error on the socket that received it, and the kernel
+    hands that error to whichever send comes next. With one worker and 1000 loopback targets
+    in a namespace, every grid step's sendmmsg() carries several targets, so requests follow
+    the rejected ones in the same batch: none of them may fail or be counted as an error."""
+    live = [f"127.0.{i // 250 + 1}.{i % 250 + 1}" for i in range(1000)]
+    rejected = [f"127.0.9.{i}" for i in range(1, 6)]
+    netns.run(["nft", "-f", "-"], input_text=(
+        "table ip pe_out {\n"
+        "  chain output {\n"
+        "    type filter hook output priority 0; policy accept;\n"
+        "    ip daddr 127.0.9.0/24 icmp type echo-request reject with icmp type admin-prohibited\n"
+        "  }\n"
+        "}\n"))
+    dgram = socket_kind == "dgram"
+    if dgram:
+        netns.sysctl("net.ipv4.ping_group_range", "0 2147483647")
+    config = {"workers": 1, "defaults": {"interval": "500ms", "timeout": "200ms", "count": 1},
+              "targets": [{"hosts": live + rejected}]}
+    with Exporter(config, netns=netns, as_nobody=dgram,
+                  extra_args=[f"--icmp.socket={socket_kind}"]) as exp:
+        def rounds_done(m: Metrics) -> bool:
+            sent = {lab["target"]: v for lab, v in m.select("ping_packets_sent_total")}
+            assert all(sent.get(t, 0) >= 6 for t in live + rejected), "not 6 rounds yet"
+            return True
+
+        m = exp.wait_for(rounds_done, 30, interval=0.3, message="6 rounds everywhere")
+        innocent = {t: _errors(m, t) for t in live if _errors(m, t)}
+        lost = {t: (_value(m, "ping_packets_sent_total", t),
+                    _value(m, "ping_packets_received_total", t)) for t in live
+                if _value(m, "ping_packets_received_total", t) <
+                _value(m, "ping_packets_sent_total", t)}
+        blamed = {t: _errors(m, t) for t in rejected}
+        print(f"{socket_kind}: rejected targets' errors {blamed}; live targets with errors: "
+              f"{len(innocent)}, with lost requests: {len(lost)}")
+        assert not innocent, f"live targets blamed for another's ICMP error: {innocent}"
+        assert not lost, f"live targets lost requests: {dict(list(lost.items())[:5])}"
+        for t in rejected:
+            sent = _value(m, "ping_packets_sent_total", t)
+            assert _value(m, "ping_packets_received_total", t) == 0, t
+            assert sent - 1 <= sum(blamed[t].values()) <= sent + 1, (t, blamed[t], sent)
         assert exp.stop() == 0
 
 
@@ -248,6 +300,63 @@ def test_icmp_errors_quoting_our_requests(exporter_bin: str, netns: NetNs,
                     # One error per request; the round in flight may lag.
                     assert sent - COUNT <= seen[t][reason] <= sent + COUNT, (t, seen[t], sent)
             assert exp.stop() == 0
+
+
+# -- one failed request, one count -----------------------------------------------------------------
+@pytest.mark.time_limit(60)
+def test_rejected_request_is_counted_once(exporter_bin: str, testnet: TestNet) -> None:
+    """nft `reject` in the output hook, raw sockets: each refused request is one failure, so
+    the send errors over all reasons never exceed the requests sent."""
+    net = testnet
+    reject = [net.host_v4(10), net.host_v6(10)]
+    _refuse_in_output(net.client, reject=reject)
+    config = {"workers": 2, "defaults": FAST, "targets": [{"hosts": reject}]}
+    with Exporter(config, netns=net.client, extra_args=["--icmp.socket=raw"]) as exp:
+        m = _wait_rounds(exp, reject, ROUNDS, 20)
+        assert exp.stop() == 0
+    for t in reject:
+        sent = _value(m, "ping_packets_sent_total", t)
+        errors = _errors(m, t)
+        print(f"reject {t}: sent={sent} errors={errors}")
+        assert _value(m, "ping_packets_received_total", t) == 0, t
+        assert errors, (t, "the reject was not seen at all")
+        # Errors are counted as they happen, sent_total when the round completes: the round in
+        # flight may be counted in errors and not yet in sent.
+        assert sum(errors.values()) <= sent + COUNT, (t, errors, sent)
+
+
+@pytest.mark.parametrize("socket_kind", [
+    pytest.param("raw"),
+    pytest.param("dgram"),
+])
+@pytest.mark.time_limit(60)
+def test_error_quoting_only_the_echo_header_is_attributed(exporter_bin: str, netns: NetNs,
+                                                          socket_kind: str) -> None:
+    """RFC 792 asks routers to quote only the IP header and 8 bytes of the datagram: our echo
+    header, no cookie. Identifier, sequence and the quoted destination still name the request,
+    so the error should count against its target, once per request."""
+    hosts = [_v4(15), _v6(15)]
+    control = [_v4(10), _v6(10)]
+    faults = {t: {"icmp_error": "host_unreachable", "quote": "min"} for t in hosts}
+    faults.update({t: {} for t in control})
+    dgram = socket_kind == "dgram"
+    with FaultResponder(netns, faults):
+        if dgram:
+            netns.sysctl("net.ipv4.ping_group_range", "0 2147483647")
+        config = {"workers": 2, "defaults": FAST, "targets": [{"hosts": hosts + control}]}
+        with Exporter(config, netns=netns, as_nobody=dgram,
+                      extra_args=[f"--icmp.socket={socket_kind}"]) as exp:
+            m = _wait_rounds(exp, hosts + control, ROUNDS, 20)
+            assert exp.stop() == 0
+    for t in control:
+        assert _value(m, "ping_up", t) == 1 and not _errors(m, t), (t, _errors(m, t))
+    seen = {t: (_value(m, "ping_packets_sent_total", t), _errors(m, t)) for t in hosts}
+    print(f"short quote with {socket_kind} sockets (sent, errors): {seen}")
+    for t in hosts:
+        sent, errors = seen[t]
+        assert _value(m, "ping_packets_received_total", t) == 0, t
+        assert set(errors) == {"host_unreachable"}, (t, errors)
+        assert sent - COUNT <= errors["host_unreachable"] <= sent + COUNT, (t, errors, sent)
 
 
 # -- replayed and forged replies -------------------------------------------------------------------
@@ -415,7 +524,7 @@ def test_slow_clients_below_the_pool_size(loopback2000: tuple[NetNs, Exporter]) 
 @pytest.mark.time_limit(90)
 def test_slow_clients_beyond_the_pool_size(loopback2000: tuple[NetNs, Exporter],
                                            capsys: pytest.CaptureFixture) -> None:
-    """20 non-reading clients hold all 8 HTTP threads until CivetWeb's 10 s I/O timeout drops
+    """20 non-reading clients hold all 8 HTTP threads until the 5 s request timeout drops
     them, 8 at a time: a scrape queued behind them waits up to ceil(21/8) timeouts. Documented
     here (README), and bounded: it is answered, and the exporter is well afterwards."""
     ns, exp = loopback2000

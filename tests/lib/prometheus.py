@@ -16,23 +16,33 @@ import yaml
 from lib.exporter import http_get, wait_until
 from lib.netns import NetNs
 
-PROMETHEUS_BIN: str = os.environ.get("PROMETHEUS_BIN", "/usr/bin/prometheus")
+PROMETHEUS_BIN: str = os.environ.get("PROMETHEUS_BIN", shutil.which("prometheus") or
+                                     "/usr/bin/prometheus")
 
 
 class Prometheus:
     """One Prometheus process with its own temp dir, scraping `targets` (HOST:PORT) every
-    `scrape_interval_s`. Runs inside `netns` when given (the exporter's namespace, so it can
-    reach 127.0.0.1 there). Context manager; not thread-safe.
+    `scrape_interval_s`, or configured by `config_file` when given (then `targets`,
+    `scrape_interval_s` and `job` are unused). Runs inside `netns` when given (the exporter's
+    namespace, so it can reach 127.0.0.1 there); `extra_args` go on its command line. Context
+    manager; not thread-safe.
     """
 
-    def __init__(self, targets: Sequence[str], *, netns: Optional[NetNs] = None,
-                 scrape_interval_s: int = 1, job: str = "ping") -> None:
+    def __init__(self, targets: Sequence[str] = (), *, netns: Optional[NetNs] = None,
+                 scrape_interval_s: int = 1, job: str = "ping",
+                 config_file: Optional[str] = None, extra_args: Sequence[str] = ()) -> None:
         if not os.access(PROMETHEUS_BIN, os.X_OK):
             raise RuntimeError(f"{PROMETHEUS_BIN} missing (Debian package prometheus)")
         self.netns: Optional[NetNs] = netns
+        self.extra_args: list[str] = list(extra_args)
         self.dir: str = tempfile.mkdtemp(prefix="pe-prometheus-")
-        self.config_path: str = os.path.join(self.dir, "prometheus.yml")
         self.log_path: str = os.path.join(self.dir, "prometheus.log")
+        self.address: str = ""
+        self.proc: Optional[subprocess.Popen] = None
+        if config_file is not None:
+            self.config_path: str = str(config_file)
+            return
+        self.config_path = os.path.join(self.dir, "prometheus.yml")
         interval: str = f"{scrape_interval_s}s"
         config: dict[str, Any] = {
             "global": {"scrape_interval": interval, "evaluation_interval": interval,
@@ -41,8 +51,6 @@ class Prometheus:
         }
         with open(self.config_path, "w", encoding="utf-8") as f:
             yaml.safe_dump(config, f)
-        self.address: str = ""
-        self.proc: Optional[subprocess.Popen] = None
 
     def __enter__(self) -> "Prometheus":
         try:
@@ -67,7 +75,7 @@ class Prometheus:
         argv: list[str] = [PROMETHEUS_BIN, f"--config.file={self.config_path}",
                            f"--storage.tsdb.path={os.path.join(self.dir, 'data')}",
                            f"--web.listen-address={self.address}",
-                           "--web.enable-lifecycle", "--log.level=warn"]
+                           "--web.enable-lifecycle", "--log.level=warn", *self.extra_args]
         log = open(self.log_path, "wb")
         try:
             if self.netns is not None:
@@ -93,15 +101,26 @@ class Prometheus:
         except FileNotFoundError:
             return ""
 
+    def api(self, path: str, params: Optional[list[tuple[str, str]]] = None
+            ) -> tuple[int, dict[str, Any]]:
+        """GET /api/v1/<path>; returns (HTTP status, decoded JSON body; a body that is not
+        JSON comes back as {"status": "not-json", "raw": ...})."""
+        query: str = "?" + urllib.parse.urlencode(params) if params else ""
+        resp = http_get(self.address, f"/api/v1/{path}{query}", netns=self.netns, timeout=10)
+        try:
+            body: dict[str, Any] = json.loads(resp.body)
+        except ValueError:
+            body = {"status": "not-json", "raw": resp.text[:500]}
+        return resp.status, body
+
     def query(self, expr: str) -> list[dict[str, Any]]:
         """Instant query; returns data.result (vector elements: {"metric": {...}, "value":
         [ts, "v"]}). Fails on any API error."""
-        path: str = "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
-        resp = http_get(self.address, path, netns=self.netns, timeout=10)
-        body: dict[str, Any] = json.loads(resp.body)
-        if resp.status != 200 or body.get("status") != "success":
-            raise AssertionError(f"query {expr!r} failed: {resp.status} {body}")
-        return list(body["data"]["result"])
+        status, body = self.api("query", [("query", expr)])
+        if status != 200 or body.get("status") != "success":
+            raise AssertionError(f"query {expr!r} failed: {status} {body}")
+        result = body["data"]["result"]
+        return list(result) if isinstance(result, list) else [result]
 
     def query_values(self, expr: str) -> dict[frozenset, float]:
         """Instant query as {frozenset(labels): value}."""

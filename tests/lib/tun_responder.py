@@ -48,7 +48,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional, TextIO
+from typing import TYPE_CHECKING, Optional, Sequence, TextIO
 
 if TYPE_CHECKING:
     from lib.netns import NetNs as NetNsLike
@@ -167,34 +167,36 @@ def wire_fields(packet: bytes) -> dict[str, int | bool]:
     return {"ttl": packet[7], "tos": tclass, "ip_len": 40 + struct.unpack("!H", packet[4:6])[0]}
 
 
+def ip_packet(version: int, src: str, dst: str, message: bytes, *, ttl: int = 64,
+              checksum_xor: int = 0) -> bytes:
+    """An IPv4 or IPv6 packet from `src` to `dst` carrying the ICMP(v6) `message`, whose
+    checksum field (zero on entry) is filled in here, xored with `checksum_xor` to break it on
+    purpose."""
+    if version == 4:
+        msg: bytes = _with_checksum(message, checksum(message) ^ checksum_xor)
+        header: bytes = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(msg),
+                                    int.from_bytes(os.urandom(2), "big"), 0, ttl, _PROTO_ICMP, 0,
+                                    ipaddress.IPv4Address(src).packed,
+                                    ipaddress.IPv4Address(dst).packed)
+        header = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
+        return header + msg
+    src_b: bytes = ipaddress.IPv6Address(src).packed
+    dst_b: bytes = ipaddress.IPv6Address(dst).packed
+    pseudo: bytes = src_b + dst_b + struct.pack("!I3xB", len(message), _PROTO_ICMPV6)
+    msg = _with_checksum(message, checksum(pseudo + message) ^ checksum_xor)
+    return struct.pack("!IHBB16s16s", 6 << 28, len(msg), _PROTO_ICMPV6, ttl, src_b,
+                       dst_b) + msg
+
+
 def build_reply(req: EchoRequest, b: Behaviour) -> bytes:
     """The full IP packet answering `req` as behaviour `b` says."""
     ident: int = req.ident ^ 0x5A5A if b.wrong_id else req.ident
     seq: int = (req.seq + 1000) & 0xFFFF if b.wrong_seq else req.seq
     payload: bytes = bytes(x ^ 0xFF for x in req.payload) if b.corrupt else req.payload
-    src: str = b.src if b.src else req.dst
-    if req.version == 4:
-        msg: bytes = _icmp_message(_ICMP_ECHO_REPLY, ident, seq, payload)
-        csum: int = checksum(msg)
-        if b.bad_checksum:
-            csum ^= 0x00FF
-        msg = _with_checksum(msg, csum)
-        header: bytes = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(msg),
-                                    int.from_bytes(os.urandom(2), "big"), 0, b.ttl, _PROTO_ICMP, 0,
-                                    ipaddress.IPv4Address(src).packed,
-                                    ipaddress.IPv4Address(req.src).packed)
-        header = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
-        return header + msg
-    msg = _icmp_message(_ICMP6_ECHO_REPLY, ident, seq, payload)
-    src_b: bytes = ipaddress.IPv6Address(src).packed
-    dst_b: bytes = ipaddress.IPv6Address(req.src).packed
-    pseudo: bytes = src_b + dst_b + struct.pack("!I3xB", len(msg), _PROTO_ICMPV6)
-    csum = checksum(pseudo + msg)
-    if b.bad_checksum:
-        csum ^= 0x00FF
-    msg = _with_checksum(msg, csum)
-    header = struct.pack("!IHBB16s16s", 6 << 28, len(msg), _PROTO_ICMPV6, b.ttl, src_b, dst_b)
-    return header + msg
+    reply_type: int = _ICMP_ECHO_REPLY if req.version == 4 else _ICMP6_ECHO_REPLY
+    return ip_packet(req.version, b.src if b.src else req.dst, req.src,
+                     _icmp_message(reply_type, ident, seq, payload), ttl=b.ttl,
+                     checksum_xor=0x00FF if b.bad_checksum else 0)
 
 
 @dataclass
@@ -262,6 +264,25 @@ def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=10)
 
 
+def route_into(dev: str, local: Sequence[str], routes: Sequence[str]) -> None:
+    """Bring TUN device `dev` up, give it the `local` addresses (at most one per family) and
+    route each prefix of `routes` into it, with that family's local address as the source."""
+    _ip("link", "set", "dev", dev, "up")
+    local_by_family: dict[int, str] = {}
+    for addr in local:
+        ip = ipaddress.ip_address(addr)
+        local_by_family[ip.version] = str(ip)
+        if ip.version == 6:
+            _ip("-6", "addr", "add", f"{ip}/128", "dev", dev, "nodad")
+        else:
+            _ip("-4", "addr", "add", f"{ip}/32", "dev", dev)
+    for prefix in routes:
+        net = ipaddress.ip_network(prefix, strict=False)
+        src: list[str] = (["src", local_by_family[net.version]]
+                          if net.version in local_by_family else [])
+        _ip(f"-{net.version}", "route", "add", str(net), "dev", dev, *src)
+
+
 def load_behaviours(path: Optional[str], inline: Optional[str]) -> tuple[Behaviour,
                                                                          dict[str, Behaviour]]:
     raw: dict = {}
@@ -314,20 +335,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     fd: int = open_tun(args.dev)
     log: Optional[TextIO] = open(args.log, "a", encoding="utf-8") if args.log else None
     try:
-        _ip("link", "set", "dev", args.dev, "up")
-        local_by_family: dict[int, str] = {}
-        for addr in args.local:
-            ip = ipaddress.ip_address(addr)
-            local_by_family[ip.version] = str(ip)
-            if ip.version == 6:
-                _ip("-6", "addr", "add", f"{ip}/128", "dev", args.dev, "nodad")
-            else:
-                _ip("-4", "addr", "add", f"{ip}/32", "dev", args.dev)
-        for prefix in args.route:
-            net = ipaddress.ip_network(prefix, strict=False)
-            src: list[str] = (["src", local_by_family[net.version]]
-                              if net.version in local_by_family else [])
-            _ip(f"-{net.version}", "route", "add", str(net), "dev", args.dev, *src)
+        route_into(args.dev, args.local, args.route)
         os.set_blocking(fd, False)
         responder = Responder(fd, table, default, log)
         watch_stdin: bool = _watch_stdin()
@@ -358,47 +366,24 @@ def main(argv: Optional[list[str]] = None) -> int:
     return 0
 
 
-class TunResponder:
-    """Runs this file as a subprocess inside a namespace (test side). Context manager: starts the
-    responder, waits for READY, and stops it (SIGTERM, then kill) on exit. Not thread-safe.
+class ResponderProcess:
+    """A responder script run as a subprocess inside a namespace (test side). Context manager:
+    starts it, waits for its "READY" line, and stops it (SIGTERM, then kill) on exit.
+    Subclasses say how to start it in `argv()`. Not thread-safe."""
 
-    `behaviours` maps an address (or "default") to a behaviour dict as described in the module
-    docstring. `log_path`, if given, receives one JSON line per echo request seen.
-    """
+    name: str = "responder"
 
-    V4_PREFIX: str = "198.19.0.0/24"
-    V6_PREFIX: str = "2001:2:0:1::/64"
-    # Local source addresses on the device itself (never answered by the responder).
-    V4_LOCAL: str = "198.19.0.254"
-    V6_LOCAL: str = "2001:2:0:1::fffe"
-
-    def __init__(self, ns: "NetNsLike", behaviours: dict[str, dict], *, dev: str = "pe-tun0",
-                 routes: tuple[str, ...] = (V4_PREFIX, V6_PREFIX),
-                 local: tuple[str, ...] = (V4_LOCAL, V6_LOCAL), max_lifetime_s: float = 300.0,
-                 log_path: Optional[str] = None) -> None:
+    def __init__(self, ns: "NetNsLike", log_path: Optional[str] = None) -> None:
         self._ns = ns
-        self._behaviours: dict[str, dict] = behaviours
-        self._dev: str = dev
-        self._routes: tuple[str, ...] = routes
-        self._local: tuple[str, ...] = local
-        self._max_lifetime_s: float = max_lifetime_s
         self.log_path: Optional[str] = log_path
         self._proc: Optional[subprocess.Popen] = None
 
-    def __enter__(self) -> "TunResponder":
-        argv: list[str] = [sys.executable if os.path.isabs(sys.executable) else "/usr/bin/python3",
-                           os.path.abspath(__file__), "--dev", self._dev,
-                           "--behaviour-json", json.dumps(self._behaviours),
-                           "--max-lifetime", str(self._max_lifetime_s)]
-        for route in self._routes:
-            argv += ["--route", route]
-        for addr in self._local:
-            argv += ["--local", addr]
-        if self.log_path:
-            argv += ["--log", self.log_path]
-        if os.geteuid() == 0:
-            argv += ["--realtime"]
-        # rp_filter would drop replies whose source (wrong_src) is not routed back via the TUN.
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def __enter__(self) -> "ResponderProcess":
+        argv: list[str] = self.argv()
+        # rp_filter would drop replies (and errors) whose source is not routed back via the TUN.
         self._ns.sysctl("net.ipv4.conf.all.rp_filter", 0)
         self._ns.sysctl("net.ipv4.conf.default.rp_filter", 0)
         self._proc = self._ns.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -408,7 +393,7 @@ class TunResponder:
         if not line.startswith("READY"):
             self.stop()
             err: str = self._proc.stderr.read() if self._proc.stderr else ""
-            raise RuntimeError(f"tun_responder did not become ready: {line!r} {err}")
+            raise RuntimeError(f"{self.name} did not become ready: {line!r} {err}")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -437,6 +422,52 @@ class TunResponder:
             return []
         with open(self.log_path, encoding="utf-8") as f:
             return [json.loads(line) for line in f if line.strip()]
+
+
+class TunResponder(ResponderProcess):
+    """Runs this file as a subprocess inside a namespace (test side). Context manager: starts the
+    responder, waits for READY, and stops it (SIGTERM, then kill) on exit. Not thread-safe.
+
+    `behaviours` maps an address (or "default") to a behaviour dict as described in the module
+    docstring. `log_path`, if given, receives one JSON line per echo request seen.
+    """
+
+    name = "tun_responder"
+    V4_PREFIX: str = "198.19.0.0/24"
+    V6_PREFIX: str = "2001:2:0:1::/64"
+    # Local source addresses on the device itself (never answered by the responder).
+    V4_LOCAL: str = "198.19.0.254"
+    V6_LOCAL: str = "2001:2:0:1::fffe"
+
+    def __init__(self, ns: "NetNsLike", behaviours: dict[str, dict], *, dev: str = "pe-tun0",
+                 routes: tuple[str, ...] = (V4_PREFIX, V6_PREFIX),
+                 local: tuple[str, ...] = (V4_LOCAL, V6_LOCAL), max_lifetime_s: float = 300.0,
+                 log_path: Optional[str] = None) -> None:
+        super().__init__(ns, log_path)
+        self._behaviours: dict[str, dict] = behaviours
+        self._dev: str = dev
+        self._routes: tuple[str, ...] = routes
+        self._local: tuple[str, ...] = local
+        self._max_lifetime_s: float = max_lifetime_s
+
+    def argv(self) -> list[str]:
+        argv: list[str] = [sys.executable if os.path.isabs(sys.executable) else "/usr/bin/python3",
+                           os.path.abspath(__file__), "--dev", self._dev,
+                           "--behaviour-json", json.dumps(self._behaviours),
+                           "--max-lifetime", str(self._max_lifetime_s)]
+        for route in self._routes:
+            argv += ["--route", route]
+        for addr in self._local:
+            argv += ["--local", addr]
+        if self.log_path:
+            argv += ["--log", self.log_path]
+        if os.geteuid() == 0:
+            argv += ["--realtime"]
+        return argv
+
+    def __enter__(self) -> "TunResponder":
+        super().__enter__()
+        return self
 
 
 if __name__ == "__main__":

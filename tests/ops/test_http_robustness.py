@@ -6,18 +6,21 @@ runs against a ThreadSanitizer build: many scrapes of /metrics and / during SIGH
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import gzip
 import os
 import random
 import signal
+import socket
 import threading
 import time
 from typing import Iterator, Optional
 
 import pytest
 
-from lib.exporter import Exporter, http_get, wait_until
-from ops_helpers import LOOPBACK_CONFIG, RawResponse, loopback_config, raw_request
+from lib.exporter import Exporter, http_get, run_cli, wait_until
+from ops_helpers import (LOOPBACK_CONFIG, RawResponse, loopback_config, raw_request,
+                         split_address)
 
 CLOSED = None  # expectation: no status line, the server just hangs up
 
@@ -172,6 +175,106 @@ def test_status_line_does_not_echo_request_bytes(exporter: Exporter) -> None:
 def test_nul_in_path_is_not_the_status_page(exporter: Exporter) -> None:
     resp = raw_request(exporter.address, request("/%00"), timeout=5)
     assert resp.status in (400, 404), resp
+
+
+# -- idle clients ----------------------------------------------------------------------------------
+# CivetWeb gives each accepted connection a thread until its request head arrives or
+# --web.request-timeout passes (1.15 has no separate, shorter head timeout), so N clients that
+# connect and send nothing hold all N threads (--web.max-requests) for that long.
+HTTP_THREADS: int = 8  # --web.max-requests default
+REQUEST_TIMEOUT_S: float = 5.0  # --web.request-timeout default
+
+
+def _fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+@contextlib.contextmanager
+def idle_clients(exp: Exporter, n: int) -> Iterator[list[socket.socket]]:
+    """n connections that never send a byte, accepted by the server before this yields."""
+    fds0 = _fds(exp.pid)
+    host, port = split_address(exp.address)
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.create_connection((host, port), timeout=5))
+                 for _ in range(n)]
+        wait_until(lambda: _fds(exp.pid) >= fds0 + n, 5, message=f"{n} idle clients accepted")
+        yield socks
+
+
+def timed_scrape(exp: Exporter, timeout: float) -> float:
+    started = time.monotonic()
+    resp = exp.get("/metrics", timeout=timeout)
+    took = time.monotonic() - started
+    assert resp.status == 200 and b"ping_up" in resp.body, resp.status
+    return took
+
+
+def report(capsys: pytest.CaptureFixture, text: str) -> None:
+    with capsys.disabled():
+        print(f"\nHTTP_IDLE {text}", flush=True)
+
+
+@pytest.mark.time_limit(30)
+def test_idle_clients_below_the_thread_count(exporter: Exporter,
+                                             capsys: pytest.CaptureFixture) -> None:
+    """N-1 idle connections leave a thread free: scrapes are answered at once."""
+    fds0 = _fds(exporter.pid)
+    with idle_clients(exporter, HTTP_THREADS - 1):
+        took = [timed_scrape(exporter, 5) for _ in range(3)]
+    report(capsys, f"idle={HTTP_THREADS - 1} threads={HTTP_THREADS} scrapes_s="
+                   f"{[round(t, 3) for t in took]}")
+    assert max(took) < 1.0, took
+    wait_until(lambda: _fds(exporter.pid) == fds0, 5, message=f"fds back to {fds0}")
+
+
+@pytest.mark.time_limit(40)
+def test_idle_clients_on_every_thread_are_bounded_by_the_request_timeout(
+        exporter: Exporter, capsys: pytest.CaptureFixture) -> None:
+    """N idle connections (N = threads): the scrape behind them waits for the first of them to
+    time out, and is answered within the default request timeout + 2 s; the server drops the
+    idle connections by then, and the next scrape is immediate."""
+    fds0 = _fds(exporter.pid)
+    bound = REQUEST_TIMEOUT_S + 2
+    with idle_clients(exporter, HTTP_THREADS) as socks:
+        took = timed_scrape(exporter, bound + 5)
+        # The server hung up on every idle client (EOF), it did not just leave them.
+        socks[0].settimeout(bound)
+        dropped = socks[0].recv(1) == b""
+    after = timed_scrape(exporter, 5)
+    report(capsys, f"idle={HTTP_THREADS} threads={HTTP_THREADS} "
+                   f"request_timeout_s={REQUEST_TIMEOUT_S} scrape_behind_s={took:.2f} "
+                   f"next_scrape_s={after:.3f}")
+    assert took <= bound, (took, bound)
+    assert dropped
+    assert after < 1.0, after
+    wait_until(lambda: _fds(exporter.pid) == fds0, 5, message=f"fds back to {fds0}")
+    alive(exporter)
+
+
+@pytest.mark.time_limit(40)
+def test_request_timeout_flag_sets_the_bound(capsys: pytest.CaptureFixture) -> None:
+    """--web.request-timeout=1s with 4 threads: 4 idle clients delay a scrape by at most
+    1 s + 2 s, 8 of them (two waves) by at most 2 x 1 s + 2 s."""
+    with Exporter(LOOPBACK_CONFIG,
+                  extra_args=["--web.request-timeout=1s", "--web.max-requests=4"]) as exp:
+        figures = []
+        fds0 = _fds(exp.pid)
+        for idle, bound in ((3, 1.0), (4, 1.0 + 2), (8, 2 * 1.0 + 2)):
+            with idle_clients(exp, idle):
+                took = timed_scrape(exp, bound + 5)
+            wait_until(lambda: _fds(exp.pid) == fds0, 5, message=f"fds back to {fds0}")
+            figures.append((idle, round(took, 2)))
+            assert took <= bound, (idle, took, bound)
+        report(capsys, f"threads=4 request_timeout_s=1 (idle, scrape_s)={figures}")
+        alive(exp)
+
+
+@pytest.mark.parametrize("value", ["0s", "50ms", "11m", "soon"])
+def test_request_timeout_flag_rejects_nonsense(exporter_bin: str, value: str) -> None:
+    proc = run_cli([f"--web.request-timeout={value}", "--web.listen-address=127.0.0.1:0"],
+                   timeout=10)
+    assert proc.returncode != 0, proc
+    assert "--web.request-timeout" in proc.stderr + proc.stdout, proc
 
 
 # -- concurrency ---------------------------------------------------------------------------------
