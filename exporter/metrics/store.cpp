@@ -171,6 +171,23 @@ void TargetStats::Read(TargetSnapshot* out) const {
   }
 }
 
+void TargetStats::ReadCounters(TargetCounters* out) const {
+  for (;;) {
+    uint64_t s1 = seq_.load(std::memory_order_acquire);
+    if (s1 & 1) continue;  // a publish is in progress: it takes microseconds
+    out->has_round = has_round_.load(std::memory_order_relaxed) != 0;
+    out->round_sent = static_cast<uint32_t>(round_sent_.load(std::memory_order_relaxed));
+    out->round_received = static_cast<uint32_t>(round_received_.load(std::memory_order_relaxed));
+    out->last_round_time = LoadDouble(last_round_time_);
+    out->sent_total = sent_total_.load(std::memory_order_relaxed);
+    out->received_total = received_total_.load(std::memory_order_relaxed);
+    out->rtt_sum = LoadDouble(rtt_sum_);
+    out->rtt_count = rtt_count_.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (seq_.load(std::memory_order_relaxed) == s1) break;
+  }
+}
+
 TargetEntry TargetEntry::Make(TargetInfo info, size_t bucket_count) {
   if (info.label_text.empty()) info.label_text = RenderLabels(info);
   return TargetEntry{std::make_shared<const TargetInfo>(std::move(info)),

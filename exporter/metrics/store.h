@@ -68,6 +68,17 @@ struct TargetSnapshot {
   uint64_t rtt_count = 0;
 };
 
+/// The few numbers a sampler needs, without the histogram and error counts,
+/// so reading one costs a couple of cache lines.
+struct TargetCounters {
+  bool has_round = false;
+  uint32_t round_sent = 0, round_received = 0;
+  double last_round_time = 0;
+  uint64_t sent_total = 0, received_total = 0;
+  double rtt_sum = 0;
+  uint64_t rtt_count = 0;
+};
+
 /// Counters and last round of one target. One writer thread (the owning
 /// worker) at a time; any number of concurrent readers. Round data is guarded
 /// by a sequence lock over atomics, so readers retry instead of blocking the
@@ -87,6 +98,8 @@ class TargetStats {
 
   /// Reader side.
   void Read(TargetSnapshot* out) const;
+  /// Reads only TargetCounters' fields, consistent with each other as in Read().
+  void ReadCounters(TargetCounters* out) const;
 
  private:
   static void Bump(std::atomic<uint64_t>& c) {

@@ -200,7 +200,8 @@ std::string RenderStatusPage(const metrics::ResultStore& store, const PageInfo& 
   html += "</tr></thead><tbody>\n";
   metrics::TargetSnapshot s;
   size_t graphs = 0;
-  for (const auto& entry : *targets) {
+  for (size_t index = 0; index < targets->size(); ++index) {
+    const metrics::TargetEntry& entry = (*targets)[index];
     entry.stats->Read(&s);
     const char* state = "pending";
     if (s.has_round) {
@@ -216,7 +217,8 @@ std::string RenderStatusPage(const metrics::ResultStore& store, const PageInfo& 
       if (s.round_received > 0) rtt = FormatRtt(s.rtt_avg);
     }
     std::optional<SeriesView> series;
-    if (history != nullptr) series = history->Get(entry.info->name);
+    // By position: O(1), and each address of a multi-address name has its own series.
+    if (history != nullptr) series = history->Get(*targets, index);
     if (series && series->last_change > 0) {
       since = "<span title=\"" + FormatUtc(series->last_change) + "\">" +
               FormatAgo(now_wall - series->last_change) + "</span>";
