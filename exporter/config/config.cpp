@@ -15,10 +15,12 @@
 #include <initializer_list>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -460,6 +462,16 @@ struct HostSeen {
   std::string path;
 };
 
+// Where a host was first listed: its path is rendered only for a duplicate's message, since
+// building "targets[0].hosts[12345]" for every host cost more than parsing it.
+struct HostRef {
+  SourcePosition position;
+  uint32_t group = 0;
+  uint32_t index = 0;
+  std::string Path() const { return Index(Join(Index("targets", group), "hosts"), index); }
+};
+using HostsSeen = std::unordered_map<std::string, HostRef>;  // by HostKey()
+
 /// Turns a parsed TOML document into a Config. Single use; not thread-safe.
 class Validator {
  public:
@@ -594,7 +606,14 @@ class Validator {
       return MakeFail(PosOf(node),
                       std::string("targets: no [[targets]] defined (") + kNeedTargets + ")");
     }
-    std::map<std::string, HostSeen> hosts_seen;
+    HostsSeen hosts_seen;
+    size_t host_count = 0;
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const toml::table* t = arr->get(i)->as_table();
+      const toml::node* h = t ? t->get("hosts") : nullptr;
+      if (h && h->is_array()) host_count += h->as_array()->size();
+    }
+    hosts_seen.reserve(host_count);
     for (size_t i = 0; i < arr->size(); ++i) {
       const toml::node& e = *arr->get(i);
       std::string path = Index("targets", i);
@@ -645,7 +664,7 @@ class Validator {
   }
 
   Status ReadGroup(const toml::table& t, const std::string& path, size_t index, TargetGroup& group,
-                   std::map<std::string, HostSeen>& hosts_seen) {
+                   HostsSeen& hosts_seen) {
     group.position = PosOf(t);
     group.name = "group-" + std::to_string(index + 1);
     group_name_position_ = group.position;
@@ -683,7 +702,7 @@ class Validator {
                                           ": missing required key \"hosts\" (e.g. hosts = "
                                           "[\"127.0.0.1\"])");
     }
-    if (Status st = ReadHosts(*hosts, Join(path, "hosts"), group, hosts_seen)) return st;
+    if (Status st = ReadHosts(*hosts, Join(path, "hosts"), index, group, hosts_seen)) return st;
     if (Status st = CheckTiming(set, path, Scope::kGroup, group.position)) return st;
     group.options = set.options;
     return std::nullopt;
@@ -832,38 +851,43 @@ class Validator {
                                      " is not a family (expected \"ip4\", \"ip6\" or \"any\")");
   }
 
-  static Status ReadHosts(const toml::node& node, const std::string& path, TargetGroup& group,
-                          std::map<std::string, HostSeen>& seen) {
+  static Status ReadHosts(const toml::node& node, const std::string& path, size_t group_index,
+                          TargetGroup& group, HostsSeen& seen) {
     const toml::array* arr = node.as_array();
     if (!arr) return TypeFail(node, path, "an array of strings (IP addresses or host names)");
     if (arr->empty()) return MakeFail(PosOf(node), path + ": must list at least one host");
+    group.hosts.reserve(arr->size());
+    group.host_positions.reserve(arr->size());
     for (size_t i = 0; i < arr->size(); ++i) {
       const toml::node& e = *arr->get(i);
-      std::string host_path = Index(path, i);
+      auto host_path = [&] { return Index(path, i); };
       const toml::value<std::string>* v = e.as_string();
-      if (!v) return TypeFail(e, host_path, "a string (an IP address or host name)");
+      if (!v) return TypeFail(e, host_path(), "a string (an IP address or host name)");
       const std::string& host = v->get();
       SourcePosition pos = PosOf(e);
-      if (host.empty()) return MakeFail(pos, host_path + ": host must not be empty");
+      if (host.empty()) return MakeFail(pos, host_path() + ": host must not be empty");
       std::optional<IpAddress> ip = IpAddress::Parse(host);
       bool ip4 = ip && ip->is_v4();
       bool ip6 = ip && !ip->is_v4();
       if (!ip && !IsHostName(host)) {
-        return MakeFail(pos, host_path + ": " + Quote(host) + " is not an IP address or host name");
+        return MakeFail(pos,
+                        host_path() + ": " + Quote(host) + " is not an IP address or host name");
       }
       if (ip6 && group.family == Family::kIp4) {
-        return MakeFail(pos, host_path + ": " + Quote(host) +
+        return MakeFail(pos, host_path() + ": " + Quote(host) +
                                  " is an IPv6 address but the group's family is \"ip4\"");
       }
       if (ip4 && group.family == Family::kIp6) {
-        return MakeFail(pos, host_path + ": " + Quote(host) +
+        return MakeFail(pos, host_path() + ": " + Quote(host) +
                                  " is an IPv4 address but the group's family is \"ip6\"");
       }
-      auto [it, inserted] = seen.emplace(CanonicalHost(host), HostSeen{pos, host_path});
+      auto [it, inserted] =
+          seen.emplace(ip ? AddressKey(*ip) : HostKey(host),
+                       HostRef{pos, static_cast<uint32_t>(group_index), static_cast<uint32_t>(i)});
       if (!inserted) {
-        return MakeFail(pos, host_path + ": duplicate host " + Quote(host) +
+        return MakeFail(pos, host_path() + ": duplicate host " + Quote(host) +
                                  " (already listed at " + PosText(it->second.position) + " as " +
-                                 it->second.path + ")");
+                                 it->second.Path() + ")");
       }
       group.hosts.push_back(host);
       group.host_positions.push_back(pos);
@@ -988,6 +1012,35 @@ std::vector<double> DefaultRttBuckets() {
 }
 
 // Literals are read by IpAddress::Parse, as the resolver reads them.
+SharedProbeOptions::SharedProbeOptions() {
+  // One defaults object for every default-constructed value: BuildPlans makes 100 000.
+  static const std::shared_ptr<const ProbeOptions> kDefaults = std::make_shared<ProbeOptions>();
+  p_ = kDefaults;
+}
+
+SharedProbeOptions::SharedProbeOptions(ProbeOptions options)
+    : p_(std::make_shared<const ProbeOptions>(std::move(options))) {}
+
+std::string AddressKey(const IpAddress& ip) {
+  // A leading NUL cannot start a host name, so address keys never equal name keys.
+  std::string key(1, '\0');
+  if (ip.is_v4()) {
+    key.append(reinterpret_cast<const char*>(&ip.v4()), sizeof(in_addr));
+  } else {
+    key.append(reinterpret_cast<const char*>(&ip.v6()), sizeof(in6_addr));
+  }
+  return key;
+}
+
+std::string HostKey(std::string_view host) {
+  if (std::optional<IpAddress> ip = IpAddress::Parse(host)) return AddressKey(*ip);
+  std::string out;
+  out.reserve(host.size());
+  for (char c : host) out += Lower(c);
+  if (!out.empty() && out.back() == '.') out.pop_back();
+  return out;
+}
+
 std::string CanonicalHost(std::string_view host) {
   if (std::optional<IpAddress> ip = IpAddress::Parse(host)) return ip->ToString();
   std::string out;

@@ -80,6 +80,16 @@ SendError SendErrorFromErrno(int err) {
   }
 }
 
+SharedLabels::SharedLabels(List labels)
+    : p_(labels.empty() ? nullptr : std::make_shared<const List>(std::move(labels))) {}
+
+SharedLabels::SharedLabels(std::shared_ptr<const List> labels) : p_(std::move(labels)) {}
+
+const SharedLabels::List& SharedLabels::list() const {
+  static const List kNone;
+  return p_ ? *p_ : kNone;
+}
+
 std::string RenderLabels(const TargetInfo& info) {
   std::string out;
   AppendLabel(out, "target", info.name);

@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -31,11 +32,32 @@ const char* SendErrorName(SendError e);
 /// Maps a send() errno to a reason.
 SendError SendErrorFromErrno(int err);
 
+/// A target's static labels (sorted by name), shared read-only by every target of its group:
+/// copies share one list. Converts implicitly from a plain list. Immutable, so thread-safe.
+class SharedLabels {
+ public:
+  using List = std::vector<std::pair<std::string, std::string>>;
+  SharedLabels() = default;
+  SharedLabels(List labels);  // NOLINT(google-explicit-constructor): a value
+  SharedLabels(std::initializer_list<List::value_type> labels) : SharedLabels(List(labels)) {}
+  SharedLabels(std::shared_ptr<const List> labels);  // NOLINT(google-explicit-constructor)
+  const List& list() const;
+  List::const_iterator begin() const { return list().begin(); }
+  List::const_iterator end() const { return list().end(); }
+  size_t size() const { return list().size(); }
+  bool empty() const { return list().empty(); }
+  /// Same labels, whether or not the list is the same object.
+  bool operator==(const SharedLabels& o) const { return p_ == o.p_ || list() == o.list(); }
+
+ private:
+  std::shared_ptr<const List> p_;  // null: no labels
+};
+
 /// The identity of a target as series show it. Immutable once built.
 struct TargetInfo {
-  std::string name;                                         ///< as configured
-  std::string address;                                      ///< the IP pinged, "" if unresolved
-  std::vector<std::pair<std::string, std::string>> labels;  ///< static group labels
+  std::string name;     ///< as configured
+  std::string address;  ///< the IP pinged, "" if unresolved
+  SharedLabels labels;  ///< static group labels
   /// Pre-rendered `target="…",address="…",k="v"` (escaped), so scrapes only copy.
   std::string label_text;
 };

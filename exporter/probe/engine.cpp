@@ -1,6 +1,7 @@
 #include "probe/engine.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "metrics/text_writer.h"
@@ -10,11 +11,49 @@ namespace ping_exporter::probe {
 namespace {
 
 // History follows a target's name, static labels and (with all_addresses)
-// the position of its address; the address itself may move.
-std::string HistoryKey(const metrics::TargetInfo& info, size_t index) {
-  std::string k = info.name;
-  for (const auto& [n, v] : info.labels) k += "\x1f" + n + "=" + v;
-  return k + "\x1f#" + std::to_string(index);
+// the position of its address; the address itself may move. This finds the
+// previous plans by name: open addressing over plan positions, so a reload of
+// 100 000 targets builds no key strings and allocates one array.
+class PreviousByName {
+ public:
+  explicit PreviousByName(const std::vector<TargetPlan>& plans) : plans_(plans) {
+    size_t capacity = 16;
+    while (capacity < plans.size() * 2) capacity <<= 1;
+    slots_.assign(capacity, kEmpty);
+    for (size_t i = 0; i < plans.size(); ++i) {
+      // Plans of one name are consecutive; the first of the run is indexed.
+      if (i > 0 && plans[i - 1].entry.info->name == plans[i].entry.info->name) continue;
+      size_t slot = Probe(plans[i].entry.info->name);
+      if (slots_[slot] == kEmpty) slots_[slot] = static_cast<uint32_t>(i);
+    }
+  }
+
+  /// The previous plan for address `index` of `name`, or null.
+  const TargetPlan* Find(std::string_view name, size_t index) const {
+    uint32_t first = slots_[Probe(name)];
+    if (first == kEmpty) return nullptr;
+    size_t at = first + index;
+    if (at >= plans_.size() || plans_[at].entry.info->name != name) return nullptr;
+    return &plans_[at];
+  }
+
+ private:
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+  // The slot holding `name`, or the empty slot where it would go.
+  size_t Probe(std::string_view name) const {
+    size_t mask = slots_.size() - 1;
+    size_t slot = std::hash<std::string_view>()(name) & mask;
+    while (slots_[slot] != kEmpty && plans_[slots_[slot]].entry.info->name != name) {
+      slot = (slot + 1) & mask;
+    }
+    return slot;
+  }
+  const std::vector<TargetPlan>& plans_;
+  std::vector<uint32_t> slots_;
+};
+
+bool FamilyAccepts(config::Family family, const IpAddress& ip) {
+  return family == config::Family::kAny || (family == config::Family::kIp4) == ip.is_v4();
 }
 
 bool SamePlans(const std::vector<TargetPlan>& a, const std::vector<TargetPlan>& b) {
@@ -54,31 +93,30 @@ std::vector<TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs
                                    const std::vector<TargetPlan>& previous, size_t bucket_count,
                                    const Shard& shard, Logger& logger,
                                    std::vector<std::string>* unresolved) {
-  std::map<std::string, const TargetPlan*> old;
-  {
-    std::map<std::string, size_t> seen;
-    for (const TargetPlan& p : previous) {
-      size_t index = seen[p.entry.info->name]++;
-      old.emplace(HistoryKey(*p.entry.info, index), &p);
-    }
-  }
+  PreviousByName old(previous);
   std::vector<TargetPlan> plans;
   plans.reserve(specs.size());
+  std::vector<std::optional<IpAddress>> addresses;  // reused for every spec
   for (const targets::TargetSpec& spec : specs) {
     if (!shard.Owns(spec.host)) continue;
-    std::vector<std::optional<IpAddress>> addresses;
-    auto resolved = targets::ResolveAll(spec.host, spec.family, spec.options.resolve_timeout);
-    if (resolved && !resolved->empty()) {
-      size_t keep = spec.all_addresses ? resolved->size() : 1;
-      for (size_t i = 0; i < keep; ++i) addresses.emplace_back((*resolved)[i]);
+    addresses.clear();
+    std::optional<IpAddress> literal = IpAddress::Parse(spec.host);
+    if (literal && FamilyAccepts(spec.family, *literal)) {
+      addresses.emplace_back(*literal);  // the common case at scale: no resolver call
     } else {
-      // Kept, and reported down every round, rather than silently dropped.
-      logger.Warn("cannot resolve target",
-                  {{"target", spec.host},
-                   {"origin", spec.origin},
-                   {"error", resolved ? std::string("no addresses") : resolved.error()}});
-      if (unresolved) unresolved->push_back(spec.host);
-      addresses.emplace_back(std::nullopt);
+      auto resolved = targets::ResolveAll(spec.host, spec.family, spec.options->resolve_timeout);
+      if (resolved && !resolved->empty()) {
+        size_t keep = spec.all_addresses ? resolved->size() : 1;
+        for (size_t i = 0; i < keep; ++i) addresses.emplace_back((*resolved)[i]);
+      } else {
+        // Kept, and reported down every round, rather than silently dropped.
+        logger.Warn("cannot resolve target",
+                    {{"target", spec.host},
+                     {"origin", spec.origin},
+                     {"error", resolved ? std::string("no addresses") : resolved.error()}});
+        if (unresolved) unresolved->push_back(spec.host);
+        addresses.emplace_back(std::nullopt);
+      }
     }
     for (size_t i = 0; i < addresses.size(); ++i) {
       TargetPlan plan;
@@ -86,20 +124,24 @@ std::vector<TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs
       plan.address = addresses[i];
       // Addresses of one name get distinct phases, so all_addresses does not burst.
       plan.phase =
-          Phase(i == 0 ? spec.host : spec.host + "#" + std::to_string(i), spec.options.interval);
-      metrics::TargetInfo info;
-      info.name = spec.host;
-      info.labels = spec.labels;
-      if (addresses[i]) info.address = addresses[i]->ToString();
-      info.label_text = metrics::RenderLabels(info);
-      auto it = old.find(HistoryKey(info, i));
-      if (it == old.end()) {
-        plan.entry = metrics::TargetEntry::Make(std::move(info), bucket_count);
-      } else if (it->second->entry.info->label_text == info.label_text) {
-        plan.entry = it->second->entry;  // unchanged: keep identity, counters, histogram
+          Phase(i == 0 ? spec.host : spec.host + "#" + std::to_string(i), spec.options->interval);
+      const TargetPlan* before = old.Find(spec.host, i);
+      if (before && !(before->entry.info->labels.list() == *spec.labels)) before = nullptr;
+      if (before && before->address == plan.address) {
+        plan.entry = before->entry;  // unchanged: keep identity, counters, histogram
       } else {
-        plan.entry.info = std::make_shared<const metrics::TargetInfo>(std::move(info));
-        plan.entry.stats = it->second->entry.stats;
+        metrics::TargetInfo info;
+        info.name = spec.host;
+        info.labels = spec.labels;
+        if (addresses[i]) info.address = addresses[i]->ToString();
+        info.label_text = metrics::RenderLabels(info);
+        if (before) {
+          // The address moved: a new identity with the target's history.
+          plan.entry.info = std::make_shared<const metrics::TargetInfo>(std::move(info));
+          plan.entry.stats = before->entry.stats;
+        } else {
+          plan.entry = metrics::TargetEntry::Make(std::move(info), bucket_count);
+        }
       }
       plans.push_back(std::move(plan));
     }
@@ -118,7 +160,8 @@ Engine::Engine(EngineOptions options, std::vector<double> bucket_bounds, Logger&
 
 Engine::~Engine() { Stop(); }
 
-Expected<bool, std::string> Engine::StartPool(std::vector<TargetPlan> plans, uint32_t workers) {
+Expected<bool, std::string> Engine::StartPool(std::shared_ptr<const std::vector<TargetPlan>> plans,
+                                              uint32_t workers) {
   std::lock_guard<std::mutex> lock(mu_);
   PoolOptions po;
   po.workers = workers;
@@ -131,21 +174,22 @@ Expected<bool, std::string> Engine::StartPool(std::vector<TargetPlan> plans, uin
     unmatched_before_ += pool_->counters().unmatched_replies.load();
     completed_before_ += pool_->counters().rounds_completed.load();
   }
-  auto started = WorkerPool::Start(po, plans, store_->bucket_bounds(), log_);
+  auto started = WorkerPool::Start(po, *plans, store_->bucket_bounds(), log_);
   if (!started) {
     std::string error = started.error();
     if (pool_) {
       // Bring the previous targets back.
       po.workers = workers_;
-      auto again = WorkerPool::Start(po, plans_, store_->bucket_bounds(), log_);
+      auto again = WorkerPool::Start(po, *plans_, store_->bucket_bounds(), log_);
       if (again) pool_ = std::move(again.value());
     }
     return MakeUnexpected(error);
   }
-  pool_ = std::move(started.value());
+  pool_ = std::move(started.value());  // the old pool's targets are freed here
   workers_ = workers;
   auto list = std::make_shared<metrics::ResultStore::TargetList>();
-  for (const TargetPlan& p : plans) list->push_back(p.entry);
+  list->reserve(plans->size());
+  for (const TargetPlan& p : *plans) list->push_back(p.entry);
   store_->Replace(std::move(list));
   plans_ = std::move(plans);
   return true;
@@ -180,7 +224,7 @@ void Engine::RecordStatus(const Planned& planned) {
 
 Expected<bool, std::string> Engine::Apply(const config::Config& config) {
   std::lock_guard<std::mutex> apply(apply_mu_);
-  std::vector<TargetPlan> previous;
+  std::shared_ptr<const std::vector<TargetPlan>> previous;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (pool_ && !std::equal(config.rtt_buckets.begin(), config.rtt_buckets.end(),
@@ -189,9 +233,11 @@ Expected<bool, std::string> Engine::Apply(const config::Config& config) {
     }
     previous = plans_;
   }
-  Planned planned = Plan(config, previous, /*log_problems=*/true);
+  Planned planned = Plan(config, *previous, /*log_problems=*/true);
+  previous.reset();  // the engine's reference is dropped when the new pool is in
   uint32_t workers = config.workers != 0 ? config.workers : options_.default_workers;
-  auto ok = StartPool(std::move(planned.plans), workers);
+  auto ok =
+      StartPool(std::make_shared<const std::vector<TargetPlan>>(std::move(planned.plans)), workers);
   if (!ok) return ok;
   Duration every = std::chrono::hours(24);
   std::vector<std::string> paths;
@@ -200,9 +246,10 @@ Expected<bool, std::string> Engine::Apply(const config::Config& config) {
     every = std::min(every, f.options.resolve_interval);
     paths.push_back(f.path);
   }
+  auto kept = std::make_shared<const config::Config>(config);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    config_ = config;
+    config_ = std::move(kept);
   }
   RecordStatus(planned);
   {
@@ -231,8 +278,8 @@ Expected<bool, std::string> Engine::Apply(const config::Config& config) {
 
 void Engine::Refresh() {
   std::lock_guard<std::mutex> apply(apply_mu_);
-  std::optional<config::Config> config;
-  std::vector<TargetPlan> previous;
+  std::shared_ptr<const config::Config> config;
+  std::shared_ptr<const std::vector<TargetPlan>> previous;
   uint32_t workers = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -241,12 +288,14 @@ void Engine::Refresh() {
     previous = plans_;
     workers = workers_;
   }
-  Planned planned = Plan(*config, previous, /*log_problems=*/false);
+  Planned planned = Plan(*config, *previous, /*log_problems=*/false);
   RecordStatus(planned);
-  if (SamePlans(planned.plans, previous)) return;
+  if (SamePlans(planned.plans, *previous)) return;
+  previous.reset();
   log_.Info("targets changed, restarting probes",
             {{"targets", std::to_string(planned.plans.size())}});
-  if (auto ok = StartPool(std::move(planned.plans), workers); !ok) {
+  auto plans = std::make_shared<const std::vector<TargetPlan>>(std::move(planned.plans));
+  if (auto ok = StartPool(std::move(plans), workers); !ok) {
     log_.Error("cannot apply changed targets", {{"error", ok.error()}});
   }
 }
@@ -266,7 +315,7 @@ void Engine::RefreshLoop() {
 
 size_t Engine::target_count() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return plans_.size();
+  return plans_->size();
 }
 
 uint32_t Engine::worker_count() const {

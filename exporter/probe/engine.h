@@ -78,8 +78,10 @@ class Engine {
   std::mutex apply_mu_;    // serializes Apply() and Refresh() (slow: resolves names)
   mutable std::mutex mu_;  // guards the fields below; held only briefly
   std::unique_ptr<WorkerPool> pool_;
-  std::vector<TargetPlan> plans_;
-  std::optional<config::Config> config_;
+  // Shared, never copied: a reload reads the previous plans while building new ones.
+  std::shared_ptr<const std::vector<TargetPlan>> plans_ =
+      std::make_shared<const std::vector<TargetPlan>>();
+  std::shared_ptr<const config::Config> config_;
   uint32_t workers_ = 0;
   uint64_t late_before_ = 0, unmatched_before_ = 0, completed_before_ = 0;
   std::unique_ptr<targets::TargetFileCache> files_;
@@ -103,12 +105,16 @@ class Engine {
   Planned Plan(const config::Config& config, const std::vector<TargetPlan>& previous,
                bool log_problems);
   void RecordStatus(const Planned& planned);
-  Expected<bool, std::string> StartPool(std::vector<TargetPlan> plans, uint32_t workers);
+  Expected<bool, std::string> StartPool(std::shared_ptr<const std::vector<TargetPlan>> plans,
+                                        uint32_t workers);
 };
 
 /// Resolves every spec into plans (one per address with all_addresses),
 /// reusing the stats of `previous` targets with the same name, labels and
-/// address index, so a moved address keeps the target's history.
+/// address index, so a moved address keeps the target's history; a target
+/// whose address did not move keeps its whole entry (same TargetInfo object).
+/// IP literals are taken as they are, without a resolver call. The plans of one
+/// name must be consecutive in `previous` (as BuildPlans makes them).
 std::vector<TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                    const std::vector<TargetPlan>& previous, size_t bucket_count,
                                    const Shard& shard, Logger& logger,

@@ -17,24 +17,26 @@ uint64_t RandomU64() {
 }
 
 Expected<std::unique_ptr<WorkerPool>, std::string> WorkerPool::Start(
-    const PoolOptions& options, std::vector<TargetPlan> targets,
+    const PoolOptions& options, const std::vector<TargetPlan>& targets,
     std::span<const double> bucket_bounds, Logger& logger) {
   std::unique_ptr<WorkerPool> pool(new WorkerPool());
   pool->counters_ = std::make_unique<PoolCounters>();
   uint32_t n = std::max<uint32_t>(1, options.workers);
-  // Round-robin sharding balances the load; replies still never cross threads
-  // because every worker has its own sockets and identifiers.
-  std::vector<std::vector<TargetPlan>> shards(n);
-  for (size_t i = 0; i < targets.size(); ++i) shards[i % n].push_back(std::move(targets[i]));
   uint64_t token = RandomU64();
   for (uint32_t i = 0; i < n; ++i) {
+    // Round-robin sharding balances the load; replies still never cross threads
+    // because every worker has its own sockets and identifiers. One shard is
+    // built at a time, so only one extra copy exists at any moment.
+    std::vector<TargetPlan> shard;
+    shard.reserve(targets.size() / n + 1);
+    for (size_t k = i; k < targets.size(); k += n) shard.push_back(targets[k]);
     WorkerOptions wo;
     wo.index = static_cast<uint16_t>(i);
     wo.socket_kind = options.socket_kind;
     wo.token = token;
     wo.epoch = options.epoch;
     wo.one_shot = options.one_shot;
-    auto worker = Worker::Create(wo, std::move(shards[i]), bucket_bounds, *pool->counters_, logger);
+    auto worker = Worker::Create(wo, std::move(shard), bucket_bounds, *pool->counters_, logger);
     if (!worker) return MakeUnexpected(worker.error());
     pool->workers_.push_back(std::move(worker.value()));
   }

@@ -24,8 +24,10 @@ struct PoolOptions {
 /// reads of counters().
 class WorkerPool {
  public:
+  /// `targets` is only read: each worker gets copies of its share (plans are small, their
+  /// options and identity shared), so the caller may keep the list.
   static Expected<std::unique_ptr<WorkerPool>, std::string> Start(
-      const PoolOptions& options, std::vector<TargetPlan> targets,
+      const PoolOptions& options, const std::vector<TargetPlan>& targets,
       std::span<const double> bucket_bounds, Logger& logger);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;

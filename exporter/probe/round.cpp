@@ -13,9 +13,7 @@ Status StatusOf(uint32_t sent, uint32_t received) {
 
 Round::Round(uint32_t count)
     : count_(std::clamp<uint32_t>(count, 1, kMaxCount)),
-      send_ns_(count_),
-      cookie_ns_(count_),
-      rtt_ns_(count_) {}
+      times_(std::make_unique<int64_t[]>(3 * size_t{count_})) {}
 
 void Round::Begin(uint16_t first_seq) {
   active_ = true;
@@ -28,15 +26,15 @@ void Round::Begin(uint16_t first_seq) {
 
 void Round::OnSent(int64_t send_ns, bool ok) {
   if (!active_ || sent_ >= count_) return;
-  send_ns_[sent_] = send_ns;
-  cookie_ns_[sent_] = send_ns;
+  SendAt(sent_) = send_ns;
+  CookieAt(sent_) = send_ns;
   if (!ok) send_failed_ |= uint64_t{1} << sent_;
   ++sent_;
 }
 
 void Round::SetSendTime(uint16_t seq, int64_t send_ns) {
   uint32_t i = 0;
-  if (active_ && InCurrent(seq, &i)) send_ns_[i] = send_ns;
+  if (active_ && InCurrent(seq, &i)) SendAt(i) = send_ns;
 }
 
 void Round::MarkFailed(uint16_t seq) {
@@ -66,14 +64,14 @@ bool Round::InCurrent(uint16_t seq, uint32_t* index) const {
 
 Verdict Round::OnReply(uint16_t seq, int64_t receive_ns, Duration* rtt) {
   uint32_t i = 0;
-  int64_t cookie = active_ && InCurrent(seq, &i) ? cookie_ns_[i] : 0;
+  int64_t cookie = active_ && InCurrent(seq, &i) ? CookieAt(i) : 0;
   return OnReply(seq, receive_ns, cookie, rtt);
 }
 
 Verdict Round::OnReply(uint16_t seq, int64_t receive_ns, int64_t cookie_ns, Duration* rtt) {
   uint32_t i = 0;
   if (active_ && InCurrent(seq, &i)) {
-    if (cookie_ns != cookie_ns_[i]) return Verdict::kUnknown;
+    if (cookie_ns != CookieAt(i)) return Verdict::kUnknown;
     uint64_t bit = uint64_t{1} << i;
     if (answered_ & bit) return Verdict::kDuplicate;
     // A reply to a request whose send failed cannot be ours.
@@ -82,8 +80,8 @@ Verdict Round::OnReply(uint16_t seq, int64_t receive_ns, int64_t cookie_ns, Dura
     ++received_;
     // Kernel receive time minus send time; a stepped wall clock could make it
     // negative, which we clamp rather than report nonsense.
-    int64_t d = std::max<int64_t>(receive_ns - send_ns_[i], 0);
-    rtt_ns_[i] = d;
+    int64_t d = std::max<int64_t>(receive_ns - SendAt(i), 0);
+    RttAt(i) = d;
     if (rtt) *rtt = Duration(d);
     return Verdict::kCounted;
   }
@@ -106,7 +104,7 @@ void Round::Finish(RoundResult* out) {
   double sum = 0, sumsq = 0, lo = 0, hi = 0;
   for (uint32_t i = 0; i < sent_; ++i) {
     if (!(answered_ & (uint64_t{1} << i))) continue;
-    double s = static_cast<double>(rtt_ns_[i]) / 1e9;
+    double s = static_cast<double>(RttAt(i)) / 1e9;
     if (out->rtts.empty() || s < lo) lo = s;
     if (out->rtts.empty() || s > hi) hi = s;
     sum += s;

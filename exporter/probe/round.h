@@ -3,6 +3,7 @@
 // and the verdict on every reply. Pure logic; all times are passed in.
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "common/duration.h"
@@ -30,7 +31,7 @@ enum class Status : uint8_t { kAlive, kPartial, kNoResponse };
 Status StatusOf(uint32_t sent, uint32_t received);
 
 /// State of the current and the previous round of one target. Single-threaded
-/// (owned by one worker); allocates only in the constructor.
+/// (owned by one worker); allocates only in the constructor (once). Movable, not copyable.
 class Round {
  public:
   static constexpr uint32_t kMaxCount = 64;
@@ -86,9 +87,15 @@ class Round {
   uint32_t received_ = 0;
   uint64_t answered_ = 0;     ///< bit i: request i answered
   uint64_t send_failed_ = 0;  ///< bit i: request i could not be sent
-  std::vector<int64_t> send_ns_;
-  std::vector<int64_t> cookie_ns_;  ///< send time as written into each request
-  std::vector<int64_t> rtt_ns_;
+  // One allocation for three arrays of count_ entries: send time, send time
+  // as written into each request (cookie), RTT. A worker has one Round per
+  // target, so this is 100 000 allocations at scale, not 300 000.
+  std::unique_ptr<int64_t[]> times_;
+  int64_t& SendAt(uint32_t i) { return times_[i]; }
+  int64_t& CookieAt(uint32_t i) { return times_[count_ + i]; }
+  int64_t CookieAt(uint32_t i) const { return times_[count_ + i]; }
+  int64_t& RttAt(uint32_t i) { return times_[2 * count_ + i]; }
+  int64_t RttAt(uint32_t i) const { return times_[2 * count_ + i]; }
   // The previous round, kept to tell late replies and late duplicates apart.
   bool has_previous_ = false;
   uint16_t prev_first_seq_ = 0;

@@ -122,26 +122,37 @@ Expected<bool, std::string> Worker::Impl::Init(std::vector<TargetPlan> plans) {
   size_t max_payload = icmp::kCookieSize;
   targets.reserve(plans.size());
   for (TargetPlan& plan : plans) {
-    max_payload = std::max<size_t>(max_payload, plan.options.payload_size);
-    uint32_t count = plan.options.count;
+    max_payload = std::max<size_t>(max_payload, plan.options->payload_size);
+    uint32_t count = plan.options->count;
     targets.emplace_back(std::move(plan), count);
   }
-  // One socket per family and distinct packet options; ids are random.
+  std::vector<TargetPlan>().swap(plans);  // moved-from husks: free them now
+  by_address.reserve(targets.size());
+  // One socket per family and distinct packet options; ids are random. The
+  // targets of a group share one options object, so the socket of the
+  // previous target nearly always fits without comparing options again.
+  const config::ProbeOptions* last_options = nullptr;
+  IpFamily last_family = IpFamily::kV4;
+  uint32_t last_socket = 0;
   for (uint32_t slot = 0; slot < targets.size(); ++slot) {
     Target& t = targets[slot];
     if (!t.plan.address) continue;
     by_address.emplace(*t.plan.address, slot);
-    icmp::SocketOptions so;
-    so.ttl = t.plan.options.ttl;
-    so.tos = t.plan.options.tos;
-    so.dont_fragment = t.plan.options.dont_fragment;
-    so.interface = t.plan.options.interface;
-    so.fwmark = t.plan.options.fwmark;
-    if (!t.plan.options.source_address.empty()) {
-      so.source = IpAddress::Parse(t.plan.options.source_address);
-      if (so.source && so.source->family() != t.plan.address->family()) so.source.reset();
-    }
     IpFamily family = t.plan.address->family();
+    if (t.plan.options.get() == last_options && family == last_family) {
+      t.socket = last_socket;
+      continue;
+    }
+    icmp::SocketOptions so;
+    so.ttl = t.plan.options->ttl;
+    so.tos = t.plan.options->tos;
+    so.dont_fragment = t.plan.options->dont_fragment;
+    so.interface = t.plan.options->interface;
+    so.fwmark = t.plan.options->fwmark;
+    if (!t.plan.options->source_address.empty()) {
+      so.source = IpAddress::Parse(t.plan.options->source_address);
+      if (so.source && so.source->family() != family) so.source.reset();
+    }
     uint32_t found = static_cast<uint32_t>(sockets.size());
     for (uint32_t i = 0; i < sockets.size(); ++i) {
       if (sockets[i].sock.family() == family && sockets[i].options == so) found = i;
@@ -161,6 +172,9 @@ Expected<bool, std::string> Worker::Impl::Init(std::vector<TargetPlan> plans) {
       }
     }
     t.socket = found;
+    last_options = t.plan.options.get();
+    last_family = family;
+    last_socket = found;
   }
   // Replies carry up to 60 bytes of IP header; errors quote a whole request.
   receive = std::make_unique<icmp::ReceiveBatch>(kBatch, max_payload + 256);
@@ -170,10 +184,18 @@ Expected<bool, std::string> Worker::Impl::Init(std::vector<TargetPlan> plans) {
   epoll_ctl(epoll.get(), EPOLL_CTL_ADD, wake.get(), &ev);
 
   due.reserve(targets.size());
+  // Random first sequence numbers, so a restarted pool does not repeat the
+  // last one's: one kernel seed per worker, spread by splitmix64, instead of a
+  // getentropy() system call per target.
+  uint64_t state = static_cast<uint64_t>(Clock::now().time_since_epoch().count());
+  uint64_t seed = 0;
+  if (getentropy(&seed, sizeof seed) == 0) state ^= seed;
   for (Target& t : targets) {
-    uint16_t seq = 0;
-    getentropy(&seq, sizeof seq);
-    t.next_seq = seq;
+    state += 0x9E3779B97F4A7C15ull;
+    uint64_t z = state;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    t.next_seq = static_cast<uint16_t>(z ^ (z >> 31));
   }
   return true;
 }
@@ -187,12 +209,12 @@ void Worker::Impl::Schedule() {
   TimePoint now = Clock::now();
   double rounds_per_second = 0;
   for (const Target& t : targets) {
-    rounds_per_second += 1.0 / std::chrono::duration<double>(t.plan.options.interval).count();
+    rounds_per_second += 1.0 / std::chrono::duration<double>(t.plan.options->interval).count();
   }
   Duration grid = PhaseGrid(rounds_per_second);
   for (uint32_t slot = 0; slot < targets.size(); ++slot) {
     Target& t = targets[slot];
-    Duration interval = t.plan.options.interval;
+    Duration interval = t.plan.options->interval;
     Duration phase = AlignPhase(t.plan.phase, grid, interval);
     if (phase == t.plan.phase) phase = AlignPhase(t.plan.phase, wheel.tick(), interval);
     t.next_round = opts.one_shot ? now : FirstSlot(opts.epoch, phase, interval, now);
@@ -204,7 +226,7 @@ void Worker::Impl::BeginRound(Target& t, uint32_t slot, TimePoint now) {
   if (now - t.next_round > opts.late_tolerance) {
     counters.rounds_late.fetch_add(1, std::memory_order_relaxed);
   }
-  NextSlot next = Advance(t.next_round, t.plan.options.interval, now);
+  NextSlot next = Advance(t.next_round, t.plan.options->interval, now);
   if (next.skipped > 0) counters.rounds_late.fetch_add(next.skipped, std::memory_order_relaxed);
   t.next_round = next.due;
   if (!t.plan.address) {
@@ -227,12 +249,12 @@ void Worker::Impl::Send(Target& t, uint32_t slot) {
   int64_t now_ns = icmp::MonotonicNanos();
   icmp::Cookie cookie{slot, seq, opts.index, now_ns, opts.token};
   size_t n = icmp::EncodeEchoRequest(s.sock.family(), s.sock.echo_id(), seq, cookie,
-                                     t.plan.options.payload_size, buf);
+                                     t.plan.options->payload_size, buf);
   t.round.OnSent(now_ns, n > 0);
   t.next_seq = static_cast<uint16_t>(seq + 1);
-  t.next_send += t.plan.options.spacing;
+  t.next_send += t.plan.options->spacing;
   if (n > 0) s.send.Commit(n, *t.plan.address, Tag(slot, seq));
-  if (t.round.all_sent()) t.deadline = Clock::now() + t.plan.options.timeout;
+  if (t.round.all_sent()) t.deadline = Clock::now() + t.plan.options->timeout;
 }
 
 void Worker::Impl::Finish(Target& t, uint32_t slot) {
@@ -405,7 +427,7 @@ void Worker::Impl::OnPacket(uint32_t socket_index, const icmp::Received& r, int6
   // clock stepped in between, the result lands outside [send, now] and the
   // receive time falls back to now.
   int64_t rx = r.kernel_time_ns != 0 ? r.kernel_time_ns - wall_offset_ns : now_ns;
-  if (rx > now_ns || now_ns - rx > t.plan.options.interval.count()) rx = now_ns;
+  if (rx > now_ns || now_ns - rx > t.plan.options->interval.count()) rx = now_ns;
   // A reply after the round's deadline is late even if the deadline's tick
   // has not been handled yet: the timeout is exact.
   if (t.round.active() && t.round.all_sent() && rx > t.deadline.time_since_epoch().count()) {

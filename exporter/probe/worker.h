@@ -24,10 +24,10 @@ namespace ping_exporter::probe {
 
 /// Everything a worker needs to probe one target.
 struct TargetPlan {
-  metrics::TargetEntry entry;        ///< identity and results (shared with the store)
-  std::optional<IpAddress> address;  ///< nullopt: could not be resolved
-  config::ProbeOptions options;
-  Duration phase{0};  ///< offset of its rounds inside the interval
+  metrics::TargetEntry entry;          ///< identity and results (shared with the store)
+  std::optional<IpAddress> address;    ///< nullopt: could not be resolved
+  config::SharedProbeOptions options;  ///< shared by the target's group (read-only)
+  Duration phase{0};                   ///< offset of its rounds inside the interval
 };
 
 struct WorkerOptions {

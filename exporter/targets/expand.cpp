@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -185,7 +186,7 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
   seen.reserve(total);
 
   auto add = [&](TargetSpec spec) {
-    auto [it, inserted] = seen.emplace(config::CanonicalHost(spec.host), result.specs.size());
+    auto [it, inserted] = seen.emplace(config::HostKey(spec.host), result.specs.size());
     if (!inserted) {
       result.duplicates.push_back(DuplicateTarget{std::move(spec.host), std::move(spec.origin),
                                                   result.specs[it->second].origin});
@@ -194,11 +195,14 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
     result.specs.push_back(std::move(spec));
   };
 
+  // Options and labels are built once per group or file and shared by its specs.
   for (const config::TargetGroup& g : config.groups) {
+    config::SharedProbeOptions options(g.options);
+    auto labels = std::make_shared<const config::Labels>(g.labels);
     for (size_t i = 0; i < g.hosts.size(); ++i) {
       config::SourcePosition pos =
           i < g.host_positions.size() ? g.host_positions[i] : config::SourcePosition{};
-      add(TargetSpec{g.hosts[i], g.family, g.all_addresses, g.options, g.labels,
+      add(TargetSpec{g.hosts[i], g.family, g.all_addresses, options, labels,
                      Origin(config.source_name, pos.line, pos.column), g.name});
     }
   }
@@ -209,8 +213,21 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
     const TargetFileCache::Entry& entry = entries[i];
     result.files.push_back(entry.status);
     paths.push_back(f.path);
+    config::SharedProbeOptions options(f.options);
+    auto table_labels = std::make_shared<const config::Labels>(Merge(f.labels, {}));
+    // file_sd gives every target of a group the same labels: merge once per run of equal ones.
+    const config::Labels* last_own = nullptr;
+    std::shared_ptr<const config::Labels> last_merged;
     for (const FileTarget& t : *entry.targets) {
-      add(TargetSpec{t.host, f.family, f.all_addresses, f.options, Merge(f.labels, t.labels),
+      std::shared_ptr<const config::Labels> labels = table_labels;
+      if (!t.labels.empty()) {
+        if (last_own == nullptr || *last_own != t.labels) {
+          last_own = &t.labels;
+          last_merged = std::make_shared<const config::Labels>(Merge(f.labels, t.labels));
+        }
+        labels = last_merged;
+      }
+      add(TargetSpec{t.host, f.family, f.all_addresses, options, std::move(labels),
                      Origin(f.path, t.line, 0), f.name});
     }
   }

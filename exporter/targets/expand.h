@@ -22,10 +22,12 @@ struct TargetSpec {
   std::string host;  ///< as configured (the `target` label)
   config::Family family = config::Family::kAny;
   bool all_addresses = false;
-  config::ProbeOptions options;
-  config::Labels labels;  ///< static labels, sorted by name
-  std::string origin;     ///< for messages: "config-file:line:column" or "target-file:line"
-  std::string source;     ///< name of its [[targets]] group or [[target_files]] table
+  config::SharedProbeOptions options;  ///< shared by every spec of its group or file
+  /// Static labels, sorted by name; never null. Shared by the specs of one group or file
+  /// (file_sd targets with labels of their own get their own merged copy).
+  std::shared_ptr<const config::Labels> labels = std::make_shared<const config::Labels>();
+  std::string origin;  ///< for messages: "config-file:line:column" or "target-file:line"
+  std::string source;  ///< name of its [[targets]] group or [[target_files]] table
 };
 
 /// How one target file stands. A plain value.

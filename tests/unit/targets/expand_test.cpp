@@ -75,15 +75,15 @@ hosts = ["::1"]
   EXPECT_EQ(lh->source, "b-group");
   EXPECT_EQ(lh->family, config::Family::kIp4);
   EXPECT_TRUE(lh->all_addresses);
-  EXPECT_EQ(lh->options.count, 3u);
-  EXPECT_EQ(lh->labels, (config::Labels{{"site", "lab"}}));
+  EXPECT_EQ(lh->options->count, 3u);
+  EXPECT_EQ(*lh->labels, (config::Labels{{"site", "lab"}}));
   const TargetSpec* v6 = Find(r, "::1");
   ASSERT_NE(v6, nullptr);
   EXPECT_EQ(v6->origin, "/etc/pe.toml:10:10");
   EXPECT_EQ(v6->source, "group-2");
   EXPECT_FALSE(v6->all_addresses);
   EXPECT_EQ(v6->family, config::Family::kAny);
-  EXPECT_EQ(v6->options, config::ProbeOptions{});
+  EXPECT_EQ(*v6->options, config::ProbeOptions{});
 }
 
 TEST(ExpandTest, FilesAddTheirHostsWithTheTablesOptionsAndMergedLabels) {
@@ -117,8 +117,8 @@ labels = { site = "config", rack = "r2" }
   EXPECT_EQ(a->origin, dir / "list.txt:2");
   EXPECT_EQ(a->source, "list");
   EXPECT_EQ(a->family, config::Family::kIp4);
-  EXPECT_EQ(a->options.interval, seconds(5));
-  EXPECT_EQ(a->labels, (config::Labels{{"rack", "r1"}, {"site", "config"}}));
+  EXPECT_EQ(a->options->interval, seconds(5));
+  EXPECT_EQ(*a->labels, (config::Labels{{"rack", "r1"}, {"site", "config"}}));
 
   // file_sd labels win over the table's; an empty value removes the label.
   const TargetSpec* b = Find(r, "127.0.0.4");
@@ -126,11 +126,11 @@ labels = { site = "config", rack = "r2" }
   EXPECT_EQ(b->origin, dir / "sd.json:2");
   EXPECT_EQ(b->source, "file-2");
   EXPECT_TRUE(b->all_addresses);
-  EXPECT_EQ(b->options, config::ProbeOptions{});
-  EXPECT_EQ(b->labels, (config::Labels{{"site", "file"}, {"team", "net"}}));
+  EXPECT_EQ(*b->options, config::ProbeOptions{});
+  EXPECT_EQ(*b->labels, (config::Labels{{"site", "file"}, {"team", "net"}}));
   const TargetSpec* v6 = Find(r, "::1");
   ASSERT_NE(v6, nullptr);
-  EXPECT_EQ(v6->labels, (config::Labels{{"rack", "r2"}, {"site", "config"}}));
+  EXPECT_EQ(*v6->labels, (config::Labels{{"rack", "r2"}, {"site", "config"}}));
 
   ASSERT_EQ(r.files.size(), 2u);
   EXPECT_EQ(r.files[0].name, "list");

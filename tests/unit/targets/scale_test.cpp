@@ -90,7 +90,10 @@ TEST(ScaleTest, HundredThousandInlineHostsParseAndExpandUnderASecond) {
   ASSERT_EQ(r.specs.size(), static_cast<size_t>(kHosts));
   EXPECT_TRUE(r.duplicates.empty());
   for (size_t i = 1; i < r.specs.size(); ++i) ASSERT_LT(r.specs[i - 1].host, r.specs[i].host);
-  EXPECT_EQ(r.specs[0].labels.size(), 1u);
+  EXPECT_EQ(r.specs[0].labels->size(), 1u);
+  // One labels list and one options object per group, shared by its 10 000 specs.
+  EXPECT_EQ(r.specs[0].labels, r.specs[1].labels);
+  EXPECT_EQ(r.specs[0].options.get(), r.specs[1].options.get());
 
   double parse_ms = c1 - c0;
   double expand_ms = c3 - c2;

@@ -1,0 +1,101 @@
+"""Targets at scale: 100 000 loopback targets start, reload with 1 % changed, and are all counted.
+
+Speed goals live in bench/scale.py (run by hand): a loaded CI machine must not fail this test, so
+it asserts only correctness and prints the figures (start, reload, RSS). The interval is 60 s
+and every target is a 127/8 literal, so few packets are sent and all of them stay on `lo`.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import time
+
+import pytest
+
+from lib.exporter import Exporter, wait_until
+
+TARGETS: int = 100_000
+CHANGED: int = TARGETS // 100  # 1 % per reload
+RELOADS: int = 2
+
+
+def host(i: int, first_octet: int = 40) -> str:
+    """127.<first_octet + i / 65536>.<i / 256 % 256>.<i % 256>: 100 000 distinct loopback hosts."""
+    return f"127.{first_octet + (i >> 16)}.{(i >> 8) & 255}.{i & 255}"
+
+
+def config_text(hosts: list[str]) -> str:
+    lines = ['workers = 2', '', '[defaults]', 'interval = "60s"', 'count = 1', 'timeout = "1s"',
+             '', '[[targets]]', 'name = "scale"', 'labels = { bench = "scale" }', 'hosts = [']
+    lines += [f'  "{h}",' for h in hosts]
+    lines.append(']')
+    return "\n".join(lines) + "\n"
+
+
+def scrape_value(address: str, name: str, timeout: float = 30.0) -> float:
+    """One sample of an unlabelled metric, read from a whole /metrics body over a plain socket
+    (HTTP/1.0, so no chunking): http.client de-chunks tens of MB too slowly."""
+    hostname, _, port = address.rpartition(":")
+    with socket.create_connection((hostname, int(port)), timeout=timeout) as s:
+        s.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\nAccept-Encoding: identity\r\n\r\n")
+        chunks: list[bytes] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            data = s.recv(1 << 20)
+            if not data:
+                break
+            chunks.append(data)
+    body = b"".join(chunks)
+    head, _, text = body.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.") and b" 200 " in head.split(b"\r\n")[0], head[:200]
+    match = re.search(rb"^" + re.escape(name.encode()) + rb" (\S+)$", text, re.MULTILINE)
+    assert match is not None, f"{name} not in a {len(text)}-byte scrape"
+    return float(match.group(1))
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.slow
+@pytest.mark.time_limit(120)
+def test_hundred_thousand_targets_start_and_reload() -> None:
+    hosts = [host(i) for i in range(TARGETS)]
+    exporter = Exporter(config_text(hosts), start_timeout_s=60.0)
+    t0 = time.monotonic()
+    with exporter:  # starts it and waits for msg=listening
+        started = time.monotonic() - t0
+        assert scrape_value(exporter.address, "ping_exporter_targets") == TARGETS
+        assert f"targets={TARGETS}" in exporter.stderr_text()
+        figures = [f"start->listening {started:.2f} s, RSS {rss_mib(exporter.pid):.0f} MiB"]
+
+        for k in range(RELOADS):
+            # A different 1 % each time, moved to addresses no other target uses.
+            for i in range(k * CHANGED, (k + 1) * CHANGED):
+                hosts[i] = host(i, first_octet=60 + k)
+            exporter.write_config(config_text(hosts))
+            before = exporter.stderr_text().count('msg="configuration reloaded"')
+            t1 = time.monotonic()
+            exporter.proc.send_signal(signal.SIGHUP)
+            wait_until(lambda: exporter.stderr_text().count('msg="configuration reloaded"') > before
+                       or "reload refused" in exporter.stderr_text(), 60.0,
+                       interval=0.02, message="the reload's log line")
+            reloaded = time.monotonic() - t1
+            assert "reload refused" not in exporter.stderr_text()
+            assert exporter.proc.poll() is None
+            assert scrape_value(exporter.address, "ping_exporter_targets") == TARGETS
+            assert scrape_value(exporter.address,
+                                "ping_exporter_config_last_reload_successful") == 1
+            figures.append(f"reload {k + 1} ({CHANGED} changed) {reloaded:.2f} s, "
+                           f"RSS {rss_mib(exporter.pid):.0f} MiB")
+
+        # The changed hosts are probed under their new addresses: their series exist once a
+        # round of theirs completes; not awaited here (rounds are 60 s apart), only the count.
+        assert exporter.stop(timeout_s=10.0) == 0
+    print(f"\n[ scale ] {TARGETS} targets: " + "; ".join(figures))
