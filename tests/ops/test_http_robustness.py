@@ -336,3 +336,30 @@ def test_concurrent_scrapes_during_reloads() -> None:
                      message="the last reload's targets")
         assert exp.get("/-/healthy").status == 200
         assert "ThreadSanitizer" not in exp.stderr_text(), exp.stderr_text()[-4000:]
+
+
+def _thread_priorities(pid: int) -> dict[str, list[tuple[int, int]]]:
+    """(nice, policy) of every thread of `pid`, by thread name."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm", encoding="utf-8") as f:
+            name = f.read().strip()
+        with open(f"/proc/{pid}/task/{tid}/stat", encoding="utf-8") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        # Fields 19 and 41 of stat: nice and scheduling policy.
+        out.setdefault(name, []).append((int(fields[16]), int(fields[38])))
+    return out
+
+
+def test_http_threads_yield_to_the_probers(exporter: Exporter) -> None:
+    """A 200 MB scrape must not delay echo requests: CivetWeb's threads run 5 nice levels
+    below the process and as SCHED_BATCH (no wake-up preemption); the probers keep the
+    process's own priority and policy."""
+    exporter.get("/metrics")  # every HTTP thread has started by now
+    threads = _thread_priorities(exporter.pid)
+    base = os.getpriority(os.PRIO_PROCESS, exporter.pid)  # the main thread's
+    http = threads.get("civetweb-worker", []) + threads.get("civetweb-master", [])
+    assert http, f"no CivetWeb threads found: {threads}"
+    assert all(t == (min(base + 5, 19), os.SCHED_BATCH) for t in http), threads
+    ours = threads.get("ping_exporter", [])
+    assert (base, os.SCHED_OTHER) in ours, threads

@@ -1,4 +1,5 @@
-// Targets at scale: 100 000 hosts through Parse() and Expand(), timed and weighed.
+// Targets at scale: 100 000 hosts through Parse() and Expand(), checked, timed and weighed
+// (figures printed, not asserted).
 
 #include <gtest/gtest.h>
 #include <malloc.h>
@@ -30,8 +31,8 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr int kHosts = 100'000;
 constexpr int kGroups = 10;
 
-// Timing limits hold for optimised builds without sanitizers; other builds still run the
-// whole path (and its checks) but only report the figures.
+// Times are printed for optimised builds without sanitizers, as a hint; the figures that
+// count come from bench/scale.py.
 #if defined(NDEBUG) && !defined(PE_SANITIZED)
 constexpr bool kTimed = true;
 #else
@@ -60,7 +61,7 @@ double ThreadCpuMs() {
   return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
-TEST(ScaleTest, HundredThousandInlineHostsParseAndExpandUnderASecond) {
+TEST(ScaleTest, HundredThousandInlineHostsParseAndExpand) {
   std::string toml = "[defaults]\ninterval = \"10s\"\n";
   for (int g = 0; g < kGroups; ++g) {
     toml += "\n[[targets]]\nname = \"g" + std::to_string(g) + "\"\nlabels = { rack = \"r" +
@@ -101,15 +102,13 @@ TEST(ScaleTest, HundredThousandInlineHostsParseAndExpandUnderASecond) {
       "[ scale ] %d inline hosts, CPU: Parse %.1f ms + Expand %.1f ms = %.1f ms (wall %.1f ms) "
       "(%s)\n",
       kHosts, parse_ms, expand_ms, parse_ms + expand_ms, Ms(t1 - t0) + Ms(t3 - t2),
-      kTimed ? "timed" : "not timed: debug or sanitizer build");
+      kTimed ? "optimised build" : "debug or sanitizer build: not indicative");
   if (heap0 != 0) {
     std::printf("[ scale ] memory: Config %.0f B/target, specs %.0f B/target (sizeof %zu)\n",
                 static_cast<double>(heap1 - heap0) / kHosts,
                 static_cast<double>(heap2 - heap1) / kHosts, sizeof(TargetSpec));
   }
-  if (kTimed) {
-    EXPECT_LT(parse_ms + expand_ms, 1000.0);
-  }
+  // Printed, not asserted: speed goals live in bench/ (bench/scale.py).
 }
 
 TEST(ScaleTest, HundredThousandHostsFromFiles) {
@@ -142,9 +141,6 @@ TEST(ScaleTest, HundredThousandHostsFromFiles) {
   std::printf(
       "[ scale ] 2 files x %d hosts, CPU: first Expand %.1f ms, with unchanged files %.1f ms\n",
       kHosts, c1 - c0, c2 - c1);
-  if (kTimed) {
-    EXPECT_LT(c1 - c0, 2000.0);  // twice the hosts of the inline case, so twice its limit
-  }
 }
 
 }  // namespace
