@@ -147,11 +147,21 @@ void TargetStats::Publish(const PublishedRound& r, std::span<const double> bound
   seq_.store(s + 2, std::memory_order_release);
 }
 
-void TargetStats::Read(TargetSnapshot* out) const {
-  out->buckets.resize(bucket_count_ + 1);
+// The sequence lock's read side: retry `read` until no publish overlapped it.
+template <typename F>
+void TargetStats::ReadConsistent(F&& read) const {
   for (;;) {
     uint64_t s1 = seq_.load(std::memory_order_acquire);
     if (s1 & 1) continue;  // a publish is in progress: it takes microseconds
+    read();
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (seq_.load(std::memory_order_relaxed) == s1) return;
+  }
+}
+
+void TargetStats::Read(TargetSnapshot* out) const {
+  out->buckets.resize(bucket_count_ + 1);
+  ReadConsistent([&] {
     out->has_round = has_round_.load(std::memory_order_relaxed) != 0;
     out->round_sent = static_cast<uint32_t>(round_sent_.load(std::memory_order_relaxed));
     out->round_received = static_cast<uint32_t>(round_received_.load(std::memory_order_relaxed));
@@ -170,9 +180,7 @@ void TargetStats::Read(TargetSnapshot* out) const {
       running += buckets_[i].load(std::memory_order_relaxed);
       out->buckets[i] = running;
     }
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (seq_.load(std::memory_order_relaxed) == s1) break;
-  }
+  });
   out->duplicates = duplicates_.load(std::memory_order_relaxed);
   out->late = late_.load(std::memory_order_relaxed);
   out->invalid = invalid_.load(std::memory_order_relaxed);
@@ -182,9 +190,7 @@ void TargetStats::Read(TargetSnapshot* out) const {
 }
 
 void TargetStats::ReadCounters(TargetCounters* out) const {
-  for (;;) {
-    uint64_t s1 = seq_.load(std::memory_order_acquire);
-    if (s1 & 1) continue;  // a publish is in progress: it takes microseconds
+  ReadConsistent([&] {
     out->has_round = has_round_.load(std::memory_order_relaxed) != 0;
     out->round_sent = static_cast<uint32_t>(round_sent_.load(std::memory_order_relaxed));
     out->round_received = static_cast<uint32_t>(round_received_.load(std::memory_order_relaxed));
@@ -193,9 +199,7 @@ void TargetStats::ReadCounters(TargetCounters* out) const {
     out->received_total = received_total_.load(std::memory_order_relaxed);
     out->rtt_sum = LoadDouble(rtt_sum_);
     out->rtt_count = rtt_count_.load(std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (seq_.load(std::memory_order_relaxed) == s1) break;
-  }
+  });
 }
 
 TargetEntry TargetEntry::Make(TargetInfo info, size_t bucket_count) {

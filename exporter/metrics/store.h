@@ -127,6 +127,8 @@ class TargetStats {
   static void Bump(std::atomic<uint64_t>& c) {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
+  template <typename F>
+  void ReadConsistent(F&& read) const;
   static void StoreDouble(std::atomic<uint64_t>& a, double v);
   static double LoadDouble(const std::atomic<uint64_t>& a);
 

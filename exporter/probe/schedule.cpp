@@ -93,13 +93,9 @@ void TimerWheel::Push(TimePoint when, uint32_t slot) {
   ++size_;
 }
 
-void TimerWheel::PopDue(TimePoint now, std::vector<uint32_t>* out) {
-  int64_t d = (now - origin_).count();
-  int64_t last = d >= 0 ? d / tick_.count() : -((-d + tick_.count() - 1) / tick_.count());
-  if (last < cursor_) return;
-  // Visit only occupied buckets of ticks cursor_..end, a word of bits at a time.
-  int64_t end = std::min(last, cursor_ + ring_ticks_ - 1);
-  for (int64_t k = cursor_; k <= end;) {
+// Visits only occupied buckets, a word of bits at a time.
+int64_t TimerWheel::NextOccupied(int64_t from, int64_t last) const {
+  for (int64_t k = from; k <= last;) {
     size_t b = static_cast<size_t>(k & mask_);
     uint64_t bits = occupied_[b / 64] >> (b % 64);
     if (bits == 0) {
@@ -107,14 +103,23 @@ void TimerWheel::PopDue(TimePoint now, std::vector<uint32_t>* out) {
       continue;
     }
     k += std::countr_zero(bits);
-    if (k > end) break;
-    b = static_cast<size_t>(k & mask_);
+    return k <= last ? k : -1;
+  }
+  return -1;
+}
+
+void TimerWheel::PopDue(TimePoint now, std::vector<uint32_t>* out) {
+  int64_t d = (now - origin_).count();
+  int64_t last = d >= 0 ? d / tick_.count() : -((-d + tick_.count() - 1) / tick_.count());
+  if (last < cursor_) return;
+  int64_t end = std::min(last, cursor_ + ring_ticks_ - 1);
+  for (int64_t k = NextOccupied(cursor_, end); k >= 0; k = NextOccupied(k + 1, end)) {
+    size_t b = static_cast<size_t>(k & mask_);
     std::vector<uint32_t>& bucket = ring_[b];
     out->insert(out->end(), bucket.begin(), bucket.end());
     size_ -= bucket.size();
     bucket.clear();
     occupied_[b / 64] &= ~(uint64_t{1} << (b % 64));
-    ++k;
   }
   cursor_ = last + 1;
   // Far events now due go out; those inside the ring's new window move in.
@@ -131,23 +136,9 @@ void TimerWheel::PopDue(TimePoint now, std::vector<uint32_t>* out) {
   }
 }
 
-int64_t TimerWheel::FirstRingTick() const {
-  for (int64_t k = cursor_; k < cursor_ + ring_ticks_;) {
-    size_t b = static_cast<size_t>(k & mask_);
-    uint64_t bits = occupied_[b / 64] >> (b % 64);
-    if (bits == 0) {
-      k += static_cast<int64_t>(64 - b % 64);
-      continue;
-    }
-    k += std::countr_zero(bits);
-    return k < cursor_ + ring_ticks_ ? k : -1;
-  }
-  return -1;
-}
-
 std::optional<TimePoint> TimerWheel::NextDue() const {
   if (size_ == 0) return std::nullopt;
-  int64_t k = FirstRingTick();
+  int64_t k = NextOccupied(cursor_, cursor_ + ring_ticks_ - 1);
   if (k < 0) k = far_.front().tick;  // the ring is empty, so the heap is not
   return origin_ + tick_ * k;
 }

@@ -76,8 +76,9 @@ class TimerWheel {
   };
   int64_t TickAtOrAfter(TimePoint t) const;
   void PutInRing(int64_t tick, uint32_t slot);
-  /// The first tick >= cursor_ with a non-empty bucket, or -1.
-  int64_t FirstRingTick() const;
+  /// The first tick in [from, last] with a non-empty bucket, or -1. `last` must be
+  /// inside the ring's window.
+  int64_t NextOccupied(int64_t from, int64_t last) const;
 
   TimePoint origin_;
   Duration tick_;

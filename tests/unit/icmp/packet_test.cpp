@@ -126,19 +126,28 @@ TEST(PacketTest, BadIpHeaderAndProtocol) {
   EXPECT_EQ(ParseMessage(IpFamily::kV4, true, udp).error, ParseError::kNotIcmp);
 }
 
-TEST(PacketTest, ErrorQuotingOurRequestIsDecoded) {
-  // Destination unreachable (host) quoting IP header + our full request.
+// An IPv4 ICMP error of `type`/`code` quoting our request to 198.18.0.9, cut to
+// `quote_bytes` of ICMP (0: all of it), as a raw socket would deliver it.
+std::vector<uint8_t> ErrorAboutOurRequestV4(uint8_t type, uint8_t code, size_t quote_bytes,
+                                            uint8_t quoted_type = 8) {
   std::vector<uint8_t> quoted = WrapV4(Encode(IpFamily::kV4), 64);
+  if (quote_bytes != 0) quoted.resize(20 + quote_bytes);
   quoted[16] = 198;
   quoted[17] = 18;
   quoted[18] = 0;
   quoted[19] = 9;
-  std::vector<uint8_t> err = {3, 1, 0, 0, 0, 0, 0, 0};
+  quoted[20] = quoted_type;
+  std::vector<uint8_t> err = {type, code, 0, 0, 0, 0, 0, 0};
   err.insert(err.end(), quoted.begin(), quoted.end());
   uint16_t c = InternetChecksum(err);
   err[2] = static_cast<uint8_t>(c >> 8);
   err[3] = static_cast<uint8_t>(c);
-  ParseResult r = ParseMessage(IpFamily::kV4, true, WrapV4(err, 60));
+  return WrapV4(err, 60);
+}
+
+TEST(PacketTest, ErrorQuotingOurRequestIsDecoded) {
+  // Destination unreachable (host) quoting IP header + our full request.
+  ParseResult r = ParseMessage(IpFamily::kV4, true, ErrorAboutOurRequestV4(3, 1, 0));
   ASSERT_TRUE(r.message);
   EXPECT_EQ(r.message->kind, MessageKind::kError);
   EXPECT_EQ(r.message->error, ErrorReason::kHostUnreachable);
@@ -152,18 +161,7 @@ TEST(PacketTest, ErrorQuotingOurRequestIsDecoded) {
 
 TEST(PacketTest, ErrorQuotingOnlyEightBytesStillNamesTheRequest) {
   // RFC 792's minimum quote: the IP header and the first 8 bytes (no cookie).
-  std::vector<uint8_t> quoted = WrapV4(Encode(IpFamily::kV4), 64);
-  quoted.resize(20 + kIcmpHeaderSize);
-  quoted[16] = 198;
-  quoted[17] = 18;
-  quoted[18] = 0;
-  quoted[19] = 9;
-  std::vector<uint8_t> err = {11, 0, 0, 0, 0, 0, 0, 0};
-  err.insert(err.end(), quoted.begin(), quoted.end());
-  uint16_t c = InternetChecksum(err);
-  err[2] = static_cast<uint8_t>(c >> 8);
-  err[3] = static_cast<uint8_t>(c);
-  ParseResult r = ParseMessage(IpFamily::kV4, true, WrapV4(err, 60));
+  ParseResult r = ParseMessage(IpFamily::kV4, true, ErrorAboutOurRequestV4(11, 0, kIcmpHeaderSize));
   ASSERT_TRUE(r.message);
   EXPECT_EQ(r.message->kind, MessageKind::kError);
   EXPECT_EQ(r.message->error, ErrorReason::kTtlExceeded);
@@ -174,12 +172,8 @@ TEST(PacketTest, ErrorQuotingOnlyEightBytesStillNamesTheRequest) {
   ASSERT_TRUE(r.message->quoted_destination);
   EXPECT_EQ(r.message->quoted_destination->ToString(), "198.18.0.9");
   // A quote of something other than an echo request names no request.
-  err[8 + 20] = 13;  // timestamp request
-  err[2] = err[3] = 0;
-  c = InternetChecksum(err);
-  err[2] = static_cast<uint8_t>(c >> 8);
-  err[3] = static_cast<uint8_t>(c);
-  r = ParseMessage(IpFamily::kV4, true, WrapV4(err, 60));
+  r = ParseMessage(IpFamily::kV4, true,
+                   ErrorAboutOurRequestV4(11, 0, kIcmpHeaderSize, /*timestamp request*/ 13));
   ASSERT_TRUE(r.message);
   EXPECT_FALSE(r.message->quotes_echo_request);
 }
