@@ -23,8 +23,8 @@
 #include "metrics/self_metrics.h"
 #include "metrics/text_writer.h"
 #include "ondemand/probe_handler.h"
+#include "planning/engine.h"
 #include "privileges/privileges.h"
-#include "probe/engine.h"
 #include "probe/one_shot.h"
 #include "status/history.h"
 #include "status/status_page.h"
@@ -171,11 +171,11 @@ int RunExporter(const Flags& flags, pe::Logger& log) {
     std::cerr << kind.error() << "\n";
     return 2;
   }
-  pe::probe::EngineOptions eo;
+  pe::planning::EngineOptions eo;
   eo.socket_kind = *kind;
   eo.default_workers = std::max(1u, std::thread::hardware_concurrency());
-  eo.shard = *pe::probe::ParseShard(flags.shard);
-  pe::probe::Engine engine(eo, cfg->rtt_buckets, log);
+  eo.shard = *pe::planning::ParseShard(flags.shard);
+  pe::planning::Engine engine(eo, cfg->rtt_buckets, log);
   if (auto ok = engine.Apply(*cfg); !ok) {
     log.Error("cannot start probing", {{"error", ok.error()}});
     std::cerr << "cannot start probing: " << ok.error() << "\n"
@@ -409,7 +409,7 @@ int main(int argc, char** argv) {
                  "I/N: probe only the targets whose stable hash falls in shard I of N (0-based)")
       ->capture_default_str()
       ->check([](const std::string& s) {
-        return pe::probe::ParseShard(s) ? std::string() : "must be I/N with 0 <= I < N";
+        return pe::planning::ParseShard(s) ? std::string() : "must be I/N with 0 <= I < N";
       });
 
   app.add_option(

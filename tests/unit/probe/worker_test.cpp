@@ -8,12 +8,14 @@
 #include <sstream>
 #include <thread>
 
-#include "probe/engine.h"
+#include "planning/engine.h"
 #include "probe/one_shot.h"
 #include "probe/pool.h"
 
 namespace ping_exporter::probe {
 namespace {
+
+using planning::Engine, planning::EngineOptions, planning::Shard;
 
 using std::chrono::milliseconds;
 

@@ -16,10 +16,11 @@
 #include "config/config.h"
 #include "metrics/store.h"
 #include "probe/pool.h"
+#include "probe/schedule.h"
 #include "targets/expand.h"
 #include "targets/file_watcher.h"
 
-namespace ping_exporter::probe {
+namespace ping_exporter::planning {
 
 /// `--shard=I/N`: keep only the targets whose stable hash falls in shard I of N,
 /// so N replicas split one list without talking to each other.
@@ -74,13 +75,13 @@ class Engine {
   EngineOptions options_;
   Logger& log_;
   std::unique_ptr<metrics::ResultStore> store_;
-  TimePoint epoch_;
+  probe::TimePoint epoch_;
   std::mutex apply_mu_;    // serializes Apply() and Refresh() (slow: resolves names)
   mutable std::mutex mu_;  // guards the fields below; held only briefly
-  std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<probe::WorkerPool> pool_;
   // Shared, never copied: a reload reads the previous plans while building new ones.
-  std::shared_ptr<const std::vector<TargetPlan>> plans_ =
-      std::make_shared<const std::vector<TargetPlan>>();
+  std::shared_ptr<const std::vector<probe::TargetPlan>> plans_ =
+      std::make_shared<const std::vector<probe::TargetPlan>>();
   std::shared_ptr<const config::Config> config_;
   uint32_t workers_ = 0;
   uint64_t late_before_ = 0, unmatched_before_ = 0, completed_before_ = 0;
@@ -98,14 +99,14 @@ class Engine {
   void RefreshLoop();
   /// Targets of `config` (files read, names resolved) as plans; slow, called without mu_.
   struct Planned {
-    std::vector<TargetPlan> plans;
+    std::vector<probe::TargetPlan> plans;
     std::vector<targets::TargetFileStatus> files;
     std::vector<std::string> unresolved;
   };
-  Planned Plan(const config::Config& config, const std::vector<TargetPlan>& previous,
+  Planned Plan(const config::Config& config, const std::vector<probe::TargetPlan>& previous,
                bool log_problems);
   void RecordStatus(const Planned& planned);
-  Expected<bool, std::string> StartPool(std::shared_ptr<const std::vector<TargetPlan>> plans,
+  Expected<bool, std::string> StartPool(std::shared_ptr<const std::vector<probe::TargetPlan>> plans,
                                         uint32_t workers);
 };
 
@@ -115,9 +116,9 @@ class Engine {
 /// whose address did not move keeps its whole entry (same TargetInfo object).
 /// IP literals are taken as they are, without a resolver call. The plans of one
 /// name must be consecutive in `previous` (as BuildPlans makes them).
-std::vector<TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
-                                   const std::vector<TargetPlan>& previous, size_t bucket_count,
-                                   const Shard& shard, Logger& logger,
-                                   std::vector<std::string>* unresolved = nullptr);
+std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
+                                          const std::vector<probe::TargetPlan>& previous,
+                                          size_t bucket_count, const Shard& shard, Logger& logger,
+                                          std::vector<std::string>* unresolved = nullptr);
 
-}  // namespace ping_exporter::probe
+}  // namespace ping_exporter::planning

@@ -1,4 +1,4 @@
-#include "probe/engine.h"
+#include "planning/engine.h"
 
 #include <algorithm>
 #include <functional>
@@ -7,7 +7,7 @@
 #include "metrics/text_writer.h"
 #include "targets/resolver.h"
 
-namespace ping_exporter::probe {
+namespace ping_exporter::planning {
 namespace {
 
 // History follows a target's name, static labels and (with all_addresses)
@@ -16,7 +16,7 @@ namespace {
 // 100 000 targets builds no key strings and allocates one array.
 class PreviousByName {
  public:
-  explicit PreviousByName(const std::vector<TargetPlan>& plans) : plans_(plans) {
+  explicit PreviousByName(const std::vector<probe::TargetPlan>& plans) : plans_(plans) {
     size_t capacity = 16;
     while (capacity < plans.size() * 2) capacity <<= 1;
     slots_.assign(capacity, kEmpty);
@@ -29,7 +29,7 @@ class PreviousByName {
   }
 
   /// The previous plan for address `index` of `name`, or null.
-  const TargetPlan* Find(std::string_view name, size_t index) const {
+  const probe::TargetPlan* Find(std::string_view name, size_t index) const {
     uint32_t first = slots_[Probe(name)];
     if (first == kEmpty) return nullptr;
     size_t at = first + index;
@@ -48,7 +48,7 @@ class PreviousByName {
     }
     return slot;
   }
-  const std::vector<TargetPlan>& plans_;
+  const std::vector<probe::TargetPlan>& plans_;
   std::vector<uint32_t> slots_;
 };
 
@@ -56,7 +56,7 @@ bool FamilyAccepts(config::Family family, const IpAddress& ip) {
   return family == config::Family::kAny || (family == config::Family::kIp4) == ip.is_v4();
 }
 
-bool SamePlans(const std::vector<TargetPlan>& a, const std::vector<TargetPlan>& b) {
+bool SamePlans(const std::vector<probe::TargetPlan>& a, const std::vector<probe::TargetPlan>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
     if (a[i].entry.info != b[i].entry.info || !(a[i].options == b[i].options)) return false;
@@ -67,8 +67,8 @@ bool SamePlans(const std::vector<TargetPlan>& a, const std::vector<TargetPlan>& 
 }  // namespace
 
 bool Shard::Owns(std::string_view target) const {
-  // A different mix from Phase(), so shards are not correlated with phases.
-  return count <= 1 || StableHash(target) / 7 % count == index;
+  // A different mix from probe::Phase(), so shards are not correlated with phases.
+  return count <= 1 || probe::StableHash(target) / 7 % count == index;
 }
 
 std::optional<Shard> ParseShard(std::string_view text) {
@@ -89,12 +89,12 @@ std::optional<Shard> ParseShard(std::string_view text) {
   return Shard{*i, *n};
 }
 
-std::vector<TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
-                                   const std::vector<TargetPlan>& previous, size_t bucket_count,
-                                   const Shard& shard, Logger& logger,
-                                   std::vector<std::string>* unresolved) {
+std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
+                                          const std::vector<probe::TargetPlan>& previous,
+                                          size_t bucket_count, const Shard& shard, Logger& logger,
+                                          std::vector<std::string>* unresolved) {
   PreviousByName old(previous);
-  std::vector<TargetPlan> plans;
+  std::vector<probe::TargetPlan> plans;
   plans.reserve(specs.size());
   std::vector<std::optional<IpAddress>> addresses;  // reused for every spec
   for (const targets::TargetSpec& spec : specs) {
@@ -119,13 +119,13 @@ std::vector<TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs
       }
     }
     for (size_t i = 0; i < addresses.size(); ++i) {
-      TargetPlan plan;
+      probe::TargetPlan plan;
       plan.options = spec.options;
       plan.address = addresses[i];
       // Addresses of one name get distinct phases, so all_addresses does not burst.
-      plan.phase =
-          Phase(i == 0 ? spec.host : spec.host + "#" + std::to_string(i), spec.options->interval);
-      const TargetPlan* before = old.Find(spec.host, i);
+      plan.phase = probe::Phase(i == 0 ? spec.host : spec.host + "#" + std::to_string(i),
+                                spec.options->interval);
+      const probe::TargetPlan* before = old.Find(spec.host, i);
       if (before && !(before->entry.info->labels.list() == *spec.labels)) before = nullptr;
       if (before && before->address == plan.address) {
         plan.entry = before->entry;  // unchanged: keep identity, counters, histogram
@@ -153,17 +153,17 @@ Engine::Engine(EngineOptions options, std::vector<double> bucket_bounds, Logger&
     : options_(options),
       log_(logger),
       store_(std::make_unique<metrics::ResultStore>(std::move(bucket_bounds))),
-      epoch_(Clock::now()),
+      epoch_(probe::Clock::now()),
       files_(std::make_unique<targets::TargetFileCache>()) {
   refresher_ = std::thread([this] { RefreshLoop(); });
 }
 
 Engine::~Engine() { Stop(); }
 
-Expected<bool, std::string> Engine::StartPool(std::shared_ptr<const std::vector<TargetPlan>> plans,
-                                              uint32_t workers) {
+Expected<bool, std::string> Engine::StartPool(
+    std::shared_ptr<const std::vector<probe::TargetPlan>> plans, uint32_t workers) {
   std::lock_guard<std::mutex> lock(mu_);
-  PoolOptions po;
+  probe::PoolOptions po;
   po.workers = workers;
   po.socket_kind = options_.socket_kind;
   po.epoch = epoch_;
@@ -174,13 +174,13 @@ Expected<bool, std::string> Engine::StartPool(std::shared_ptr<const std::vector<
     unmatched_before_ += pool_->counters().unmatched_replies.load();
     completed_before_ += pool_->counters().rounds_completed.load();
   }
-  auto started = WorkerPool::Start(po, *plans, store_->bucket_bounds(), log_);
+  auto started = probe::WorkerPool::Start(po, *plans, store_->bucket_bounds(), log_);
   if (!started) {
     std::string error = started.error();
     if (pool_) {
       // Bring the previous targets back.
       po.workers = workers_;
-      auto again = WorkerPool::Start(po, *plans_, store_->bucket_bounds(), log_);
+      auto again = probe::WorkerPool::Start(po, *plans_, store_->bucket_bounds(), log_);
       if (again) pool_ = std::move(again.value());
     }
     return MakeUnexpected(error);
@@ -189,14 +189,14 @@ Expected<bool, std::string> Engine::StartPool(std::shared_ptr<const std::vector<
   workers_ = workers;
   auto list = std::make_shared<metrics::ResultStore::TargetList>();
   list->reserve(plans->size());
-  for (const TargetPlan& p : *plans) list->push_back(p.entry);
+  for (const probe::TargetPlan& p : *plans) list->push_back(p.entry);
   store_->Replace(std::move(list));
   plans_ = std::move(plans);
   return true;
 }
 
-Engine::Planned Engine::Plan(const config::Config& config, const std::vector<TargetPlan>& previous,
-                             bool log_problems) {
+Engine::Planned Engine::Plan(const config::Config& config,
+                             const std::vector<probe::TargetPlan>& previous, bool log_problems) {
   targets::ExpandResult expanded = targets::Expand(config, *files_);
   if (log_problems) {
     for (const targets::DuplicateTarget& d : expanded.duplicates) {
@@ -224,7 +224,7 @@ void Engine::RecordStatus(const Planned& planned) {
 
 Expected<bool, std::string> Engine::Apply(const config::Config& config) {
   std::lock_guard<std::mutex> apply(apply_mu_);
-  std::shared_ptr<const std::vector<TargetPlan>> previous;
+  std::shared_ptr<const std::vector<probe::TargetPlan>> previous;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (pool_ && !std::equal(config.rtt_buckets.begin(), config.rtt_buckets.end(),
@@ -236,8 +236,8 @@ Expected<bool, std::string> Engine::Apply(const config::Config& config) {
   Planned planned = Plan(config, *previous, /*log_problems=*/true);
   previous.reset();  // the engine's reference is dropped when the new pool is in
   uint32_t workers = config.workers != 0 ? config.workers : options_.default_workers;
-  auto ok =
-      StartPool(std::make_shared<const std::vector<TargetPlan>>(std::move(planned.plans)), workers);
+  auto ok = StartPool(
+      std::make_shared<const std::vector<probe::TargetPlan>>(std::move(planned.plans)), workers);
   if (!ok) return ok;
   Duration every = std::chrono::hours(24);
   std::vector<std::string> paths;
@@ -279,7 +279,7 @@ Expected<bool, std::string> Engine::Apply(const config::Config& config) {
 void Engine::Refresh() {
   std::lock_guard<std::mutex> apply(apply_mu_);
   std::shared_ptr<const config::Config> config;
-  std::shared_ptr<const std::vector<TargetPlan>> previous;
+  std::shared_ptr<const std::vector<probe::TargetPlan>> previous;
   uint32_t workers = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -294,7 +294,7 @@ void Engine::Refresh() {
   previous.reset();
   log_.Info("targets changed, restarting probes",
             {{"targets", std::to_string(planned.plans.size())}});
-  auto plans = std::make_shared<const std::vector<TargetPlan>>(std::move(planned.plans));
+  auto plans = std::make_shared<const std::vector<probe::TargetPlan>>(std::move(planned.plans));
   if (auto ok = StartPool(std::move(plans), workers); !ok) {
     log_.Error("cannot apply changed targets", {{"error", ok.error()}});
   }
@@ -378,4 +378,4 @@ void Engine::Stop() {
   if (pool_) pool_->Stop();
 }
 
-}  // namespace ping_exporter::probe
+}  // namespace ping_exporter::planning

@@ -3,9 +3,9 @@
 #include <set>
 #include <string>
 
-#include "probe/engine.h"
+#include "planning/engine.h"
 
-namespace ping_exporter::probe {
+namespace ping_exporter::planning {
 namespace {
 
 TEST(ShardTest, ParsesOnlyValidSpecs) {
@@ -39,4 +39,4 @@ TEST(ShardTest, ShardsAreDisjointAndCoverTheList) {
 }
 
 }  // namespace
-}  // namespace ping_exporter::probe
+}  // namespace ping_exporter::planning
