@@ -80,16 +80,6 @@ pe::Expected<pe::icmp::SocketKind, std::string> ChooseSocketKind(const std::stri
   return SocketKind::kRaw;
 }
 
-// Read-only pages answer GET (and HEAD, which the server runs as GET) only.
-std::optional<pe::http::Response> RejectUnlessGet(const pe::http::Request& req) {
-  if (req.method == "GET") return std::nullopt;
-  pe::http::Response r;
-  r.status = 405;
-  r.headers.push_back({"Allow", "GET, HEAD"});
-  r.body = "method not allowed\n";
-  return r;
-}
-
 pe::config::ParseResult LoadConfig(const Flags& flags) {
   return flags.config_file.empty() ? pe::config::LoadEmbeddedDefault()
                                    : pe::config::LoadFile(flags.config_file);
@@ -245,14 +235,8 @@ int RunExporter(const Flags& flags, pe::Logger& log) {
 
   pe::status::PageInfo page{kVersion, flags.telemetry_path, config_source, po.allow.ToString()};
   std::vector<pe::http::Route> routes;
-  routes.push_back({flags.telemetry_path, [&](const pe::http::Request& req) {
+  routes.push_back({flags.telemetry_path, [&](const pe::http::Request&) {
                       pe::http::Response r;
-                      if (req.method != "GET" && req.method != "HEAD") {
-                        r.status = 405;
-                        r.headers.push_back({"Allow", "GET, HEAD"});
-                        r.body = "method not allowed\n";
-                        return r;
-                      }
                       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
                       r.compressible = true;
                       // Streamed: 10 000 targets make ~40 MB of text.
@@ -268,7 +252,6 @@ int RunExporter(const Flags& flags, pe::Logger& log) {
                       return r;
                     }});
   routes.push_back({"/", [&](const pe::http::Request& req) {
-                      if (auto bad = RejectUnlessGet(req)) return *bad;
                       pe::http::Response r;
                       if (req.path != "/") {
                         r.status = 404;
@@ -282,14 +265,12 @@ int RunExporter(const Flags& flags, pe::Logger& log) {
                       return r;
                     }});
   routes.push_back({"/probe", pe::ondemand::MakeProbeHandler(std::move(po), log)});
-  routes.push_back({"/-/healthy", [](const pe::http::Request& req) {
-                      if (auto bad = RejectUnlessGet(req)) return *bad;
+  routes.push_back({"/-/healthy", [](const pe::http::Request&) {
                       pe::http::Response r;
                       r.body = "Healthy\n";
                       return r;
                     }});
-  routes.push_back({"/-/ready", [&](const pe::http::Request& req) {
-                      if (auto bad = RejectUnlessGet(req)) return *bad;
+  routes.push_back({"/-/ready", [&](const pe::http::Request&) {
                       pe::http::Response r;
                       if (engine.rounds_completed() == 0) {
                         r.status = 503;
@@ -299,14 +280,9 @@ int RunExporter(const Flags& flags, pe::Logger& log) {
                       }
                       return r;
                     }});
-  routes.push_back({"/-/reload", [&](const pe::http::Request& req) {
+  routes.push_back({"/-/reload",
+                    [&](const pe::http::Request&) {
                       pe::http::Response r;
-                      if (req.method != "POST" && req.method != "PUT") {
-                        r.status = 405;
-                        r.headers.push_back({"Allow", "POST, PUT"});
-                        r.body = "use POST to reload\n";
-                        return r;
-                      }
                       // CivetWeb's request threads have ~100 KiB stacks, too
                       // small for toml++ unwinding a parse error: reload on a
                       // thread with a normal stack and wait for it.
@@ -319,7 +295,8 @@ int RunExporter(const Flags& flags, pe::Logger& log) {
                         r.body = "reloaded\n";
                       }
                       return r;
-                    }});
+                    },
+                    {"POST", "PUT"}});
 
   pe::http::ServerOptions so;
   so.listen_address = flags.listen_address;

@@ -204,6 +204,24 @@ Response TextResponse(int status, std::string body) {
   return r;
 }
 
+// Route methods are upper-case tokens; HEAD comes with GET and is not listed.
+bool ValidMethods(const std::vector<std::string>& methods) {
+  return !methods.empty() && std::all_of(methods.begin(), methods.end(), [](const std::string& m) {
+    return !m.empty() && m != "HEAD" &&
+           std::all_of(m.begin(), m.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+  });
+}
+
+// The Allow header of a 405: the route's methods in its order, HEAD after GET.
+std::string AllowHeader(const std::vector<std::string>& methods) {
+  std::string allow;
+  for (const std::string& m : methods) {
+    allow += (allow.empty() ? "" : ", ") + m;
+    if (m == "GET") allow += ", HEAD";
+  }
+  return allow;
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -229,7 +247,12 @@ struct Server::Impl {
 
   Logger& logger;
   ServerOptions options;
-  std::unordered_map<std::string, Handler> routes;
+  struct RouteEntry {
+    Handler handler;
+    std::vector<std::string> methods;
+    std::string allow;  // the 405's Allow header
+  };
+  std::unordered_map<std::string, RouteEntry> routes;
   WebConfig web;
   std::unique_ptr<BasicAuth> auth;
   mg_context* ctx = nullptr;
@@ -346,8 +369,16 @@ std::optional<Response> Server::Impl::ReadBody(mg_connection* conn, std::string&
 Response Server::Impl::Dispatch(const Request& request) {
   auto route = routes.find(request.path);
   if (route == routes.end()) return TextResponse(404, "404 page not found\n");
+  const RouteEntry& entry = route->second;
+  // HEAD arrives here as GET (see Handle).
+  if (std::find(entry.methods.begin(), entry.methods.end(), request.method) ==
+      entry.methods.end()) {
+    Response r = TextResponse(405, "method not allowed\n");
+    r.headers.emplace_back("Allow", entry.allow);
+    return r;
+  }
   try {
-    return route->second(request);
+    return entry.handler(request);
   } catch (const std::exception& e) {
     logger.Error("http handler failed", {{"path", request.path}, {"err", e.what()}});
   } catch (...) {
@@ -491,10 +522,13 @@ Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions
     return MakeUnexpected(std::string("http max header size must be between 1 KiB and 16 MiB"));
   }
   for (Route& route : routes) {
-    if (route.path.empty() || route.path.front() != '/' || !route.handler) {
+    if (route.path.empty() || route.path.front() != '/' || !route.handler ||
+        !ValidMethods(route.methods)) {
       return MakeUnexpected("invalid route \"" + route.path + "\"");
     }
-    if (!impl->routes.emplace(route.path, std::move(route.handler)).second) {
+    std::string allow = AllowHeader(route.methods);
+    Impl::RouteEntry entry{std::move(route.handler), std::move(route.methods), std::move(allow)};
+    if (!impl->routes.emplace(route.path, std::move(entry)).second) {
       return MakeUnexpected("duplicate route \"" + route.path + "\"");
     }
   }

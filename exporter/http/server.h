@@ -47,9 +47,14 @@ struct Response {
 /// the server answers 500 and logs the message.
 using Handler = std::function<Response(const Request&)>;
 
+/// A path, its handler and the methods it answers. The server answers any other
+/// method itself (405 with an Allow header) without calling the handler.
 struct Route {
   std::string path;  ///< exact match, e.g. "/metrics"
   Handler handler;
+  /// Upper case, e.g. {"POST", "PUT"}. GET implies HEAD, which is run as GET
+  /// without sending the body, so HEAD is never listed.
+  std::vector<std::string> methods = {"GET"};
 };
 
 struct ServerOptions {
@@ -66,8 +71,9 @@ struct ServerOptions {
 };
 
 /// A running HTTP(S) server. Starts in Start(), stops (joins its threads) in
-/// the destructor. Not copyable. Unknown paths get 404. HEAD runs the handler as
-/// GET and sends only the headers. With basic_auth_users in the web config every
+/// the destructor. Not copyable. Unknown paths get 404, a method the route does
+/// not list gets 405 with an Allow header. HEAD runs the handler as GET and sends
+/// only the headers. With basic_auth_users in the web config every
 /// path needs credentials (401 otherwise). Start() never throws on bad input: a
 /// malformed address, a port in use or a bad web config come back as an error
 /// string. `logger` is borrowed and must outlive the server. Note: CivetWeb sets

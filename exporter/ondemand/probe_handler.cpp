@@ -167,11 +167,6 @@ void AppendProbeResult(std::string* out, bool success, double duration_s,
 http::Response Handle(const std::shared_ptr<State>& state, const http::Request& req) {
   const ProbeEndpointOptions& o = state->options;
   ProbeCounters& counters = *o.counters;
-  if (req.method != "GET") {
-    http::Response r = Text(405, "use GET /probe?target=HOST\n");
-    r.headers.push_back({"Allow", "GET, HEAD"});
-    return r;
-  }
   Expected<ProbeQuery, std::string> query = ParseProbeQuery(req.query, o.defaults);
   if (!query) {
     counters.invalid.fetch_add(1, std::memory_order_relaxed);

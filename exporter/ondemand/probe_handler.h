@@ -97,8 +97,8 @@ struct ProbeEndpointOptions {
 /// options.round_logger) are borrowed and must outlive it. Answers: 200 with
 /// the probe's metrics (probe_success 0 when the round got no reply or the
 /// name did not resolve), 400 bad query, 403 target not allowed (never pinged,
-/// a name not listed is not even resolved), 405 not GET, 503 too many probes
-/// at once, 500 the round could not start.
+/// a name not listed is not even resolved), 503 too many probes at once, 500
+/// the round could not start. Route it GET-only: the server answers other methods.
 http::Handler MakeProbeHandler(ProbeEndpointOptions options, Logger& logger);
 
 }  // namespace ping_exporter::ondemand

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -45,11 +46,13 @@ std::vector<Route> TestRoutes() {
                       r.headers.emplace_back("X-Test", "yes");
                       return r;
                     }});
-  routes.push_back({"/echo", [](const Request& req) {
+  routes.push_back({"/echo",
+                    [](const Request& req) {
                       Response r;
                       r.body = req.method + " " + req.query + " " + std::to_string(req.body.size());
                       return r;
-                    }});
+                    },
+                    {"GET", "POST"}});
   routes.push_back(
       {"/throw", [](const Request&) -> Response { throw std::runtime_error("handler exploded"); }});
   routes.push_back({"/big", [](const Request&) {
@@ -136,6 +139,92 @@ TEST_F(HttpServerTest, HeadSendsHeadersWithoutBody) {
   EXPECT_EQ(echo.status, 200);
   EXPECT_EQ(echo.Header("content-length"), "6");
   EXPECT_TRUE(echo.body.empty());
+}
+
+// Routes that count their calls, so a test sees whether the server or the handler answered.
+class HttpServerMethodsTest : public HttpServerTest {
+ protected:
+  Expected<std::unique_ptr<Server>, std::string> StartCounting() {
+    std::vector<Route> routes;
+    routes.push_back({"/page", [this](const Request&) {
+                        ++page_calls_;
+                        Response r;
+                        r.body = "page\n";
+                        return r;
+                      }});
+    routes.push_back({"/reload",
+                      [this](const Request& req) {
+                        ++reload_calls_;
+                        Response r;
+                        r.body = req.method + "\n";
+                        return r;
+                      },
+                      {"POST", "PUT"}});
+    return Server::Start(Local(), std::move(routes), logger_);
+  }
+  // With an explicit empty body, so CivetWeb never waits for one.
+  static HttpReply Call(uint16_t port, const std::string& path, const std::string& method) {
+    return Get(port, path, {"Content-Length: 0"}, method);
+  }
+  std::atomic<int> page_calls_{0};
+  std::atomic<int> reload_calls_{0};
+};
+
+TEST_F(HttpServerMethodsTest, UnlistedMethodIs405WithAllowAndSkipsTheHandler) {
+  auto server = StartCounting();
+  ASSERT_TRUE(server.has_value()) << server.error();
+  uint16_t port = (*server)->port();
+  for (const char* method : {"POST", "PUT", "DELETE", "OPTIONS"}) {
+    HttpReply reply = Call(port, "/page", method);
+    EXPECT_EQ(reply.status, 405) << method;
+    EXPECT_EQ(reply.Header("allow"), "GET, HEAD") << method;
+    EXPECT_EQ(reply.body, "method not allowed\n") << method;
+  }
+  EXPECT_EQ(page_calls_.load(), 0);
+  for (const char* method : {"GET", "HEAD", "DELETE"}) {
+    HttpReply reply = Call(port, "/reload", method);
+    EXPECT_EQ(reply.status, 405) << method;
+    EXPECT_EQ(reply.Header("allow"), "POST, PUT") << method;
+  }
+  EXPECT_EQ(reload_calls_.load(), 0);
+  // An unknown path stays 404 whatever the method.
+  EXPECT_EQ(Call(port, "/nope", "POST").status, 404);
+}
+
+TEST_F(HttpServerMethodsTest, ListedMethodsReachTheHandler) {
+  auto server = StartCounting();
+  ASSERT_TRUE(server.has_value()) << server.error();
+  uint16_t port = (*server)->port();
+  HttpReply post = Call(port, "/reload", "POST");
+  EXPECT_EQ(post.status, 200);
+  EXPECT_EQ(post.body, "POST\n");
+  HttpReply put = Call(port, "/reload", "PUT");
+  EXPECT_EQ(put.status, 200);
+  EXPECT_EQ(put.body, "PUT\n");
+  EXPECT_EQ(reload_calls_.load(), 2);
+  EXPECT_EQ(Get(port, "/page").body, "page\n");
+  EXPECT_EQ(page_calls_.load(), 1);
+}
+
+TEST_F(HttpServerMethodsTest, HeadRunsGetWithoutBody) {
+  auto server = StartCounting();
+  ASSERT_TRUE(server.has_value()) << server.error();
+  HttpReply head = Call((*server)->port(), "/page", "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.Header("content-length"), "5");
+  EXPECT_TRUE(head.body.empty()) << head.body;
+  EXPECT_EQ(page_calls_.load(), 1);
+}
+
+TEST_F(HttpServerMethodsTest, RoutesWithBadMethodListsAreRefused) {
+  for (std::vector<std::string> methods : std::vector<std::vector<std::string>>{
+           {}, {"HEAD"}, {"GET", "HEAD"}, {"get"}, {""}, {"GET", "PO ST"}}) {
+    std::vector<Route> routes;
+    routes.push_back({"/a", [](const Request&) { return Response{}; }, methods});
+    auto server = Server::Start(Local(), std::move(routes), logger_);
+    ASSERT_FALSE(server.has_value()) << ::testing::PrintToString(methods);
+    EXPECT_NE(server.error().find("invalid route \"/a\""), std::string::npos) << server.error();
+  }
 }
 
 TEST_F(HttpServerTest, GzipWhenAcceptedAndDecodes) {
