@@ -1,0 +1,168 @@
+#include "app/app.h"
+
+#include <algorithm>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "app/access.h"
+#include "app/reloader.h"
+#include "app/routes.h"
+#include "app/signals.h"
+#include "app/wall_clock.h"
+#include "probe/one_shot.h"
+
+namespace ping_exporter::app {
+namespace {
+
+constexpr const char* kVersion = PING_EXPORTER_VERSION;
+constexpr const char* kRevision = PING_EXPORTER_REVISION;
+
+metrics::EngineCounts CountsOf(const planning::Engine& engine) {
+  metrics::EngineCounts c;
+  c.targets = engine.target_count();
+  c.workers = engine.worker_count();
+  c.rounds_late = engine.rounds_late();
+  c.rounds_completed = engine.rounds_completed();
+  c.unmatched_replies = engine.unmatched_replies();
+  return c;
+}
+
+// /probe's rounds log only warnings and errors (each probe would otherwise log
+// "target up"), unless the whole exporter logs at debug level.
+LogLevel RoundLogLevel(LogLevel level) {
+  return level == LogLevel::kDebug ? level : std::max(level, LogLevel::kWarn);
+}
+
+}  // namespace
+
+std::string VersionText() {
+  return std::string("ping_exporter ") + kVersion + " (revision " + kRevision + ")";
+}
+
+int Run(const Options& o, Logger& log) {
+  config::ParseResult cfg = LoadConfig(o.config_file);
+  if (!cfg) {
+    std::cerr << cfg.error().ToString() << "\n";
+    return 1;
+  }
+  if (o.config_check) {
+    size_t hosts = 0;
+    for (const auto& g : cfg->groups) hosts += g.hosts.size();
+    std::cout << cfg->source_name << ": OK, " << cfg->groups.size() << " group(s), " << hosts
+              << " target(s)\n";
+    return 0;
+  }
+
+  SignalLoop signals;  // before any thread: they all inherit the blocked mask
+  // Before any thread starts too: capabilities are per thread, and every thread
+  // created later inherits the reduced set.
+  if (!o.runas_user.empty()) {
+    if (auto dropped = DropPrivileges(o.runas_user, o.icmp_socket, o.config_file, log); !dropped) {
+      log.Error("cannot drop privileges", {{"error", dropped.error()}});
+      std::cerr << "cannot drop privileges: " << dropped.error() << "\n";
+      return 1;
+    }
+  }
+
+  auto kind = ChooseSocketKind(o.icmp_socket, log);
+  if (!kind) {
+    std::cerr << kind.error() << "\n";
+    return 2;
+  }
+  planning::EngineOptions eo;
+  eo.socket_kind = *kind;
+  eo.default_workers = std::max(1u, std::thread::hardware_concurrency());
+  eo.shard = *planning::ParseShard(o.shard);
+  planning::Engine engine(eo, cfg->rtt_buckets, log);
+  if (auto ok = engine.Apply(*cfg); !ok) {
+    log.Error("cannot start probing", {{"error", ok.error()}});
+    std::cerr << "cannot start probing: " << ok.error() << "\n"
+              << "hint: run as root, grant cap_net_raw (setcap cap_net_raw=+ep), or allow datagram "
+                 "ICMP with sysctl net.ipv4.ping_group_range\n";
+    return 1;
+  }
+  log.Info("probing", {{"config", cfg->source_name},
+                       {"targets", std::to_string(engine.target_count())},
+                       {"workers", std::to_string(engine.worker_count())},
+                       {"socket", icmp::SocketKindName(*kind)}});
+
+  metrics::SelfMetrics self(kVersion, kRevision, [&engine] { return CountsOf(engine); });
+  self.RecordReload(true, WallSeconds());  // the first load counts as one
+  Reloader reloader(o.config_file, engine, self, log);
+
+  // The status page's graphs; the sampler stops before the history and the engine go.
+  const Duration sample_interval = *ParseDuration(o.status_sample_interval);
+  status::History history(sample_interval);
+  status::Sampler sampler(engine.store(), history, sample_interval);
+
+  auto probe_counters = std::make_shared<ondemand::ProbeCounters>();
+  Logger round_log(std::cerr, RoundLogLevel(*ParseLogLevel(o.log_level)),
+                   *ParseLogFormat(o.log_format));
+  ondemand::ProbeEndpointOptions po;
+  po.allow = *ondemand::AllowList::Parse(o.probe_allow);
+  po.max_concurrent = o.probe_max_concurrent;
+  po.counters = probe_counters;
+  po.socket_kind = *kind;
+  po.round_logger = &round_log;
+  log.Info("probe endpoint", {{"allow", po.allow.empty() ? "(nothing)" : po.allow.ToString()},
+                              {"max_concurrent", std::to_string(po.max_concurrent)}});
+  status::PageInfo page{kVersion, o.telemetry_path, cfg->source_name, po.allow.ToString()};
+
+  http::ServerOptions so;
+  so.listen_address = o.listen_address;
+  so.threads = o.http_threads;
+  so.request_timeout = *ParseDuration(o.http_request_timeout);
+  so.web_config_file = o.web_config_file;
+  auto routes = MakeRoutes({{engine, self, *probe_counters},
+                            std::move(page),
+                            &history,
+                            ondemand::MakeProbeHandler(std::move(po), log),
+                            reloader});
+  auto server = http::Server::Start(so, std::move(routes), log);
+  if (!server) {
+    log.Error("cannot start HTTP server",
+              {{"address", o.listen_address}, {"error", server.error()}});
+    std::cerr << "cannot listen on " << o.listen_address << ": " << server.error() << "\n";
+    return 1;
+  }
+  std::string host = o.listen_address.substr(0, o.listen_address.rfind(':'));
+  log.Info("listening", {{"address", host + ":" + std::to_string((*server)->port())},
+                         {"tls", (*server)->tls() ? "true" : "false"}});
+
+  signals.Wait([&reloader] { reloader.Reload(); }, log);
+  server->reset();
+  engine.Stop();
+  log.Info("stopped");
+  return 0;
+}
+
+int RunProbe(const ProbeCommandOptions& o, Logger& log) {
+  auto timeout = ParseDuration(o.timeout);
+  auto spacing = ParseDuration(o.spacing);
+  if (!timeout || timeout->count() <= 0 || !spacing || spacing->count() <= 0) {
+    std::cerr << "probe: --timeout and --spacing must be positive durations like 1s or 250ms\n";
+    return 2;
+  }
+  if (o.count < 1 || o.count > 64) {
+    std::cerr << "probe: --count must be between 1 and 64\n";
+    return 2;
+  }
+  config::ProbeOptions round;
+  round.timeout = *timeout;
+  round.spacing = *spacing;
+  round.count = o.count;
+  round.interval = round.RoundLength() + std::chrono::seconds(1);
+  config::Family family = o.family == "ip4"   ? config::Family::kIp4
+                          : o.family == "ip6" ? config::Family::kIp6
+                                              : config::Family::kAny;
+  auto kind = ChooseSocketKind(o.icmp_socket, log);
+  if (!kind) {
+    std::cerr << kind.error() << "\n";
+    return 2;
+  }
+  return probe::ProbeOnce(o.hosts, round, family, *kind, std::cout, std::cerr, log);
+}
+
+}  // namespace ping_exporter::app

@@ -1,0 +1,44 @@
+#pragma once
+// The reload protocol, one for SIGHUP and POST /-/reload.
+
+#include <mutex>
+#include <string>
+
+#include "common/log.h"
+#include "config/config.h"
+#include "metrics/self_metrics.h"
+#include "planning/engine.h"
+
+namespace ping_exporter::app {
+
+/// The configuration `file` names, or the embedded default when it is "".
+config::ParseResult LoadConfig(const std::string& file);
+
+/// Reads the configuration again and applies it to the engine; an invalid one
+/// leaves the running configuration in place. Every attempt is recorded in the
+/// self metrics (ping_exporter_config_last_reload_*) and logged. Thread-safe:
+/// reloads run one at a time. The engine, self metrics and logger are borrowed
+/// and must outlive the Reloader. Not copyable.
+class Reloader {
+ public:
+  Reloader(std::string config_file, planning::Engine& engine, metrics::SelfMetrics& self,
+           Logger& log);
+  Reloader(const Reloader&) = delete;
+  Reloader& operator=(const Reloader&) = delete;
+
+  /// Reloads on the calling thread. Returns "" on success, else why it was refused.
+  std::string Reload();
+  /// The same on a new thread with a normal stack, joined before returning: for
+  /// callers on CivetWeb's request threads, whose ~100 KiB stacks are too small
+  /// for toml++ unwinding a parse error.
+  std::string ReloadOnOwnThread();
+
+ private:
+  const std::string config_file_;
+  planning::Engine& engine_;
+  metrics::SelfMetrics& self_;
+  Logger& log_;
+  std::mutex mu_;  // serialises reloads
+};
+
+}  // namespace ping_exporter::app

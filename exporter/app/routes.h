@@ -1,0 +1,33 @@
+#pragma once
+// The exporter's HTTP routes: each path, the methods it answers and its handler.
+
+#include <string>
+#include <vector>
+
+#include "app/exposition.h"
+#include "app/reloader.h"
+#include "http/server.h"
+#include "status/history.h"
+#include "status/status_page.h"
+
+namespace ping_exporter::app {
+
+/// What the routes serve. References and pointers are borrowed: they must
+/// outlive the server that runs the routes.
+struct RouteSources {
+  MetricsSources metrics;
+  status::PageInfo page;           ///< page.telemetry_path is also the /metrics route's path
+  const status::History* history;  ///< the status page's graphs
+  http::Handler probe;             ///< /probe (ondemand::MakeProbeHandler)
+  Reloader& reloader;
+};
+
+/// The route table: the telemetry path, "/" (status page), "/probe",
+/// "/-/healthy" and "/-/ready" answer GET (and HEAD); "/-/reload" answers POST
+/// and PUT. Every handler is thread-safe.
+std::vector<http::Route> MakeRoutes(RouteSources sources);
+
+/// /-/ready: 503 until the engine completed its first round, then 200.
+http::Response Readiness(const planning::Engine& engine);
+
+}  // namespace ping_exporter::app

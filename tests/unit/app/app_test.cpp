@@ -1,0 +1,145 @@
+// The app module's pieces on their own: flag checks, the reload protocol, the
+// /metrics composition, the route table and the signal loop.
+
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "app/exposition.h"
+#include "app/options.h"
+#include "app/reloader.h"
+#include "app/routes.h"
+#include "app/signals.h"
+
+namespace ping_exporter::app {
+namespace {
+
+constexpr char kMissingConfig[] = "/nonexistent/ping_exporter_app_test.toml";
+
+// An engine that probes nothing (no Apply), its self metrics and a log to read.
+class AppTest : public ::testing::Test {
+ protected:
+  std::ostringstream log_text_;
+  Logger log_{log_text_, LogLevel::kDebug, LogFormat::kLogfmt};
+  planning::Engine engine_{planning::EngineOptions{}, config::DefaultRttBuckets(), log_};
+  metrics::SelfMetrics self_{"1.2.3", "abc", [] { return metrics::EngineCounts{}; }};
+  ondemand::ProbeCounters probe_counters_;
+
+  std::string SelfText() const {
+    std::string text;
+    self_.Render(&text);
+    return text;
+  }
+};
+
+bool HasLine(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos || text.rfind(line + "\n", 0) == 0;
+}
+
+TEST(AppOptionsTest, ChecksSayWhatIsWrong) {
+  EXPECT_EQ(CheckTelemetryPath("/metrics"), "");
+  EXPECT_EQ(CheckTelemetryPath("/"), "must start with / and not be /");
+  EXPECT_EQ(CheckTelemetryPath("metrics"), "must start with / and not be /");
+  EXPECT_EQ(CheckRequestTimeout("100ms"), "");
+  EXPECT_EQ(CheckRequestTimeout("10m"), "");
+  EXPECT_EQ(CheckRequestTimeout("99ms"), "must be a duration between 100ms and 10m");
+  EXPECT_EQ(CheckRequestTimeout("11m"), "must be a duration between 100ms and 10m");
+  EXPECT_EQ(CheckSampleInterval("100ms"), "");
+  EXPECT_EQ(CheckSampleInterval("soon"), "must be a duration >= 100ms");
+  EXPECT_EQ(CheckShard("1/2"), "");
+  EXPECT_EQ(CheckShard("2/2"), "must be I/N with 0 <= I < N");
+  EXPECT_EQ(CheckProbeAllow("127.0.0.0/8,localhost"), "");
+  EXPECT_NE(CheckProbeAllow("127.0.0.0/99"), "");
+}
+
+TEST_F(AppTest, InvalidReloadKeepsRunningAndIsRecorded) {
+  self_.RecordReload(true, 100.0);
+  Reloader reloader(kMissingConfig, engine_, self_, log_);
+  std::string error = reloader.Reload();
+  EXPECT_NE(error.find(kMissingConfig), std::string::npos) << error;
+  EXPECT_TRUE(HasLine(SelfText(), "ping_exporter_config_last_reload_successful 0")) << SelfText();
+  EXPECT_TRUE(HasLine(SelfText(), "ping_exporter_config_last_reload_success_timestamp_seconds 100"))
+      << SelfText();
+  EXPECT_NE(log_text_.str().find("reload refused, keeping the running configuration"),
+            std::string::npos)
+      << log_text_.str();
+  // The HTTP variant runs the same protocol on its own thread.
+  EXPECT_EQ(reloader.ReloadOnOwnThread(), error);
+}
+
+TEST_F(AppTest, ValidReloadAppliesTheConfig) {
+  if (geteuid() != 0) GTEST_SKIP() << "the engine's raw sockets need root or CAP_NET_RAW";
+  Reloader reloader("", engine_, self_, log_);  // the embedded default: 127.0.0.1 and ::1
+  EXPECT_EQ(reloader.Reload(), "");
+  EXPECT_EQ(engine_.target_count(), 2u);
+  EXPECT_TRUE(HasLine(SelfText(), "ping_exporter_config_last_reload_successful 1")) << SelfText();
+  EXPECT_NE(log_text_.str().find("configuration reloaded"), std::string::npos);
+  engine_.Stop();
+}
+
+TEST_F(AppTest, MetricsComeInTheirOrder) {
+  probe_counters_.refused = 3;
+  std::string scrape;
+  WriteMetrics({engine_, self_, probe_counters_},
+               [&](std::string_view piece) { scrape.append(piece); });
+  std::vector<size_t> at;
+  for (const char* family :
+       {"# HELP ping_exporter_build_info", "ping_exporter_probe_refused_total 3",
+        "# HELP ping_resolve_errors_total", "# HELP process_cpu_seconds_total"}) {
+    at.push_back(scrape.find(family));
+    EXPECT_NE(at.back(), std::string::npos) << family << "\n" << scrape;
+  }
+  EXPECT_TRUE(std::is_sorted(at.begin(), at.end())) << scrape;
+}
+
+TEST_F(AppTest, RouteTableDeclaresPathsAndMethods) {
+  status::History history(std::chrono::seconds(30));
+  Reloader reloader(kMissingConfig, engine_, self_, log_);
+  auto probe = [](const http::Request&) { return http::Response{}; };
+  std::vector<http::Route> routes = MakeRoutes(
+      {{engine_, self_, probe_counters_}, {"1.2.3", "/m", "test", ""}, &history, probe, reloader});
+  std::vector<std::pair<std::string, std::vector<std::string>>> table;
+  for (const http::Route& r : routes) table.emplace_back(r.path, r.methods);
+  using Methods = std::vector<std::string>;
+  EXPECT_EQ(table, (std::vector<std::pair<std::string, Methods>>{{"/m", {"GET"}},
+                                                                 {"/", {"GET"}},
+                                                                 {"/probe", {"GET"}},
+                                                                 {"/-/healthy", {"GET"}},
+                                                                 {"/-/ready", {"GET"}},
+                                                                 {"/-/reload", {"POST", "PUT"}}}));
+  http::Request post;
+  post.method = "POST";
+  http::Response reload = routes.back().handler(post);
+  EXPECT_EQ(reload.status, 500);
+  EXPECT_EQ(reload.body.rfind("reload failed: ", 0), 0u) << reload.body;
+  EXPECT_EQ(routes[3].handler(http::Request{}).body, "Healthy\n");
+}
+
+TEST_F(AppTest, NotReadyBeforeTheFirstRound) {
+  http::Response r = Readiness(engine_);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "Not ready: no round completed yet\n");
+}
+
+TEST_F(AppTest, SignalLoopReloadsOnHangupAndStopsOnTerm) {
+  SignalLoop signals;
+  int hangups = 0;
+  // Blocked, so both stay pending for this thread until Wait() takes them.
+  pthread_kill(pthread_self(), SIGHUP);
+  signals.Wait(
+      [&] {
+        if (++hangups == 1) pthread_kill(pthread_self(), SIGTERM);
+      },
+      log_);
+  EXPECT_EQ(hangups, 1);
+  EXPECT_NE(log_text_.str().find("msg=\"shutting down\" signal=SIGTERM"), std::string::npos)
+      << log_text_.str();
+}
+
+}  // namespace
+}  // namespace ping_exporter::app
