@@ -42,18 +42,28 @@ bool HasLine(const std::string& text, const std::string& line) {
 }
 
 TEST(AppOptionsTest, ChecksSayWhatIsWrong) {
-  EXPECT_EQ(CheckTelemetryPath("/metrics"), "");
-  EXPECT_EQ(CheckTelemetryPath("/"), "must start with / and not be /");
-  EXPECT_EQ(CheckTelemetryPath("metrics"), "must start with / and not be /");
-  EXPECT_EQ(CheckRequestTimeout("100ms"), "");
-  EXPECT_EQ(CheckRequestTimeout("10m"), "");
-  EXPECT_EQ(CheckRequestTimeout("99ms"), "must be a duration between 100ms and 10m");
-  EXPECT_EQ(CheckRequestTimeout("11m"), "must be a duration between 100ms and 10m");
-  EXPECT_EQ(CheckSampleInterval("100ms"), "");
-  EXPECT_EQ(CheckSampleInterval("soon"), "must be a duration >= 100ms");
-  EXPECT_EQ(CheckShard("1/2"), "");
-  EXPECT_EQ(CheckShard("2/2"), "must be I/N with 0 <= I < N");
-  EXPECT_EQ(CheckProbeAllow("127.0.0.0/8,localhost"), "");
+  const std::string path = "must start with / and not be /";
+  const std::string timeout = "must be a duration between 100ms and 10m";
+  struct Case {
+    std::string (*check)(const std::string&);
+    std::string value, error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {CheckTelemetryPath, "/metrics", ""},
+           {CheckTelemetryPath, "/", path},
+           {CheckTelemetryPath, "metrics", path},
+           {CheckRequestTimeout, "100ms", ""},
+           {CheckRequestTimeout, "10m", ""},
+           {CheckRequestTimeout, "99ms", timeout},
+           {CheckRequestTimeout, "11m", timeout},
+           {CheckSampleInterval, "100ms", ""},
+           {CheckSampleInterval, "soon", "must be a duration >= 100ms"},
+           {CheckShard, "1/2", ""},
+           {CheckShard, "2/2", "must be I/N with 0 <= I < N"},
+           {CheckProbeAllow, "127.0.0.0/8,localhost", ""},
+       }) {
+    EXPECT_EQ(c.check(c.value), c.error) << c.value;
+  }
   EXPECT_NE(CheckProbeAllow("127.0.0.0/99"), "");
 }
 
