@@ -76,6 +76,31 @@ class HttpServerTest : public ::testing::Test {
     return o;
   }
 
+  // Routes that count their calls, so a test sees whether the server or the handler answered.
+  Expected<std::unique_ptr<Server>, std::string> StartCounting() {
+    std::vector<Route> routes;
+    routes.push_back({"/page", [this](const Request&) {
+                        ++page_calls_;
+                        Response r;
+                        r.body = "page\n";
+                        return r;
+                      }});
+    routes.push_back({"/reload",
+                      [this](const Request& req) {
+                        ++reload_calls_;
+                        Response r;
+                        r.body = req.method + "\n";
+                        return r;
+                      },
+                      {"POST", "PUT"}});
+    return Server::Start(Local(), std::move(routes), logger_);
+  }
+  // With an explicit empty body, so CivetWeb never waits for one.
+  static HttpReply Call(uint16_t port, const std::string& path, const std::string& method) {
+    return Get(port, path, {"Content-Length: 0"}, method);
+  }
+  std::atomic<int> page_calls_{0};
+  std::atomic<int> reload_calls_{0};
   std::ostringstream log_;
   Logger logger_{log_, LogLevel::kDebug, LogFormat::kLogfmt};
 };
@@ -141,36 +166,7 @@ TEST_F(HttpServerTest, HeadSendsHeadersWithoutBody) {
   EXPECT_TRUE(echo.body.empty());
 }
 
-// Routes that count their calls, so a test sees whether the server or the handler answered.
-class HttpServerMethodsTest : public HttpServerTest {
- protected:
-  Expected<std::unique_ptr<Server>, std::string> StartCounting() {
-    std::vector<Route> routes;
-    routes.push_back({"/page", [this](const Request&) {
-                        ++page_calls_;
-                        Response r;
-                        r.body = "page\n";
-                        return r;
-                      }});
-    routes.push_back({"/reload",
-                      [this](const Request& req) {
-                        ++reload_calls_;
-                        Response r;
-                        r.body = req.method + "\n";
-                        return r;
-                      },
-                      {"POST", "PUT"}});
-    return Server::Start(Local(), std::move(routes), logger_);
-  }
-  // With an explicit empty body, so CivetWeb never waits for one.
-  static HttpReply Call(uint16_t port, const std::string& path, const std::string& method) {
-    return Get(port, path, {"Content-Length: 0"}, method);
-  }
-  std::atomic<int> page_calls_{0};
-  std::atomic<int> reload_calls_{0};
-};
-
-TEST_F(HttpServerMethodsTest, UnlistedMethodIs405WithAllowAndSkipsTheHandler) {
+TEST_F(HttpServerTest, UnlistedMethodIs405WithAllowAndSkipsTheHandler) {
   auto server = StartCounting();
   ASSERT_TRUE(server.has_value()) << server.error();
   uint16_t port = (*server)->port();
@@ -191,7 +187,7 @@ TEST_F(HttpServerMethodsTest, UnlistedMethodIs405WithAllowAndSkipsTheHandler) {
   EXPECT_EQ(Call(port, "/nope", "POST").status, 404);
 }
 
-TEST_F(HttpServerMethodsTest, ListedMethodsReachTheHandler) {
+TEST_F(HttpServerTest, ListedMethodsReachTheHandler) {
   auto server = StartCounting();
   ASSERT_TRUE(server.has_value()) << server.error();
   uint16_t port = (*server)->port();
@@ -206,7 +202,7 @@ TEST_F(HttpServerMethodsTest, ListedMethodsReachTheHandler) {
   EXPECT_EQ(page_calls_.load(), 1);
 }
 
-TEST_F(HttpServerMethodsTest, HeadRunsGetWithoutBody) {
+TEST_F(HttpServerTest, HeadRunsGetWithoutBody) {
   auto server = StartCounting();
   ASSERT_TRUE(server.has_value()) << server.error();
   HttpReply head = Call((*server)->port(), "/page", "HEAD");
@@ -216,7 +212,7 @@ TEST_F(HttpServerMethodsTest, HeadRunsGetWithoutBody) {
   EXPECT_EQ(page_calls_.load(), 1);
 }
 
-TEST_F(HttpServerMethodsTest, RoutesWithBadMethodListsAreRefused) {
+TEST_F(HttpServerTest, RoutesWithBadMethodListsAreRefused) {
   for (std::vector<std::string> methods : std::vector<std::vector<std::string>>{
            {}, {"HEAD"}, {"GET", "HEAD"}, {"get"}, {""}, {"GET", "PO ST"}}) {
     std::vector<Route> routes;
