@@ -129,6 +129,14 @@ void LineColumnOf(std::string_view text, size_t offset, Outcome& o) {
   o.column = nl == std::string_view::npos || offset == 0 ? offset : offset - nl - 1;
 }
 
+/// The outcome of an Expected whose error has `position` {line, column} and `message`
+/// (json::ParseError, config::Error).
+template <typename Result>
+Outcome OutcomeOf(const Result& r) {
+  if (r) return Outcome{};
+  return Outcome{false, r.error().position.line, r.error().position.column, r.error().message};
+}
+
 struct Parser {
   const char* name;
   // Parses `text`, keeps the tree alive until `after` ran (so peaks include it).
@@ -141,9 +149,7 @@ std::vector<Parser> Parsers() {
        [](const std::string& text, const std::function<void()>& after) {
          auto r = json::Parse(text);
          after();
-         if (r) return Outcome{};
-         return Outcome{false, r.error().position.line, r.error().position.column,
-                        r.error().message};
+         return OutcomeOf(r);
        }},
       {"nlohmann::json 3.11",
        [](const std::string& text, const std::function<void()>& after) {
@@ -180,17 +186,13 @@ std::vector<Parser> Parsers() {
        [](const std::string& text, const std::function<void()>& after) {
          auto r = ParseFileSd(text, "sd.json", true);
          after();
-         if (r) return Outcome{};
-         return Outcome{false, r.error().position.line, r.error().position.column,
-                        r.error().message};
+         return OutcomeOf(r);
        }},
       {"exporter, file_sd YAML (yaml-cpp + schema)",
        [](const std::string& text, const std::function<void()>& after) {
          auto r = ParseFileSd(text, "sd.yml", false);
          after();
-         if (r) return Outcome{};
-         return Outcome{false, r.error().position.line, r.error().position.column,
-                        r.error().message};
+         return OutcomeOf(r);
        }},
   };
 }
