@@ -14,24 +14,11 @@ import time
 
 import pytest
 
-from lib.exporter import Exporter, wait_until
+from lib.exporter import Exporter, loopback_host, many_hosts_config, rss_mib, wait_until
 
 TARGETS: int = 100_000
 CHANGED: int = TARGETS // 100  # 1 % per reload
 RELOADS: int = 2
-
-
-def host(i: int, first_octet: int = 40) -> str:
-    """127.<first_octet + i / 65536>.<i / 256 % 256>.<i % 256>: 100 000 distinct loopback hosts."""
-    return f"127.{first_octet + (i >> 16)}.{(i >> 8) & 255}.{i & 255}"
-
-
-def config_text(hosts: list[str]) -> str:
-    lines = ['workers = 2', '', '[defaults]', 'interval = "60s"', 'count = 1', 'timeout = "1s"',
-             '', '[[targets]]', 'name = "scale"', 'labels = { bench = "scale" }', 'hosts = [']
-    lines += [f'  "{h}",' for h in hosts]
-    lines.append(']')
-    return "\n".join(lines) + "\n"
 
 
 def scrape_value(address: str, name: str, timeout: float = 30.0) -> float:
@@ -55,19 +42,11 @@ def scrape_value(address: str, name: str, timeout: float = 30.0) -> float:
     return float(match.group(1))
 
 
-def rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
-
-
 @pytest.mark.slow
 @pytest.mark.time_limit(120)
 def test_hundred_thousand_targets_start_and_reload() -> None:
-    hosts = [host(i) for i in range(TARGETS)]
-    exporter = Exporter(config_text(hosts), start_timeout_s=60.0)
+    hosts = [loopback_host(i, 40) for i in range(TARGETS)]
+    exporter = Exporter(many_hosts_config(hosts), start_timeout_s=60.0)
     t0 = time.monotonic()
     with exporter:  # starts it and waits for msg=listening
         started = time.monotonic() - t0
@@ -78,8 +57,8 @@ def test_hundred_thousand_targets_start_and_reload() -> None:
         for k in range(RELOADS):
             # A different 1 % each time, moved to addresses no other target uses.
             for i in range(k * CHANGED, (k + 1) * CHANGED):
-                hosts[i] = host(i, first_octet=60 + k)
-            exporter.write_config(config_text(hosts))
+                hosts[i] = loopback_host(i, 60 + k)
+            exporter.write_config(many_hosts_config(hosts))
             before = exporter.stderr_text().count('msg="configuration reloaded"')
             t1 = time.monotonic()
             exporter.proc.send_signal(signal.SIGHUP)
