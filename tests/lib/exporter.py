@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 import pytest
 
 from lib.netns import NetNs
+from lib.process import terminate
 
 DEFAULT_BIN: str = "/work/main/build/ping_exporter"
 _NOBODY: str = "65534"
@@ -449,14 +450,8 @@ class Exporter:
     def close(self) -> None:
         """Stop without asserting (cleanup path) and remove the work dir."""
         proc = self.proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
         if proc is not None:
+            terminate(proc)
             self.exit_code = proc.returncode
         self.proc = None
         if self._own_dir and os.environ.get("PE_KEEP_TMP") != "1":

@@ -23,6 +23,8 @@ from typing import Iterable, Iterator, Optional, Sequence
 
 import pytest
 
+from lib.process import Started, terminate
+
 _CLONE_NEWNET: int = 0x40000000
 _NETNS_DIR: str = "/run/netns"
 _KILL_GRACE_S: float = 2.0
@@ -53,20 +55,7 @@ def require_netns_support() -> None:
     _run(["ip", "netns", "del", name], check=False)
 
 
-def _kill_process(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=_KILL_GRACE_S)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        proc.wait(timeout=_KILL_GRACE_S)
-
-
-class NetNs:
+class NetNs(Started):
     """One uniquely named network namespace (`pe-<random>`) with lo up.
 
     Use as a context manager: leaving it kills every process started through `popen` and every
@@ -80,24 +69,16 @@ class NetNs:
         self._nft_ready: bool = False
 
     # -- lifetime -------------------------------------------------------------------------------
-    def __enter__(self) -> "NetNs":
+    def start(self) -> None:
         proc = _run(["ip", "netns", "add", self.name], check=False)
         if proc.returncode != 0:
             raise NetnsUnavailable(f"ip netns add {self.name}: {proc.stderr.strip()}")
         self._created = True
-        try:
-            self.ip("link", "set", "lo", "up")
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self.ip("link", "set", "lo", "up")
 
     def close(self) -> None:
         for proc in reversed(self._procs):
-            _kill_process(proc)
+            terminate(proc, _KILL_GRACE_S)
         self._procs.clear()
         if not self._created:
             return

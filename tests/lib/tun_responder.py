@@ -50,6 +50,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, TextIO
 
+# Run as a script, this file's folder is on sys.path but not tests/, where `lib` lives.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from lib.process import terminate  # noqa: E402
+
 if TYPE_CHECKING:
     from lib.netns import NetNs as NetNsLike
 
@@ -460,13 +465,7 @@ class ResponderProcess:
         proc = self._proc
         if proc is None:
             return 0
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=3)
+        terminate(proc, grace_s=3.0)
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
