@@ -22,7 +22,6 @@ import ctypes
 import dataclasses
 import datetime
 import functools
-import gzip
 import json
 import math
 import os
@@ -44,7 +43,7 @@ from typing import Optional
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from lib.exporter import parse_metrics  # noqa: E402
+from lib.exporter import RawScrape, parse_metrics, raw_scrape  # noqa: E402
 from lib.netns import NetNs  # noqa: E402
 
 DEFAULT_BIN = os.environ.get("PING_EXPORTER_BIN", str(REPO / "build" / "ping_exporter"))
@@ -353,71 +352,6 @@ def percentile(sorted_values: list[float], q: float) -> float:
 # HTTP
 
 
-@dataclasses.dataclass
-class Scrape:
-    seconds: float
-    size: int
-    body: bytes  # decompressed
-    gzip: bool  # the server answered with Content-Encoding: gzip
-
-
-def scrape(addr: tuple[str, int], use_gzip: bool, timeout: float) -> Scrape:
-    """GET /metrics over a plain socket; time runs from connect to the last byte.
-
-    Hand-rolled on purpose: http.client decodes a chunked 40 MB body line by line and then takes
-    seconds where curl takes 0.1 s, which would measure Python, not the server. The body is
-    de-chunked and decompressed after the clock stops.
-    """
-    request = (
-        f"GET /metrics HTTP/1.1\r\nHost: {addr[0]}:{addr[1]}\r\n"
-        f"Accept-Encoding: {'gzip' if use_gzip else 'identity'}\r\nConnection: close\r\n\r\n"
-    ).encode()
-    deadline = time.monotonic() + timeout
-    parts: list[bytes] = []
-    t0 = time.monotonic()
-    with socket.create_connection(addr, timeout=timeout) as sock:
-        sock.sendall(request)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"no complete answer within {timeout:.0f} s")
-            sock.settimeout(left)
-            data = sock.recv(1 << 20)
-            if not data:
-                break
-            parts.append(data)
-    elapsed = time.monotonic() - t0
-    raw = b"".join(parts)
-    head, sep, body = raw.partition(b"\r\n\r\n")
-    if not sep:
-        raise RuntimeError("no HTTP header")
-    lines = head.split(b"\r\n")
-    status = lines[0].split(b" ", 2)
-    if len(status) < 2 or status[1] != b"200":
-        raise RuntimeError(f"/metrics answered {lines[0][:60]!r}")
-    headers = {}
-    for line in lines[1:]:
-        key, _, value = line.partition(b":")
-        headers[key.strip().lower()] = value.strip().lower()
-    if headers.get(b"transfer-encoding") == b"chunked":
-        body = dechunk(body)
-    size = len(body)
-    encoded = headers.get(b"content-encoding") == b"gzip"
-    return Scrape(elapsed, size, gzip.decompress(body) if encoded else body, encoded)
-
-
-def dechunk(data: bytes) -> bytes:
-    out: list[bytes] = []
-    i = 0
-    while True:
-        j = data.index(b"\r\n", i)
-        size = int(data[i:j].split(b";")[0], 16)
-        if size == 0:
-            return b"".join(out)
-        out.append(data[j + 2 : j + 2 + size])
-        i = j + 2 + size + 2
-
-
 def sum_metrics(body: bytes, *names: str) -> list[float]:
     """For each name, the sum of its samples (with or without labels) in a text exposition."""
     m = parse_metrics(body.decode("utf-8", errors="replace"), names)
@@ -449,7 +383,7 @@ class System:
         self.niceness = 0
         self.procs: list[subprocess.Popen] = []
         self.stderr_paths: list[Path] = []
-        self.address: Optional[tuple[str, int]] = None
+        self.address: Optional[str] = None  # HOST:PORT of /metrics
         self.notes: list[str] = []
 
     @property
@@ -554,11 +488,11 @@ class PingExporter(System):
         ]
 
     def wait_ready(self, deadline: float) -> bool:
-        pattern = re.compile(r"msg=listening.*?address=(\S+):(\d+)")
+        pattern = re.compile(r"msg=listening.*?address=(\S+:\d+)")
         while time.monotonic() < deadline:
             m = pattern.search(self.stderr_path.read_text(errors="replace"))
             if m:
-                self.address = (m.group(1), int(m.group(2)))
+                self.address = m.group(1)
                 return True
             if self.exited():
                 self.notes.append(f"exited ({self.exited()})")
@@ -571,7 +505,7 @@ class PingExporter(System):
         if self.address is None:
             return None
         t0 = time.monotonic()
-        s = scrape(self.address, False, timeout)
+        s = raw_scrape(self.address, accept_gzip=False, timeout=timeout)
         sent, received, late = sum_metrics(s.body, "ping_packets_sent_total",
                                            "ping_packets_received_total",
                                            "ping_exporter_rounds_late_total")
@@ -607,7 +541,7 @@ class SmokepingProber(System):
             with socket.socket() as s:
                 s.settimeout(0.5)
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    self.address = ("127.0.0.1", self.port)
+                    self.address = f"127.0.0.1:{self.port}"
                     return True
             if self.exited():
                 self.notes.append(f"exited ({self.exited()})")
@@ -623,7 +557,7 @@ class SmokepingProber(System):
         if self.address is None and not self.wait_ready(time.monotonic() + 0.1):
             return None
         t0 = time.monotonic()
-        s = scrape(self.address, False, timeout)
+        s = raw_scrape(self.address, accept_gzip=False, timeout=timeout)
         sent, received = sum_metrics(s.body, "smokeping_requests_total",
                                      "smokeping_response_duration_seconds_count")
         return Counters(sent=sent, received=received, late_rounds=None, at=t0 + s.seconds / 2)
@@ -837,8 +771,8 @@ def time_scrapes(system: System, res: Result, hard_deadline: float) -> None:
     """Up to three scrapes each way, alternating, while the run's time budget lasts; medians."""
     if system.address is None:
         return
-    plain: list[Scrape] = []
-    gz: list[Scrape] = []
+    plain: list[RawScrape] = []
+    gz: list[RawScrape] = []
     for i in range(6):
         left = hard_deadline - time.monotonic() - 2
         if left < 1:
@@ -846,7 +780,7 @@ def time_scrapes(system: System, res: Result, hard_deadline: float) -> None:
             break
         use_gzip = i % 2 == 1
         try:
-            s = scrape(system.address, use_gzip, timeout=left)
+            s = raw_scrape(system.address, accept_gzip=use_gzip, timeout=left)
         except (OSError, RuntimeError) as e:
             res.notes.append(f"{'gzip ' if use_gzip else ''}scrape failed: {e}")
             break

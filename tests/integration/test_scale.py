@@ -7,39 +7,23 @@ and every target is a 127/8 literal, so few packets are sent and all of them sta
 
 from __future__ import annotations
 
-import re
 import signal
-import socket
 import time
 
 import pytest
 
-from lib.exporter import Exporter, loopback_host, many_hosts_config, rss_mib, wait_until
+from lib.exporter import (Exporter, loopback_host, many_hosts_config, parse_metrics, raw_scrape,
+                          rss_mib, wait_until)
 
 TARGETS: int = 100_000
 CHANGED: int = TARGETS // 100  # 1 % per reload
 RELOADS: int = 2
 
 
-def scrape_value(address: str, name: str, timeout: float = 30.0) -> float:
-    """One sample of an unlabelled metric, read from a whole /metrics body over a plain socket
-    (HTTP/1.0, so no chunking): http.client de-chunks tens of MB too slowly."""
-    hostname, _, port = address.rpartition(":")
-    with socket.create_connection((hostname, int(port)), timeout=timeout) as s:
-        s.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\nAccept-Encoding: identity\r\n\r\n")
-        chunks: list[bytes] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            data = s.recv(1 << 20)
-            if not data:
-                break
-            chunks.append(data)
-    body = b"".join(chunks)
-    head, _, text = body.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.") and b" 200 " in head.split(b"\r\n")[0], head[:200]
-    match = re.search(rb"^" + re.escape(name.encode()) + rb" (\S+)$", text, re.MULTILINE)
-    assert match is not None, f"{name} not in a {len(text)}-byte scrape"
-    return float(match.group(1))
+def scrape_value(address: str, name: str) -> float:
+    """The one sample of an unlabelled metric, from a whole (tens of MB) /metrics body."""
+    body: bytes = raw_scrape(address, timeout=30.0).body
+    return parse_metrics(body.decode("utf-8"), [name]).one(name)
 
 
 @pytest.mark.slow

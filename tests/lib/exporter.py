@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -264,6 +265,68 @@ def http_get(address: str, path: str, *, netns: Optional[NetNs] = None,
         return HttpResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()}, body)
     finally:
         conn.close()
+
+
+@dataclass
+class RawScrape:
+    seconds: float  # from connect to the last byte
+    size: int  # bytes of the body on the wire (after de-chunking, before gunzip)
+    body: bytes  # decompressed
+    gzip: bool  # the server answered with Content-Encoding: gzip
+
+
+def raw_scrape(address: str, *, accept_gzip: bool = False, timeout: float = 30.0) -> RawScrape:
+    """GET /metrics from HOST:PORT over a plain socket, timed from connect to the last byte.
+
+    Hand-rolled on purpose: http.client decodes a chunked 40 MB body line by line and then takes
+    seconds where curl takes 0.1 s, which would measure Python, not the server. The body is
+    de-chunked and decompressed after the clock stops. Raises on a non-200 answer or timeout.
+    """
+    host, _, port = address.rpartition(":")
+    request = (f"GET /metrics HTTP/1.1\r\nHost: {address}\r\nAccept-Encoding: "
+               f"{'gzip' if accept_gzip else 'identity'}\r\nConnection: close\r\n\r\n").encode()
+    deadline = time.monotonic() + timeout
+    parts: list[bytes] = []
+    t0 = time.monotonic()
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as sock:
+        sock.sendall(request)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no complete answer within {timeout:.0f} s")
+            sock.settimeout(left)
+            data = sock.recv(1 << 20)
+            if not data:
+                break
+            parts.append(data)
+    elapsed = time.monotonic() - t0
+    head, sep, body = b"".join(parts).partition(b"\r\n\r\n")
+    if not sep:
+        raise RuntimeError("no HTTP header")
+    lines = head.split(b"\r\n")
+    status = lines[0].split(b" ", 2)
+    if len(status) < 2 or status[1] != b"200":
+        raise RuntimeError(f"/metrics answered {lines[0][:60]!r}")
+    headers: dict[bytes, bytes] = {}
+    for line in lines[1:]:
+        key, _, value = line.partition(b":")
+        headers[key.strip().lower()] = value.strip().lower()
+    if headers.get(b"transfer-encoding") == b"chunked":
+        body = _dechunk(body)
+    encoded: bool = headers.get(b"content-encoding") == b"gzip"
+    return RawScrape(elapsed, len(body), gzip.decompress(body) if encoded else body, encoded)
+
+
+def _dechunk(data: bytes) -> bytes:
+    out: list[bytes] = []
+    i = 0
+    while True:
+        j = data.index(b"\r\n", i)
+        size = int(data[i:j].split(b";")[0], 16)
+        if size == 0:
+            return b"".join(out)
+        out.append(data[j + 2:j + 2 + size])
+        i = j + 2 + size + 2
 
 
 # -- the process ---------------------------------------------------------------------------------
