@@ -126,7 +126,7 @@ void LineColumnOf(std::string_view text, size_t offset, Outcome& o) {
   offset = std::min(offset, text.size());
   size_t nl = text.rfind('\n', offset == 0 ? 0 : offset - 1);
   o.line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + offset, '\n'));
-  o.column = nl == std::string_view::npos || offset == 0 ? offset : offset - nl - 1;
+  o.column = 1 + (nl == std::string_view::npos || offset == 0 ? offset : offset - nl - 1);
 }
 
 /// The outcome of an Expected whose error has `position` {line, column} and `message`
@@ -162,7 +162,6 @@ std::vector<Parser> Parsers() {
            Outcome o{false, 0, 0, e.what()};
            // byte is 1-based: the character that failed.
            LineColumnOf(text, e.byte == 0 ? 0 : e.byte - 1, o);
-           ++o.column;
            return o;
          } catch (const nlohmann::json::exception& e) {
            after();
@@ -253,7 +252,8 @@ bool Measure(const Parser& parser, const std::string& text, int runs, Measured& 
     size_t live_before = heap.live;
     Outcome o = parser.run(text, [&] {
       m.heap_peak = heap.peak - live_before;
-      m.rss_growth = (StatusKb("VmHWM") - std::min(rss_before, StatusKb("VmHWM"))) * 1024;
+      size_t hwm = StatusKb("VmHWM");
+      m.rss_growth = (hwm > rss_before ? hwm - rss_before : 0) * 1024;
     });
     m.ok = o.ok;
     m.line = static_cast<uint32_t>(o.line);
