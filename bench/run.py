@@ -10,7 +10,7 @@ of the echo requests (captured from `lo` with an AF_PACKET socket) and, for the 
 round over 1000 dead hosts inside a network namespace created (and always deleted) here.
 
 Usage (as root): /usr/bin/python3 bench/run.py [--sizes 1000,10000,50000] [--duration 20]
-Python standard library only.
+Python standard library and tests/lib (its metrics parser and network namespaces).
 """
 
 from __future__ import annotations
@@ -22,14 +22,12 @@ import ctypes
 import dataclasses
 import datetime
 import functools
-import gzip
 import json
 import math
 import os
 import platform
 import re
 import resource
-import secrets
 import signal
 import socket
 import statistics
@@ -40,9 +38,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from lib.exporter import RawScrape, parse_metrics, raw_scrape  # noqa: E402
+from lib.netns import NetNs  # noqa: E402
+
 DEFAULT_BIN = os.environ.get("PING_EXPORTER_BIN", str(REPO / "build" / "ping_exporter"))
 SMOKEPING_BIN = "/usr/bin/prometheus-smokeping-prober"
 FPING_BIN = "/usr/bin/fping"
@@ -201,29 +204,6 @@ def free_port() -> int:
 # Echo-request capture on lo
 
 
-@contextlib.contextmanager
-def in_netns(name: Optional[str]) -> Iterator[None]:
-    """Switch this thread into network namespace `name` (sockets made inside stay there)."""
-    if name is None:
-        yield
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    clone_newnet = 0x40000000
-    orig = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    try:
-        if libc.setns(target, clone_newnet) != 0:
-            raise OSError(ctypes.get_errno(), f"setns {name}")
-        try:
-            yield
-        finally:
-            if libc.setns(orig, clone_newnet) != 0:
-                raise OSError(ctypes.get_errno(), "setns back")
-    finally:
-        os.close(orig)
-        os.close(target)
-
-
 def _bpf(code: int, jt: int, jf: int, k: int) -> bytes:
     return struct.pack("HBBI", code, jt, jf, k & 0xFFFFFFFF)
 
@@ -237,13 +217,14 @@ class SendCapture:
     to the loopback device, i.e. the actual send time. Not thread-safe: start/stop from one thread.
     """
 
-    def __init__(self, targets: set[str], last_octet_max: int, netns: Optional[str] = None) -> None:
+    def __init__(self, targets: set[str], last_octet_max: int,
+                 netns: Optional[NetNs] = None) -> None:
         self._targets = targets
         self._sent: dict[str, list[float]] = {}
         self.echo_ids: collections.Counter[int] = collections.Counter()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
-        with in_netns(netns):
+        with netns.entered() if netns is not None else contextlib.nullcontext():
             self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
         # SOCK_DGRAM: offsets are from the IP header. Drop = jump to the last instruction.
         prog = [
@@ -371,91 +352,10 @@ def percentile(sorted_values: list[float], q: float) -> float:
 # HTTP
 
 
-@dataclasses.dataclass
-class Scrape:
-    seconds: float
-    size: int
-    body: bytes  # decompressed
-    gzip: bool  # the server answered with Content-Encoding: gzip
-
-
-def scrape(addr: tuple[str, int], use_gzip: bool, timeout: float) -> Scrape:
-    """GET /metrics over a plain socket; time runs from connect to the last byte.
-
-    Hand-rolled on purpose: http.client decodes a chunked 40 MB body line by line and then takes
-    seconds where curl takes 0.1 s, which would measure Python, not the server. The body is
-    de-chunked and decompressed after the clock stops.
-    """
-    request = (
-        f"GET /metrics HTTP/1.1\r\nHost: {addr[0]}:{addr[1]}\r\n"
-        f"Accept-Encoding: {'gzip' if use_gzip else 'identity'}\r\nConnection: close\r\n\r\n"
-    ).encode()
-    deadline = time.monotonic() + timeout
-    parts: list[bytes] = []
-    t0 = time.monotonic()
-    with socket.create_connection(addr, timeout=timeout) as sock:
-        sock.sendall(request)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"no complete answer within {timeout:.0f} s")
-            sock.settimeout(left)
-            data = sock.recv(1 << 20)
-            if not data:
-                break
-            parts.append(data)
-    elapsed = time.monotonic() - t0
-    raw = b"".join(parts)
-    head, sep, body = raw.partition(b"\r\n\r\n")
-    if not sep:
-        raise RuntimeError("no HTTP header")
-    lines = head.split(b"\r\n")
-    status = lines[0].split(b" ", 2)
-    if len(status) < 2 or status[1] != b"200":
-        raise RuntimeError(f"/metrics answered {lines[0][:60]!r}")
-    headers = {}
-    for line in lines[1:]:
-        key, _, value = line.partition(b":")
-        headers[key.strip().lower()] = value.strip().lower()
-    if headers.get(b"transfer-encoding") == b"chunked":
-        body = dechunk(body)
-    size = len(body)
-    encoded = headers.get(b"content-encoding") == b"gzip"
-    return Scrape(elapsed, size, gzip.decompress(body) if encoded else body, encoded)
-
-
-def dechunk(data: bytes) -> bytes:
-    out: list[bytes] = []
-    i = 0
-    while True:
-        j = data.index(b"\r\n", i)
-        size = int(data[i:j].split(b";")[0], 16)
-        if size == 0:
-            return b"".join(out)
-        out.append(data[j + 2 : j + 2 + size])
-        i = j + 2 + size + 2
-
-
-def sum_metric(body: bytes, name: str) -> float:
-    """Sum of every sample of `name` (with or without labels) in a text exposition.
-
-    bytes.find instead of a regex or splitting lines: a 50 000-target scrape is 220 MB.
-    """
-    total = 0.0
-    for prefix in (b"\n" + name.encode() + b"{", b"\n" + name.encode() + b" "):
-        pos = body.find(prefix)
-        while pos >= 0:
-            end = body.find(b"\n", pos + 1)
-            if end < 0:
-                end = len(body)
-            line = body[pos + 1 : end]
-            if prefix.endswith(b"{"):
-                line = line[line.rindex(b"}") + 1 :]
-            fields = line.split()
-            if fields:
-                total += float(fields[0] if prefix.endswith(b"{") else fields[1])
-            pos = body.find(prefix, end)
-    return total
+def sum_metrics(body: bytes, *names: str) -> list[float]:
+    """For each name, the sum of its samples (with or without labels) in a text exposition."""
+    m = parse_metrics(body.decode("utf-8", errors="replace"), names)
+    return [sum(v for (n, _), v in m.items() if n == name) for name in names]
 
 
 # --------------------------------------------------------------------------------------------
@@ -483,7 +383,7 @@ class System:
         self.niceness = 0
         self.procs: list[subprocess.Popen] = []
         self.stderr_paths: list[Path] = []
-        self.address: Optional[tuple[str, int]] = None
+        self.address: Optional[str] = None  # HOST:PORT of /metrics
         self.notes: list[str] = []
 
     @property
@@ -529,7 +429,7 @@ class System:
                 return f"{proc.returncode}: {last_line(err)}"
         return None
 
-    def capture_netns(self) -> Optional[str]:
+    def capture_netns(self) -> Optional[NetNs]:
         """Network namespace whose lo carries the probes (None: this one)."""
         return None
 
@@ -588,11 +488,11 @@ class PingExporter(System):
         ]
 
     def wait_ready(self, deadline: float) -> bool:
-        pattern = re.compile(r"msg=listening.*?address=(\S+):(\d+)")
+        pattern = re.compile(r"msg=listening.*?address=(\S+:\d+)")
         while time.monotonic() < deadline:
             m = pattern.search(self.stderr_path.read_text(errors="replace"))
             if m:
-                self.address = (m.group(1), int(m.group(2)))
+                self.address = m.group(1)
                 return True
             if self.exited():
                 self.notes.append(f"exited ({self.exited()})")
@@ -605,14 +505,11 @@ class PingExporter(System):
         if self.address is None:
             return None
         t0 = time.monotonic()
-        s = scrape(self.address, False, timeout)
-        mid = t0 + s.seconds / 2
-        return Counters(
-            sent=sum_metric(s.body, "ping_packets_sent_total"),
-            received=sum_metric(s.body, "ping_packets_received_total"),
-            late_rounds=sum_metric(s.body, "ping_exporter_rounds_late_total"),
-            at=mid,
-        )
+        s = raw_scrape(self.address, accept_gzip=False, timeout=timeout)
+        sent, received, late = sum_metrics(s.body, "ping_packets_sent_total",
+                                           "ping_packets_received_total",
+                                           "ping_exporter_rounds_late_total")
+        return Counters(sent=sent, received=received, late_rounds=late, at=t0 + s.seconds / 2)
 
 
 class SmokepingProber(System):
@@ -644,7 +541,7 @@ class SmokepingProber(System):
             with socket.socket() as s:
                 s.settimeout(0.5)
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    self.address = ("127.0.0.1", self.port)
+                    self.address = f"127.0.0.1:{self.port}"
                     return True
             if self.exited():
                 self.notes.append(f"exited ({self.exited()})")
@@ -660,13 +557,10 @@ class SmokepingProber(System):
         if self.address is None and not self.wait_ready(time.monotonic() + 0.1):
             return None
         t0 = time.monotonic()
-        s = scrape(self.address, False, timeout)
-        return Counters(
-            sent=sum_metric(s.body, "smokeping_requests_total"),
-            received=sum_metric(s.body, "smokeping_response_duration_seconds_count"),
-            late_rounds=None,
-            at=t0 + s.seconds / 2,
-        )
+        s = raw_scrape(self.address, accept_gzip=False, timeout=timeout)
+        sent, received = sum_metrics(s.body, "smokeping_requests_total",
+                                     "smokeping_response_duration_seconds_count")
+        return Counters(sent=sent, received=received, late_rounds=None, at=t0 + s.seconds / 2)
 
 
 class Fping(System):
@@ -687,22 +581,18 @@ class Fping(System):
         shards = max(1, math.ceil(len(targets) / FPING_SHARD))
         size = math.ceil(len(targets) / shards)
         self.shards = [targets[i : i + size] for i in range(0, len(targets), size)]
-        self.namespaces: list[str] = []
+        self.namespaces: list[NetNs] = []
 
     def start(self) -> None:
-        tag = secrets.token_hex(3)
         for k, shard in enumerate(self.shards):
-            ns = f"pe-bench-{tag}-f{k}"
-            subprocess.run(["ip", "netns", "add", ns], check=True, timeout=10)
-            self.namespaces.append(ns)
-            subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True, timeout=10)
+            ns = NetNs(f"pe-bench-f{k}-")
+            self.namespaces.append(ns.__enter__())
             # -Q 3600 instead of -q: fping 5.1 prints a line per reply with -q -l, which would
             # make it pay for every write; -Q prints only the summary at SIGINT.
-            cmd = ["ip", "netns", "exec", ns, FPING_BIN, "-l", "-Q", "3600", "-p", "1000",
-                   "-i", "0", "-t", "500"]
+            cmd = ns.cmd([FPING_BIN, "-l", "-Q", "3600", "-p", "1000", "-i", "0", "-t", "500"])
             self.launch(cmd, f"fping-{k}", ("\n".join(shard) + "\n").encode())
 
-    def capture_netns(self) -> Optional[str]:
+    def capture_netns(self) -> Optional[NetNs]:
         return self.namespaces[0]
 
     def capture_targets(self, sampled: set[str]) -> set[str]:
@@ -717,7 +607,7 @@ class Fping(System):
 
     def cleanup(self) -> None:
         for ns in self.namespaces:
-            subprocess.run(["ip", "netns", "del", ns], timeout=10)
+            ns.close()
         self.namespaces = []
 
     def final_counters(self) -> Optional[Counters]:
@@ -881,8 +771,8 @@ def time_scrapes(system: System, res: Result, hard_deadline: float) -> None:
     """Up to three scrapes each way, alternating, while the run's time budget lasts; medians."""
     if system.address is None:
         return
-    plain: list[Scrape] = []
-    gz: list[Scrape] = []
+    plain: list[RawScrape] = []
+    gz: list[RawScrape] = []
     for i in range(6):
         left = hard_deadline - time.monotonic() - 2
         if left < 1:
@@ -890,7 +780,7 @@ def time_scrapes(system: System, res: Result, hard_deadline: float) -> None:
             break
         use_gzip = i % 2 == 1
         try:
-            s = scrape(system.address, use_gzip, timeout=left)
+            s = raw_scrape(system.address, accept_gzip=use_gzip, timeout=left)
         except (OSError, RuntimeError) as e:
             res.notes.append(f"{'gzip ' if use_gzip else ''}scrape failed: {e}")
             break
@@ -931,34 +821,20 @@ def judge(res: Result, system: System, n: int, cores: int) -> None:
 def dead_hosts_round(binary: str, count: int = 1000) -> dict:
     """One `ping_exporter probe --count 2 --timeout 1s` round over 1000 silent 198.18/15 hosts.
 
-    Runs inside a namespace created here: 198.18.0.1/15 on its lo makes the whole /15 local (no
-    ARP, no neighbour table), and an nft input rule drops every echo request to it, so nothing
-    answers and not a packet leaves the namespace. (This kernel has no dummy interfaces.) The
-    namespace is always deleted.
+    Runs inside a namespace created here (tests/lib NetNs): 198.18.0.1/15 on its lo makes the
+    whole /15 local (no ARP, no neighbour table), and an nft input rule drops every echo request
+    to it, so nothing answers and not a packet leaves the namespace. (This kernel has no dummy
+    interfaces.) The namespace is always deleted.
     """
-    ns = f"pe-bench-{secrets.token_hex(4)}"
     addrs = [f"198.18.{1 + i // 250}.{1 + i % 250}" for i in range(count)]
-    subprocess.run(["ip", "netns", "add", ns], check=True, timeout=10)
-    try:
-        for cmd in (
-            ["ip", "-n", ns, "link", "set", "lo", "up"],
-            ["ip", "-n", ns, "addr", "add", "198.18.0.1/15", "dev", "lo"],
-        ):
-            subprocess.run(cmd, check=True, timeout=10)
-        nft = (
-            "table inet pebench {\n chain input {\n  type filter hook input priority 0;\n"
-            "  ip daddr 198.18.0.0/15 icmp type echo-request drop\n }\n}\n"
-        )
-        subprocess.run(
-            ["ip", "netns", "exec", ns, "nft", "-f", "-"], input=nft.encode(), check=True,
-            timeout=10,
-        )
+    with NetNs("pe-bench-") as ns:
+        ns.ip("addr", "add", "198.18.0.1/15", "dev", "lo")
+        ns.drop_echo(["198.18.0.0/15"])
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.monotonic()
         try:
             proc = subprocess.run(
-                ["ip", "netns", "exec", ns, binary, "probe", "--count", "2", "--timeout", "1s",
-                 *addrs],
+                ns.cmd([binary, "probe", "--count", "2", "--timeout", "1s", *addrs]),
                 capture_output=True, timeout=DEAD_ROUND_LIMIT_S, preexec_fn=raise_fd_limit,
             )
         except subprocess.TimeoutExpired as e:  # the child was killed by subprocess.run
@@ -984,8 +860,6 @@ def dead_hosts_round(binary: str, count: int = 1000) -> dict:
             "lines": len(lines),
             "stderr_tail": proc.stderr.decode(errors="replace")[-300:],
         }
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], timeout=10)
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,12 +5,13 @@ Run by hand, as root (raw ICMP sockets):
 
     /usr/bin/python3 bench/scale.py --binary build-bench/ping_exporter --sizes 10000,50000,100000
 
-For each size N it writes a config of N loopback literals (127.200.0.0 upwards; interval 60 s,
-count 1, so few packets are sent, all to 127/8), starts the exporter on 127.0.0.1:0 and times
-process start -> the `msg=listening` log line; then `--reloads` times changes a different 1 % of
-the hosts, sends SIGHUP and times it -> the `msg="configuration reloaded"` line. VmRSS is read
-`--settle` seconds after the start and after the last reload; bytes per target is the slope of
-a least-squares line through (N, RSS). Python 3 standard library only.
+For each size N it writes the scale test's config (tests/lib/exporter.py many_hosts_config) of N
+loopback literals (127.200.0.0 upwards; interval 60 s, count 1, so few packets are sent, all to
+127/8), starts the exporter on 127.0.0.1:0 and times process start -> the `msg=listening` log
+line; then `--reloads` times changes a different 1 % of the hosts, sends SIGHUP and times it ->
+the `msg="configuration reloaded"` line. VmRSS is read `--settle` seconds after the start and
+after the last reload; bytes per target is the slope of a least-squares line through (N, RSS).
+Python 3 standard library and tests/lib.
 """
 
 from __future__ import annotations
@@ -23,29 +24,19 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-def host(i: int, first_octet: int) -> str:
-    return f"127.{first_octet + (i >> 16)}.{(i >> 8) & 255}.{i & 255}"
+from lib.exporter import loopback_host, many_hosts_config, rss_mib  # noqa: E402
 
 
 def write_config(path: str, hosts: list[str], workers: int) -> None:
-    lines = [f"workers = {workers}", "", "[defaults]", 'interval = "60s"', "count = 1",
-             'timeout = "1s"', "", "[[targets]]", 'labels = { bench = "scale" }', "hosts = ["]
-    lines += [f'  "{h}",' for h in hosts]
-    lines.append("]")
+    """Replace the config at `path` in one rename, as a config tool would."""
     tmp = path + ".new"
     with open(tmp, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write(many_hosts_config(hosts, workers))
     os.rename(tmp, path)
-
-
-def rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class LogWatcher:
@@ -91,7 +82,7 @@ def run_size(binary: str, n: int, reloads: int, workers: int, settle: float,
              extra: list[str]) -> dict:
     with tempfile.TemporaryDirectory(prefix="pe-scale-") as tmp:
         cfg = os.path.join(tmp, "scale.toml")
-        hosts = [host(i, 200) for i in range(n)]
+        hosts = [loopback_host(i, 200) for i in range(n)]
         write_config(cfg, hosts, workers)
         t0 = time.monotonic()
         proc = subprocess.Popen([binary, f"--config.file={cfg}", "--web.listen-address=127.0.0.1:0",
@@ -106,7 +97,7 @@ def run_size(binary: str, n: int, reloads: int, workers: int, settle: float,
             changed = max(1, n // 100)
             for k in range(reloads):
                 for i in range(k * changed, (k + 1) * changed):
-                    hosts[i] = host(i, 220 + k)
+                    hosts[i] = loopback_host(i, 220 + k)
                 write_config(cfg, hosts, workers)
                 mark = log.mark()
                 t1 = time.monotonic()

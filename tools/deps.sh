@@ -15,6 +15,7 @@ TEST_PACKAGES=(
   golang-go golang-github-masterminds-sprig-dev
   clang-14 libfuzzer-14-dev libclang-rt-14-dev clang-format-14
   chromium prometheus-smokeping-prober
+  nlohmann-json3-dev
 )
 
 mode="${1:-build}"

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import yaml
 
 from lib.exporter import Exporter, wait_until
+from lib.process import Started
 from lib.prometheus import Prometheus
 
 # What the exporter pings: loopback only, fast rounds so a 30 s window fills quickly.
@@ -80,8 +81,9 @@ def stack_config(repo: pathlib.Path, exporter_address: str, rules_file: pathlib.
     }
 
 
-class Stack:
-    """Exporter + Prometheus. `wait_for_window()` returns once 30 s of data exist."""
+class Stack(Started):
+    """Exporter + Prometheus. Context manager (lib/process.py Started). `wait_for_window()`
+    returns once 30 s of data exist."""
 
     def __init__(self, repo: pathlib.Path) -> None:
         self.repo = repo
@@ -90,25 +92,17 @@ class Stack:
         self.dir = tempfile.mkdtemp(prefix="pe-eco-stack-")
         self.started = 0.0
 
-    def __enter__(self) -> "Stack":
-        try:
-            self.exporter = Exporter(EXPORTER_CONFIG)
-            self.exporter.start()
-            rules_file = pathlib.Path(self.dir) / "alerts.yml"
-            rules_file.write_text(yaml.safe_dump(fast_rules(self.repo)))
-            config_file = pathlib.Path(self.dir) / "prometheus.yml"
-            config_file.write_text(yaml.safe_dump(
-                stack_config(self.repo, self.exporter.address, rules_file)))
-            self.prometheus = PrometheusServer(config_file)
-            self.prometheus.start()
-            self.started = time.monotonic()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def start(self) -> None:
+        self.exporter = Exporter(EXPORTER_CONFIG)
+        self.exporter.start()
+        rules_file = pathlib.Path(self.dir) / "alerts.yml"
+        rules_file.write_text(yaml.safe_dump(fast_rules(self.repo)))
+        config_file = pathlib.Path(self.dir) / "prometheus.yml"
+        config_file.write_text(yaml.safe_dump(
+            stack_config(self.repo, self.exporter.address, rules_file)))
+        self.prometheus = PrometheusServer(config_file)
+        self.prometheus.start()
+        self.started = time.monotonic()
 
     def wait_for_window(self, seconds: int = 30, timeout_s: float = 75.0) -> None:
         """Until each target has `seconds`+ of ping_up samples in the ping_exporter job and a

@@ -28,14 +28,11 @@ stdin EOF, or --max-lifetime.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import dataclasses
 import ipaddress
 import json
 import os
-import select
-import signal
 import struct
 import sys
 import time
@@ -43,8 +40,9 @@ from typing import Any, Optional, TextIO
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from lib.tun_responder import (Behaviour, EchoRequest, ResponderProcess,  # noqa: E402
-                               build_reply, ip_packet, open_tun, parse_echo_request, route_into)
+from lib.tun_responder import (Behaviour, EchoRequest, PacketHandler,  # noqa: E402
+                               ResponderProcess, build_reply, ip_packet, parse_echo_request,
+                               responder_arguments, serve)
 
 _MASK64: int = (1 << 64) - 1
 _COOKIE_MAGIC: int = 0x50455850
@@ -57,10 +55,6 @@ _ERRORS: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
 }
 _KNOWN_KEYS: set[str] = {"icmp_error", "quote", "replay_lag", "answer", "forge", "src",
                          "replay_wrap"}
-
-
-class _Stop(Exception):
-    """SIGTERM/SIGINT arrived."""
 
 
 def _cookie_check(slot: int, seq: int, worker: int, send_time: int, token: int) -> int:
@@ -128,7 +122,7 @@ class Fault:
         return f
 
 
-class Responder:
+class Responder(PacketHandler):
     """One TUN fd, answered synchronously. Single-threaded."""
 
     def __init__(self, fd: int, faults: dict[str, Fault], default: Fault,
@@ -148,7 +142,7 @@ class Responder:
         except OSError as err:
             print(f"fault_responder: write failed: {err}", file=sys.stderr)
 
-    def handle(self, packet: bytes) -> None:
+    def handle(self, packet: bytes, now: float) -> None:
         req = parse_echo_request(packet)
         if req is None:
             return
@@ -191,85 +185,39 @@ class Responder:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dev", default="pe-ftun0")
-    ap.add_argument("--route", action="append", default=[])
-    ap.add_argument("--local", action="append", default=[],
-                    help="address to own on the device, used as the routes' source")
+    ap = responder_arguments(__doc__.split("\n\n")[0], "pe-ftun0")
     ap.add_argument("--router", action="append", default=[],
                     help="source address of ICMP errors (one per family)")
     ap.add_argument("--faults-json", default="{}")
-    ap.add_argument("--max-lifetime", type=float, default=300.0)
-    ap.add_argument("--log")
     args = ap.parse_args(argv)
 
     raw: dict[str, Any] = json.loads(args.faults_json)
     default = Fault.from_dict(raw.pop("default", {}))
     faults = {str(ipaddress.ip_address(a)): Fault.from_dict(spec) for a, spec in raw.items()}
     routers = {ipaddress.ip_address(a).version: a for a in args.router}
-
-    def on_signal(signum: int, frame: object) -> None:
-        raise _Stop()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    fd: int = open_tun(args.dev)
-    log: Optional[TextIO] = open(args.log, "a", encoding="utf-8") if args.log else None
-    try:
-        route_into(args.dev, args.local, args.route)
-        os.set_blocking(fd, False)
-        responder = Responder(fd, faults, default, routers, log)
-        print(f"READY {args.dev}", flush=True)
-        deadline: float = time.monotonic() + args.max_lifetime
-        while time.monotonic() < deadline:
-            readable, _, _ = select.select([fd, 0], [], [], 0.5)
-            if 0 in readable and not os.read(0, 4096):
-                break
-            if fd in readable:
-                for _ in range(1024):  # bounded drain per wake-up
-                    try:
-                        packet: bytes = os.read(fd, 65536)
-                    except BlockingIOError:
-                        break
-                    responder.handle(packet)
-    except _Stop:
-        pass
-    finally:
-        os.close(fd)
-        if log is not None:
-            log.close()
-    return 0
+    return serve(args, lambda fd, log: Responder(fd, faults, default, routers, log))
 
 
 class FaultResponder(ResponderProcess):
     """Starts this file inside `ns` (test side) and stops it on exit. Context manager; not
-    thread-safe. Routes 198.19.0.0/24 and 2001:2:0:1::/64 into its device; errors come from
-    198.19.0.253 / 2001:2:0:1::fffd."""
+    thread-safe. Routes the shared responder's prefixes (198.19.0.0/24, 2001:2:0:1::/64) into
+    its device; errors come from V4_ROUTER / V6_ROUTER."""
 
     name = "fault_responder"
-    V4_PREFIX: str = "198.19.0.0/24"
-    V6_PREFIX: str = "2001:2:0:1::/64"
-    V4_LOCAL: str = "198.19.0.254"
-    V6_LOCAL: str = "2001:2:0:1::fffe"
+    script = __file__
     V4_ROUTER: str = "198.19.0.253"
     V6_ROUTER: str = "2001:2:0:1::fffd"
 
     def __init__(self, ns: Any, faults: dict[str, dict], *, log_path: Optional[str] = None,
                  max_lifetime_s: float = 120.0) -> None:
-        super().__init__(ns, log_path)
+        super().__init__(ns, dev="pe-ftun0", routes=(self.V4_PREFIX, self.V6_PREFIX),
+                         local=(self.V4_LOCAL, self.V6_LOCAL), max_lifetime_s=max_lifetime_s,
+                         log_path=log_path)
         self._faults: dict[str, dict] = faults
-        self._max_lifetime_s: float = max_lifetime_s
 
-    def argv(self) -> list[str]:
-        argv: list[str] = ["/usr/bin/python3", os.path.abspath(__file__),
-                           "--faults-json", json.dumps(self._faults),
-                           "--max-lifetime", str(self._max_lifetime_s),
-                           "--route", self.V4_PREFIX, "--route", self.V6_PREFIX,
-                           "--local", self.V4_LOCAL, "--local", self.V6_LOCAL,
-                           "--router", self.V4_ROUTER, "--router", self.V6_ROUTER]
-        if self.log_path:
-            argv += ["--log", self.log_path]
-        return argv
+    def extra_argv(self) -> list[str]:
+        return ["--faults-json", json.dumps(self._faults),
+                "--router", self.V4_ROUTER, "--router", self.V6_ROUTER]
 
     def __enter__(self) -> "FaultResponder":
         super().__enter__()

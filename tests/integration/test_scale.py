@@ -7,67 +7,30 @@ and every target is a 127/8 literal, so few packets are sent and all of them sta
 
 from __future__ import annotations
 
-import re
 import signal
-import socket
 import time
 
 import pytest
 
-from lib.exporter import Exporter, wait_until
+from lib.exporter import (Exporter, loopback_host, many_hosts_config, parse_metrics, raw_scrape,
+                          rss_mib, wait_until)
 
 TARGETS: int = 100_000
 CHANGED: int = TARGETS // 100  # 1 % per reload
 RELOADS: int = 2
 
 
-def host(i: int, first_octet: int = 40) -> str:
-    """127.<first_octet + i / 65536>.<i / 256 % 256>.<i % 256>: 100 000 distinct loopback hosts."""
-    return f"127.{first_octet + (i >> 16)}.{(i >> 8) & 255}.{i & 255}"
-
-
-def config_text(hosts: list[str]) -> str:
-    lines = ['workers = 2', '', '[defaults]', 'interval = "60s"', 'count = 1', 'timeout = "1s"',
-             '', '[[targets]]', 'name = "scale"', 'labels = { bench = "scale" }', 'hosts = [']
-    lines += [f'  "{h}",' for h in hosts]
-    lines.append(']')
-    return "\n".join(lines) + "\n"
-
-
-def scrape_value(address: str, name: str, timeout: float = 30.0) -> float:
-    """One sample of an unlabelled metric, read from a whole /metrics body over a plain socket
-    (HTTP/1.0, so no chunking): http.client de-chunks tens of MB too slowly."""
-    hostname, _, port = address.rpartition(":")
-    with socket.create_connection((hostname, int(port)), timeout=timeout) as s:
-        s.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\nAccept-Encoding: identity\r\n\r\n")
-        chunks: list[bytes] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            data = s.recv(1 << 20)
-            if not data:
-                break
-            chunks.append(data)
-    body = b"".join(chunks)
-    head, _, text = body.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.") and b" 200 " in head.split(b"\r\n")[0], head[:200]
-    match = re.search(rb"^" + re.escape(name.encode()) + rb" (\S+)$", text, re.MULTILINE)
-    assert match is not None, f"{name} not in a {len(text)}-byte scrape"
-    return float(match.group(1))
-
-
-def rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
+def scrape_value(address: str, name: str) -> float:
+    """The one sample of an unlabelled metric, from a whole (tens of MB) /metrics body."""
+    body: bytes = raw_scrape(address, timeout=30.0).body
+    return parse_metrics(body.decode("utf-8"), [name]).one(name)
 
 
 @pytest.mark.slow
 @pytest.mark.time_limit(120)
 def test_hundred_thousand_targets_start_and_reload() -> None:
-    hosts = [host(i) for i in range(TARGETS)]
-    exporter = Exporter(config_text(hosts), start_timeout_s=60.0)
+    hosts = [loopback_host(i, 40) for i in range(TARGETS)]
+    exporter = Exporter(many_hosts_config(hosts), start_timeout_s=60.0)
     t0 = time.monotonic()
     with exporter:  # starts it and waits for msg=listening
         started = time.monotonic() - t0
@@ -78,8 +41,8 @@ def test_hundred_thousand_targets_start_and_reload() -> None:
         for k in range(RELOADS):
             # A different 1 % each time, moved to addresses no other target uses.
             for i in range(k * CHANGED, (k + 1) * CHANGED):
-                hosts[i] = host(i, first_octet=60 + k)
-            exporter.write_config(config_text(hosts))
+                hosts[i] = loopback_host(i, 60 + k)
+            exporter.write_config(many_hosts_config(hosts))
             before = exporter.stderr_text().count('msg="configuration reloaded"')
             t1 = time.monotonic()
             exporter.proc.send_signal(signal.SIGHUP)

@@ -16,16 +16,18 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, TypeVar
 
 import pytest
 
 from lib.netns import NetNs
+from lib.process import terminate
 
 DEFAULT_BIN: str = "/work/main/build/ping_exporter"
 _NOBODY: str = "65534"
@@ -105,6 +107,32 @@ def to_toml(config: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def loopback_host(i: int, first_octet: int) -> str:
+    """127.<first_octet + i / 65536>.<i / 256 % 256>.<i % 256>: distinct loopback hosts."""
+    return f"127.{first_octet + (i >> 16)}.{(i >> 8) & 255}.{i & 255}"
+
+
+def many_hosts_config(hosts: Sequence[str], workers: int = 2) -> str:
+    """One `[[targets]]` group "scale" of `hosts` (label bench="scale"), every 60 s with one echo,
+    so even 100 000 targets send few packets: the config of the scale test and bench. Written
+    line by line because to_toml would put every host on one line."""
+    lines: list[str] = [f"workers = {workers}", "", "[defaults]", 'interval = "60s"', "count = 1",
+                        'timeout = "1s"', "", "[[targets]]", 'name = "scale"',
+                        'labels = { bench = "scale" }', "hosts = ["]
+    lines += [f'  "{h}",' for h in hosts]
+    lines.append("]")
+    return "\n".join(lines) + "\n"
+
+
+def rss_mib(pid: int) -> float:
+    """VmRSS of a process, MiB."""
+    with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise ValueError(f"no VmRSS for pid {pid}")
+
+
 # -- metrics text format -------------------------------------------------------------------------
 MetricKey = tuple[str, frozenset]
 
@@ -161,10 +189,26 @@ class Metrics(dict):
         return {key[0] for key in self}
 
 
-def parse_metrics(text: str) -> Metrics:
-    """Parse the Prometheus text exposition format (0.0.4). Raises ValueError on bad lines."""
+def _sample_lines(text: str, names: Iterable[str]) -> Iterator[str]:
+    """The sample lines of exactly these metric names, found with str.find: a 50 000-target
+    scrape is 220 MB, and splitting all of it into lines would cost seconds and gigabytes."""
+    text = "\n" + text
+    for name in names:
+        for prefix in ("\n" + name + "{", "\n" + name + " "):
+            pos: int = text.find(prefix)
+            while pos >= 0:
+                end: int = text.find("\n", pos + 1)
+                end = len(text) if end < 0 else end
+                yield text[pos + 1:end]
+                pos = text.find(prefix, end)
+
+
+def parse_metrics(text: str, names: Optional[Iterable[str]] = None) -> Metrics:
+    """Parse the Prometheus text exposition format (0.0.4); with `names`, only the samples of
+    those metric names (no TYPE lines). Raises ValueError on bad lines."""
     out = Metrics()
-    for lineno, line in enumerate(text.splitlines(), 1):
+    lines: Iterable[str] = text.splitlines() if names is None else _sample_lines(text, names)
+    for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         if line.startswith("#"):
@@ -221,6 +265,68 @@ def http_get(address: str, path: str, *, netns: Optional[NetNs] = None,
         return HttpResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()}, body)
     finally:
         conn.close()
+
+
+@dataclass
+class RawScrape:
+    seconds: float  # from connect to the last byte
+    size: int  # bytes of the body on the wire (after de-chunking, before gunzip)
+    body: bytes  # decompressed
+    gzip: bool  # the server answered with Content-Encoding: gzip
+
+
+def raw_scrape(address: str, *, accept_gzip: bool = False, timeout: float = 30.0) -> RawScrape:
+    """GET /metrics from HOST:PORT over a plain socket, timed from connect to the last byte.
+
+    Hand-rolled on purpose: http.client decodes a chunked 40 MB body line by line and then takes
+    seconds where curl takes 0.1 s, which would measure Python, not the server. The body is
+    de-chunked and decompressed after the clock stops. Raises on a non-200 answer or timeout.
+    """
+    host, _, port = address.rpartition(":")
+    request = (f"GET /metrics HTTP/1.1\r\nHost: {address}\r\nAccept-Encoding: "
+               f"{'gzip' if accept_gzip else 'identity'}\r\nConnection: close\r\n\r\n").encode()
+    deadline = time.monotonic() + timeout
+    parts: list[bytes] = []
+    t0 = time.monotonic()
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as sock:
+        sock.sendall(request)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no complete answer within {timeout:.0f} s")
+            sock.settimeout(left)
+            data = sock.recv(1 << 20)
+            if not data:
+                break
+            parts.append(data)
+    elapsed = time.monotonic() - t0
+    head, sep, body = b"".join(parts).partition(b"\r\n\r\n")
+    if not sep:
+        raise RuntimeError("no HTTP header")
+    lines = head.split(b"\r\n")
+    status = lines[0].split(b" ", 2)
+    if len(status) < 2 or status[1] != b"200":
+        raise RuntimeError(f"/metrics answered {lines[0][:60]!r}")
+    headers: dict[bytes, bytes] = {}
+    for line in lines[1:]:
+        key, _, value = line.partition(b":")
+        headers[key.strip().lower()] = value.strip().lower()
+    if headers.get(b"transfer-encoding") == b"chunked":
+        body = _dechunk(body)
+    encoded: bool = headers.get(b"content-encoding") == b"gzip"
+    return RawScrape(elapsed, len(body), gzip.decompress(body) if encoded else body, encoded)
+
+
+def _dechunk(data: bytes) -> bytes:
+    out: list[bytes] = []
+    i = 0
+    while True:
+        j = data.index(b"\r\n", i)
+        size = int(data[i:j].split(b";")[0], 16)
+        if size == 0:
+            return b"".join(out)
+        out.append(data[j + 2:j + 2 + size])
+        i = j + 2 + size + 2
 
 
 # -- the process ---------------------------------------------------------------------------------
@@ -407,14 +513,8 @@ class Exporter:
     def close(self) -> None:
         """Stop without asserting (cleanup path) and remove the work dir."""
         proc = self.proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
         if proc is not None:
+            terminate(proc)
             self.exit_code = proc.returncode
         self.proc = None
         if self._own_dir and os.environ.get("PE_KEEP_TMP") != "1":

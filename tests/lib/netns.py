@@ -18,9 +18,12 @@ import signal
 import socket
 import subprocess
 import time
+from collections import Counter
 from typing import Iterable, Iterator, Optional, Sequence
 
 import pytest
+
+from lib.process import Started, terminate
 
 _CLONE_NEWNET: int = 0x40000000
 _NETNS_DIR: str = "/run/netns"
@@ -52,20 +55,7 @@ def require_netns_support() -> None:
     _run(["ip", "netns", "del", name], check=False)
 
 
-def _kill_process(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=_KILL_GRACE_S)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        proc.wait(timeout=_KILL_GRACE_S)
-
-
-class NetNs:
+class NetNs(Started):
     """One uniquely named network namespace (`pe-<random>`) with lo up.
 
     Use as a context manager: leaving it kills every process started through `popen` and every
@@ -79,24 +69,16 @@ class NetNs:
         self._nft_ready: bool = False
 
     # -- lifetime -------------------------------------------------------------------------------
-    def __enter__(self) -> "NetNs":
+    def start(self) -> None:
         proc = _run(["ip", "netns", "add", self.name], check=False)
         if proc.returncode != 0:
             raise NetnsUnavailable(f"ip netns add {self.name}: {proc.stderr.strip()}")
         self._created = True
-        try:
-            self.ip("link", "set", "lo", "up")
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self.ip("link", "set", "lo", "up")
 
     def close(self) -> None:
         for proc in reversed(self._procs):
-            _kill_process(proc)
+            terminate(proc, _KILL_GRACE_S)
         self._procs.clear()
         if not self._created:
             return
@@ -240,35 +222,57 @@ class NftRules:
         self.remove()
 
 
-class TestNet:
-    """Two namespaces joined by a veth pair: `client` (where the prober runs) and `host` (the
-    targets).
+def _veth(a: NetNs, b: NetNs, dev_a: str, dev_b: str, addrs_a: tuple[str, str],
+          addrs_b: tuple[str, str]) -> None:
+    """A veth pair, `dev_a` in `a` and `dev_b` in `b`, each end with its (IPv4/len, IPv6/len)
+    addresses, static neighbour entries for the other end, and up."""
+    a.ip("link", "add", dev_a, "type", "veth", "peer", "name", dev_b, "netns", b.name)
+    for ns, dev, (v4, v6) in ((a, dev_a, addrs_a), (b, dev_b, addrs_b)):
+        ns.ip("addr", "add", v4, "dev", dev)
+        ns.ip("-6", "addr", "add", v6, "dev", dev, "nodad")
+    # Static neighbours: the first probe must not wait for ARP/ND (the first IPv6 neighbour
+    # solicitation on a fresh veth is often lost, costing a one-second retransmit).
+    mac_a: str = json.loads(a.ip("-j", "link", "show", dev_a))[0]["address"]
+    mac_b: str = json.loads(b.ip("-j", "link", "show", dev_b))[0]["address"]
+    for ns, dev, peer_addrs, mac in ((a, dev_a, addrs_b, mac_b), (b, dev_b, addrs_a, mac_a)):
+        for addr in peer_addrs:
+            ns.ip("neigh", "replace", addr.split("/")[0], "lladdr", mac, "dev", dev, "nud",
+                  "permanent")
+    a.ip("link", "set", dev_a, "up")
+    b.ip("link", "set", dev_b, "up")
 
-    The host namespace answers, with the kernel's own echo replies, every address of
-    HOSTS_V4 and HOSTS_V6 (an AnyIP `local` route), so a test can ping thousands of distinct
-    hosts without configuring each one; dead and lossy hosts are made with nft rules in the host
-    namespace. The client namespace routes those prefixes over the veth. Context manager; not
-    thread-safe.
-    """
 
-    __test__ = False  # not a pytest test class despite the name
+class _ClientAndPeer:
+    """Two namespaces, `client` (where the prober runs) and `peer` (the targets), wired by the
+    subclass's `_wire()`. The peer answers, with the kernel's own echo replies, every address of
+    PEER_V4 and PEER_V6 (an AnyIP `local` route), so a test can ping thousands of distinct hosts
+    without configuring each one. Context manager; not thread-safe."""
 
-    CLIENT_V4: str = "198.18.0.1"
-    HOST_V4: str = "198.18.0.2"
-    CLIENT_V6: str = "2001:2::1"
-    HOST_V6: str = "2001:2::2"
-    HOSTS_V4: str = "198.18.128.0/17"
-    HOSTS_V6: str = "2001:2:0:100::/56"
+    PEER_V4: str = ""
+    PEER_V6: str = ""
 
-    def __init__(self) -> None:
+    def __init__(self, peer_prefix: str) -> None:
         self.client: NetNs = NetNs("pe-c-")
-        self.host: NetNs = NetNs("pe-h-")
+        self.peer: NetNs = NetNs(peer_prefix)
 
-    def __enter__(self) -> "TestNet":
+    def __enter__(self) -> "_ClientAndPeer":
         with contextlib.ExitStack() as stack:
             stack.enter_context(self.client)
-            stack.enter_context(self.host)
+            stack.enter_context(self.peer)
+            for ns in (self.client, self.peer):
+                # No duplicate-address detection: a tentative link-local address delays the
+                # first neighbour solicitation by about a second, which would read as a slow
+                # first RTT.
+                ns.sysctl("net.ipv6.conf.default.accept_dad", 0)
+                ns.sysctl("net.ipv6.conf.all.accept_dad", 0)
             self._wire()
+            p = self.peer
+            p.ip("route", "add", "local", self.PEER_V4, "dev", "lo")
+            p.ip("-6", "route", "add", "local", self.PEER_V6, "dev", "lo")
+            # The kernel rate-limits echo replies per destination by default (ratemask); lift
+            # it so hundreds of probes per second from one client are all answered.
+            p.sysctl("net.ipv4.icmp_ratelimit", 0)
+            p.sysctl("net.ipv6.icmp.ratelimit", 0)
             stack.pop_all()
         return self
 
@@ -279,38 +283,40 @@ class TestNet:
         try:
             self.client.close()
         finally:
-            self.host.close()
+            self.peer.close()
+
+    def _wire(self) -> None:
+        raise NotImplementedError
+
+
+class TestNet(_ClientAndPeer):
+    """`client` and `host` (the peer) joined by one veth pair; the client routes HOSTS_V4 and
+    HOSTS_V6 over it. Dead and lossy hosts are made with nft rules in the host namespace."""
+
+    __test__ = False  # not a pytest test class despite the name
+
+    CLIENT_V4: str = "198.18.0.1"
+    HOST_V4: str = "198.18.0.2"
+    CLIENT_V6: str = "2001:2::1"
+    HOST_V6: str = "2001:2::2"
+    HOSTS_V4: str = "198.18.128.0/17"
+    HOSTS_V6: str = "2001:2:0:100::/56"
+    PEER_V4, PEER_V6 = HOSTS_V4, HOSTS_V6
+
+    def __init__(self) -> None:
+        super().__init__("pe-h-")
+        self.host: NetNs = self.peer
+
+    def __enter__(self) -> "TestNet":
+        super().__enter__()
+        return self
 
     def _wire(self) -> None:
         c, h = self.client, self.host
-        for ns in (c, h):
-            # No duplicate-address detection: a tentative link-local address delays the first
-            # neighbour solicitation by about a second, which would read as a slow first RTT.
-            ns.sysctl("net.ipv6.conf.default.accept_dad", 0)
-            ns.sysctl("net.ipv6.conf.all.accept_dad", 0)
-        c.ip("link", "add", "pe-c", "type", "veth", "peer", "name", "pe-h", "netns", h.name)
-        c.ip("addr", "add", f"{self.CLIENT_V4}/24", "dev", "pe-c")
-        h.ip("addr", "add", f"{self.HOST_V4}/24", "dev", "pe-h")
-        c.ip("-6", "addr", "add", f"{self.CLIENT_V6}/64", "dev", "pe-c", "nodad")
-        h.ip("-6", "addr", "add", f"{self.HOST_V6}/64", "dev", "pe-h", "nodad")
-        # Static neighbours: the first probe must not wait for ARP/ND (the first IPv6 neighbour
-        # solicitation on a fresh veth is often lost, costing a one-second retransmit).
-        mac_c: str = json.loads(c.ip("-j", "link", "show", "pe-c"))[0]["address"]
-        mac_h: str = json.loads(h.ip("-j", "link", "show", "pe-h"))[0]["address"]
-        for ns, dev, peer_v4, peer_v6, mac in ((c, "pe-c", self.HOST_V4, self.HOST_V6, mac_h),
-                                               (h, "pe-h", self.CLIENT_V4, self.CLIENT_V6, mac_c)):
-            for addr in (peer_v4, peer_v6):
-                ns.ip("neigh", "replace", addr, "lladdr", mac, "dev", dev, "nud", "permanent")
-        c.ip("link", "set", "pe-c", "up")
-        h.ip("link", "set", "pe-h", "up")
+        _veth(c, h, "pe-c", "pe-h", (f"{self.CLIENT_V4}/24", f"{self.CLIENT_V6}/64"),
+              (f"{self.HOST_V4}/24", f"{self.HOST_V6}/64"))
         c.ip("route", "add", self.HOSTS_V4, "via", self.HOST_V4)
         c.ip("-6", "route", "add", self.HOSTS_V6, "via", self.HOST_V6)
-        h.ip("route", "add", "local", self.HOSTS_V4, "dev", "lo")
-        h.ip("-6", "route", "add", "local", self.HOSTS_V6, "dev", "lo")
-        # The kernel rate-limits echo replies per destination by default (ratemask); lift it
-        # so hundreds of probes per second from one client are all answered.
-        h.sysctl("net.ipv4.icmp_ratelimit", 0)
-        h.sysctl("net.ipv6.icmp.ratelimit", 0)
 
     def host_v4(self, index: int) -> str:
         """The index-th host address of HOSTS_V4 (1 .. 32767)."""
@@ -324,3 +330,118 @@ class TestNet:
         if not 1 <= index <= 0xFFFF:
             raise ValueError(f"host index {index} out of range")
         return str(ipaddress.ip_network(self.HOSTS_V6).network_address + index)
+
+
+class TwoLinks(_ClientAndPeer):
+    """`client` and `peer` joined by two veth pairs, LINK_A and LINK_B (the same names on the
+    peer side, each in its own namespace). The peer answers every address of TARGETS; the
+    client has no route to them until the test adds one (`route`)."""
+
+    LINK_A: str = "pe-a"
+    LINK_B: str = "pe-b"
+    TARGETS: dict[int, str] = {4: "198.18.7.0/24", 6: "2001:2:0:700::/64"}
+    PEER_V4, PEER_V6 = TARGETS[4], TARGETS[6]
+    # link -> (client v4, peer v4, client v6, peer v6), each in a /24 or /64 of its own
+    ADDRS: dict[str, tuple[str, str, str, str]] = {
+        LINK_A: ("198.18.1.1", "198.18.1.2", "2001:2:0:a::1", "2001:2:0:a::2"),
+        LINK_B: ("198.18.2.1", "198.18.2.2", "2001:2:0:b::1", "2001:2:0:b::2"),
+    }
+
+    def __init__(self) -> None:
+        super().__init__("pe-p-")
+
+    def __enter__(self) -> "TwoLinks":
+        super().__enter__()
+        return self
+
+    def _wire(self) -> None:
+        c, p = self.client, self.peer
+        for ns in (c, p):
+            # Replies to policy-routed or interface-bound requests arrive on a link that is not
+            # the best route back to their source: strict reverse-path filtering would drop them.
+            ns.sysctl("net.ipv4.conf.all.rp_filter", 0)
+            ns.sysctl("net.ipv4.conf.default.rp_filter", 0)
+        for link, (c4, p4, c6, p6) in self.ADDRS.items():
+            _veth(c, p, link, link, (f"{c4}/24", f"{c6}/64"), (f"{p4}/24", f"{p6}/64"))
+
+    def route(self, family: int, link: str, *extra: str) -> None:
+        """Client route for TARGETS[family] via the peer's address on `link`; `extra` adds e.g.
+        `metric N` or `table T`."""
+        gateway: str = self.ADDRS[link][1 if family == 4 else 3]
+        self.client.ip(f"-{family}", "route", "add", self.TARGETS[family], "via", gateway,
+                       "dev", link, *extra)
+
+
+class LinkCapture:
+    """An AF_PACKET socket on one link of a namespace that counts the ICMP echo requests leaving
+    through it and the echo replies arriving on it, per remote address. Owns its socket (close,
+    or use as a context manager). Not thread-safe."""
+
+    _MAX_FRAMES_PER_DRAIN: int = 100_000
+    _ETH_P_ALL: int = 0x0003  # every protocol, for AF_PACKET
+
+    def __init__(self, ns: NetNs, ifname: str) -> None:
+        self.ifname: str = ifname
+        self.requests_out: Counter[str] = Counter()
+        self.replies_in: Counter[str] = Counter()
+        with ns.entered():
+            # Protocol 0 until bound: no frame of another link can slip in before bind().
+            self._sock: socket.socket = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        try:
+            self._sock.bind((ifname, self._ETH_P_ALL))  # Python puts it in network byte order
+            self._sock.setblocking(False)
+        except BaseException:
+            self._sock.close()
+            raise
+
+    def __enter__(self) -> "LinkCapture":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def drain(self) -> None:
+        """Count every frame queued so far."""
+        for _ in range(self._MAX_FRAMES_PER_DRAIN):
+            try:
+                frame, addr = self._sock.recvfrom(65535)
+            except BlockingIOError:
+                return
+            self._count(frame, int(addr[2]))
+
+    def _count(self, frame: bytes, pkttype: int) -> None:
+        parsed = _parse_echo(frame)
+        if parsed is None:
+            return
+        kind, src, dst = parsed
+        if kind == "request" and pkttype == socket.PACKET_OUTGOING:
+            self.requests_out[dst] += 1
+        elif kind == "reply" and pkttype != socket.PACKET_OUTGOING:
+            self.replies_in[src] += 1
+
+
+def _parse_echo(frame: bytes) -> Optional[tuple[str, str, str]]:
+    """("request" | "reply", source, destination) of an Ethernet frame carrying an ICMP or
+    ICMPv6 echo message, else None."""
+    if len(frame) < 14:
+        return None
+    ethertype: int = int.from_bytes(frame[12:14], "big")
+    ip: bytes = frame[14:]
+    if ethertype == 0x0800 and len(ip) >= 20 and ip[9] == 1:
+        ihl: int = (ip[0] & 0x0F) * 4
+        if len(ip) <= ihl:
+            return None
+        kinds: dict[int, str] = {8: "request", 0: "reply"}
+        kind = kinds.get(ip[ihl])
+        src, dst = socket.inet_ntop(socket.AF_INET, ip[12:16]), \
+            socket.inet_ntop(socket.AF_INET, ip[16:20])
+    elif ethertype == 0x86DD and len(ip) > 40 and ip[6] == 58:  # no extension headers here
+        kind = {128: "request", 129: "reply"}.get(ip[40])
+        src, dst = socket.inet_ntop(socket.AF_INET6, ip[8:24]), \
+            socket.inet_ntop(socket.AF_INET6, ip[24:40])
+    else:
+        return None
+    return (kind, src, dst) if kind is not None else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import urllib.parse
@@ -15,12 +14,13 @@ import yaml
 
 from lib.exporter import http_get, wait_until
 from lib.netns import NetNs
+from lib.process import Started, terminate
 
 PROMETHEUS_BIN: str = os.environ.get("PROMETHEUS_BIN", shutil.which("prometheus") or
                                      "/usr/bin/prometheus")
 
 
-class Prometheus:
+class Prometheus(Started):
     """One Prometheus process with its own temp dir, scraping `targets` (HOST:PORT) every
     `scrape_interval_s`, or configured by `config_file` when given (then `targets`,
     `scrape_interval_s` and `job` are unused). Runs inside `netns` when given (the exporter's
@@ -51,17 +51,6 @@ class Prometheus:
         }
         with open(self.config_path, "w", encoding="utf-8") as f:
             yaml.safe_dump(config, f)
-
-    def __enter__(self) -> "Prometheus":
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def start(self, ready_timeout_s: float = 30.0) -> None:
         if self.netns is not None:
@@ -132,14 +121,8 @@ class Prometheus:
         return [t.get("health", "") for t in body["data"]["activeTargets"]]
 
     def close(self) -> None:
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        if self.proc is not None:
+            terminate(self.proc, grace_s=10.0)
         self.proc = None
         if os.environ.get("PE_KEEP_TMP") != "1":
             shutil.rmtree(self.dir, ignore_errors=True)

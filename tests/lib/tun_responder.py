@@ -48,7 +48,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional, Sequence, TextIO
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, TextIO
+
+# Run as a script, this file's folder is on sys.path but not tests/, where `lib` lives.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from lib.process import terminate  # noqa: E402
 
 if TYPE_CHECKING:
     from lib.netns import NetNs as NetNsLike
@@ -199,9 +204,23 @@ def build_reply(req: EchoRequest, b: Behaviour) -> bytes:
                      checksum_xor=0x00FF if b.bad_checksum else 0)
 
 
+class PacketHandler:
+    """What `serve` drives: `handle` each packet read from the TUN device, `flush_due` whatever
+    is due, and sleep at most `next_timeout`. This base answers nothing later than at once."""
+
+    def handle(self, packet: bytes, now: float) -> None:
+        raise NotImplementedError
+
+    def flush_due(self, now: float) -> None:
+        pass
+
+    def next_timeout(self, now: float, deadline: float) -> float:
+        return max(0.0, deadline - now)
+
+
 @dataclass
-class Responder:
-    """The event loop: one TUN fd, a heap of replies due later. Single-threaded."""
+class Responder(PacketHandler):
+    """Answers by `Behaviour`: one TUN fd, a heap of replies due later. Single-threaded."""
 
     fd: int
     behaviours: dict[str, Behaviour]
@@ -303,28 +322,33 @@ def _watch_stdin() -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dev", default="pe-tun0", help="TUN device name")
+def responder_arguments(description: str, dev: str) -> argparse.ArgumentParser:
+    """The options `serve` reads, for a responder script's own parser to extend."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--dev", default=dev, help="TUN device name")
     ap.add_argument("--route", action="append", default=[],
                     help="prefix to route into the device (repeatable)")
     ap.add_argument("--local", action="append", default=[],
                     help="address to own on the device and use as the routes' source, so the "
                          "prober has a source address even with no other interface (repeatable)")
-    ap.add_argument("--behaviour", help="JSON file: address -> behaviour")
-    ap.add_argument("--behaviour-json", help="the same, inline")
     ap.add_argument("--max-lifetime", type=float, default=300.0, help="seconds before exiting")
     ap.add_argument("--realtime", action="store_true",
                     help="run with SCHED_FIFO so injected delays stay precise on a busy machine")
     ap.add_argument("--log", help="append one JSON line per echo request seen to this file")
-    args = ap.parse_args(argv)
+    return ap
 
-    default, table = load_behaviours(args.behaviour, args.behaviour_json)
+
+def serve(args: argparse.Namespace,
+          make_handler: Callable[[int, Optional[TextIO]], PacketHandler]) -> int:
+    """Open and route the TUN device of `args` (from `responder_arguments`), print
+    "READY <dev>", and feed every packet to the handler `make_handler(fd, log)` builds, until
+    SIGTERM/SIGINT, EOF on a piped stdin, or --max-lifetime. Returns the exit status."""
     if args.realtime:
         try:
             os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
         except OSError as err:  # not fatal: the delays are merely less precise
-            print(f"tun_responder: SCHED_FIFO refused: {err}", file=sys.stderr)
+            print(f"{os.path.basename(sys.argv[0])}: SCHED_FIFO refused: {err}", file=sys.stderr)
+
     def on_signal(signum: int, frame: object) -> None:
         # Raise rather than set a flag: select() is restarted after a handler that returns.
         raise _Stop()
@@ -337,7 +361,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         route_into(args.dev, args.local, args.route)
         os.set_blocking(fd, False)
-        responder = Responder(fd, table, default, log)
+        handler: PacketHandler = make_handler(fd, log)
         watch_stdin: bool = _watch_stdin()
         print(f"READY {args.dev}", flush=True)
         deadline: float = time.monotonic() + args.max_lifetime
@@ -346,7 +370,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             if now >= deadline:
                 break
             rlist: list[int] = [fd, 0] if watch_stdin else [fd]
-            readable, _, _ = select.select(rlist, [], [], responder.next_timeout(now, deadline))
+            readable, _, _ = select.select(rlist, [], [], handler.next_timeout(now, deadline))
             if 0 in readable and not os.read(0, 4096):
                 break  # parent went away
             if fd in readable:
@@ -355,8 +379,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                         packet: bytes = os.read(fd, 65536)
                     except BlockingIOError:
                         break
-                    responder.handle(packet, time.monotonic())
-            responder.flush_due(time.monotonic())
+                    handler.handle(packet, time.monotonic())
+            handler.flush_due(time.monotonic())
     except _Stop:
         pass
     finally:
@@ -366,20 +390,57 @@ def main(argv: Optional[list[str]] = None) -> int:
     return 0
 
 
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = responder_arguments(__doc__.split("\n\n")[0], "pe-tun0")
+    ap.add_argument("--behaviour", help="JSON file: address -> behaviour")
+    ap.add_argument("--behaviour-json", help="the same, inline")
+    args = ap.parse_args(argv)
+    default, table = load_behaviours(args.behaviour, args.behaviour_json)
+    return serve(args, lambda fd, log: Responder(fd, table, default, log))
+
+
 class ResponderProcess:
     """A responder script run as a subprocess inside a namespace (test side). Context manager:
-    starts it, waits for its "READY" line, and stops it (SIGTERM, then kill) on exit.
-    Subclasses say how to start it in `argv()`. Not thread-safe."""
+    starts it, waits for its "READY" line, and stops it (SIGTERM, then kill) on exit. It routes
+    V4_PREFIX and V6_PREFIX into its device and owns V4_LOCAL / V6_LOCAL there (never
+    answered). Subclasses name their `script` and add its own options in `extra_argv()`.
+    Not thread-safe."""
 
     name: str = "responder"
+    script: str = ""
+    V4_PREFIX: str = "198.19.0.0/24"
+    V6_PREFIX: str = "2001:2:0:1::/64"
+    V4_LOCAL: str = "198.19.0.254"
+    V6_LOCAL: str = "2001:2:0:1::fffe"
 
-    def __init__(self, ns: "NetNsLike", log_path: Optional[str] = None) -> None:
+    def __init__(self, ns: "NetNsLike", *, dev: str, routes: tuple[str, ...],
+                 local: tuple[str, ...], max_lifetime_s: float, log_path: Optional[str],
+                 realtime: bool = False) -> None:
         self._ns = ns
         self.log_path: Optional[str] = log_path
         self._proc: Optional[subprocess.Popen] = None
+        self._dev: str = dev
+        self._routes: tuple[str, ...] = routes
+        self._local: tuple[str, ...] = local
+        self._max_lifetime_s: float = max_lifetime_s
+        self._realtime: bool = realtime
+
+    def extra_argv(self) -> list[str]:
+        raise NotImplementedError
 
     def argv(self) -> list[str]:
-        raise NotImplementedError
+        argv: list[str] = [sys.executable if os.path.isabs(sys.executable) else "/usr/bin/python3",
+                           os.path.abspath(self.script), "--dev", self._dev,
+                           "--max-lifetime", str(self._max_lifetime_s)]
+        for route in self._routes:
+            argv += ["--route", route]
+        for addr in self._local:
+            argv += ["--local", addr]
+        if self.log_path:
+            argv += ["--log", self.log_path]
+        if self._realtime:
+            argv += ["--realtime"]
+        return argv + self.extra_argv()
 
     def __enter__(self) -> "ResponderProcess":
         argv: list[str] = self.argv()
@@ -404,13 +465,7 @@ class ResponderProcess:
         proc = self._proc
         if proc is None:
             return 0
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=3)
+        terminate(proc, grace_s=3.0)
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
@@ -433,37 +488,19 @@ class TunResponder(ResponderProcess):
     """
 
     name = "tun_responder"
-    V4_PREFIX: str = "198.19.0.0/24"
-    V6_PREFIX: str = "2001:2:0:1::/64"
-    # Local source addresses on the device itself (never answered by the responder).
-    V4_LOCAL: str = "198.19.0.254"
-    V6_LOCAL: str = "2001:2:0:1::fffe"
+    script = __file__
 
     def __init__(self, ns: "NetNsLike", behaviours: dict[str, dict], *, dev: str = "pe-tun0",
-                 routes: tuple[str, ...] = (V4_PREFIX, V6_PREFIX),
-                 local: tuple[str, ...] = (V4_LOCAL, V6_LOCAL), max_lifetime_s: float = 300.0,
-                 log_path: Optional[str] = None) -> None:
-        super().__init__(ns, log_path)
+                 routes: tuple[str, ...] = (ResponderProcess.V4_PREFIX,
+                                            ResponderProcess.V6_PREFIX),
+                 local: tuple[str, ...] = (ResponderProcess.V4_LOCAL, ResponderProcess.V6_LOCAL),
+                 max_lifetime_s: float = 300.0, log_path: Optional[str] = None) -> None:
+        super().__init__(ns, dev=dev, routes=routes, local=local, max_lifetime_s=max_lifetime_s,
+                         log_path=log_path, realtime=os.geteuid() == 0)
         self._behaviours: dict[str, dict] = behaviours
-        self._dev: str = dev
-        self._routes: tuple[str, ...] = routes
-        self._local: tuple[str, ...] = local
-        self._max_lifetime_s: float = max_lifetime_s
 
-    def argv(self) -> list[str]:
-        argv: list[str] = [sys.executable if os.path.isabs(sys.executable) else "/usr/bin/python3",
-                           os.path.abspath(__file__), "--dev", self._dev,
-                           "--behaviour-json", json.dumps(self._behaviours),
-                           "--max-lifetime", str(self._max_lifetime_s)]
-        for route in self._routes:
-            argv += ["--route", route]
-        for addr in self._local:
-            argv += ["--local", addr]
-        if self.log_path:
-            argv += ["--log", self.log_path]
-        if os.geteuid() == 0:
-            argv += ["--realtime"]
-        return argv
+    def extra_argv(self) -> list[str]:
+        return ["--behaviour-json", json.dumps(self._behaviours)]
 
     def __enter__(self) -> "TunResponder":
         super().__enter__()

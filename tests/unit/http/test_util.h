@@ -1,6 +1,6 @@
 #pragma once
 // Helpers for the HTTP tests: a tiny blocking HTTP/1.1 client over plain sockets,
-// a temporary directory, a bounded subprocess runner and a gzip decoder.
+// the shared temporary directory, a bounded subprocess runner and a gzip decoder.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -17,8 +17,6 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -26,6 +24,7 @@
 #include <vector>
 
 #include "common/fd.h"
+#include "test_util/temp_dir.h"
 
 extern char** environ;
 
@@ -34,29 +33,7 @@ namespace ping_exporter::http::testing {
 using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 
-/// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "pe-http-XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-  std::string Write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name, std::ios::binary) << text;
-    return File(name);
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using ping_exporter::test_util::TempDir;
 
 /// One parsed HTTP response; `status` is 0 when nothing parseable came back.
 struct HttpReply {

@@ -52,7 +52,7 @@ class HttpServerTlsTest : public ::testing::Test {
 
   void MakeCa(const std::string& name) {
     Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", dir_.File(name + ".key"), "-out", dir_.File(name + ".crt"), "-days", "1",
+             "-keyout", dir_ / (name + ".key"), "-out", dir_ / (name + ".crt"), "-days", "1",
              "-subj", "/CN=" + name, "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
              "keyUsage=critical,keyCertSign"});
   }
@@ -60,15 +60,15 @@ class HttpServerTlsTest : public ::testing::Test {
   void MakeLeaf(const std::string& name, const std::string& ca, const std::string& extensions) {
     std::string ext = dir_.Write(name + ".ext", extensions);
     Openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", dir_.File(name + ".key"), "-out", dir_.File(name + ".csr"), "-subj",
+             "-keyout", dir_ / (name + ".key"), "-out", dir_ / (name + ".csr"), "-subj",
              "/CN=" + name});
-    Openssl({"x509", "-req", "-in", dir_.File(name + ".csr"), "-CA", dir_.File(ca + ".crt"),
-             "-CAkey", dir_.File(ca + ".key"), "-set_serial", "7", "-days", "1", "-out",
-             dir_.File(name + ".crt"), "-extfile", ext});
+    Openssl({"x509", "-req", "-in", dir_ / (name + ".csr"), "-CA", dir_ / (ca + ".crt"), "-CAkey",
+             dir_ / (ca + ".key"), "-set_serial", "7", "-days", "1", "-out", dir_ / (name + ".crt"),
+             "-extfile", ext});
   }
 
   std::string TlsConfig(const std::string& extra = "") {
-    return "tls_server_config:\n  cert_file: " + dir_.File("server.crt") +
+    return "tls_server_config:\n  cert_file: " + dir_ / "server.crt" +
            "\n  key_file: server.key\n" + extra;  // key_file relative to the config file
   }
 
@@ -89,10 +89,9 @@ class HttpServerTlsTest : public ::testing::Test {
   }
 
   CurlResult Curl(uint16_t port, std::vector<std::string> extra) {
-    std::vector<std::string> args = {"curl",       "-sS",
-                                     "--max-time", "5",
-                                     "--cacert",   dir_.File("ca.crt"),
-                                     "-w",         "\nHTTP_CODE=%{http_code}"};
+    std::vector<std::string> args = {
+        "curl",     "-sS",           "--max-time", "5",
+        "--cacert", dir_ / "ca.crt", "-w",         "\nHTTP_CODE=%{http_code}"};
     args.insert(args.end(), extra.begin(), extra.end());
     args.push_back("https://127.0.0.1:" + std::to_string(port) + "/metrics");
     CommandResult r = testing::Run(args);
@@ -108,7 +107,7 @@ class HttpServerTlsTest : public ::testing::Test {
   }
 
   std::vector<std::string> ClientCert(const std::string& name) {
-    return {"--cert", dir_.File(name + ".crt"), "--key", dir_.File(name + ".key")};
+    return {"--cert", dir_ / (name + ".crt"), "--key", dir_ / (name + ".key")};
   }
 
   TempDir dir_;
@@ -163,7 +162,7 @@ TEST_F(HttpServerTlsTest, VerifyClientCertIfGivenAllowsNoneButNotUntrusted) {
   auto server =
       Start(TlsConfig("  client_auth_type: VerifyClientCertIfGiven\n"
                       "  client_ca_file: " +
-                      dir_.File("ca.crt") + "\n"));
+                      dir_ / "ca.crt" + "\n"));
   ASSERT_TRUE(server.has_value()) << server.error();
   EXPECT_EQ(Curl((*server)->port(), {}).status, 200);
   EXPECT_EQ(Curl((*server)->port(), ClientCert("client")).status, 200);
@@ -226,8 +225,8 @@ TEST_F(HttpServerTlsTest, InlineCertificateAndKey) {
     while (std::getline(in, line)) text += "    " + line + "\n";
     return text;
   };
-  auto server = Start("tls_server_config:\n  cert: |\n" + indent(dir_.File("server.crt")) +
-                      "  key: |\n" + indent(dir_.File("server.key")));
+  auto server = Start("tls_server_config:\n  cert: |\n" + indent(dir_ / "server.crt") +
+                      "  key: |\n" + indent(dir_ / "server.key"));
   ASSERT_TRUE(server.has_value()) << server.error();
   EXPECT_EQ(Curl((*server)->port(), {}).body, kMetrics);
 }
@@ -238,16 +237,16 @@ TEST_F(HttpServerTlsTest, BadTlsMaterialIsReportedWithTheFile) {
     std::string message;
   };
   Openssl({"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-aes256",
-           "-pass", "pass:secret", "-out", dir_.File("encrypted.key")});
+           "-pass", "pass:secret", "-out", dir_ / "encrypted.key"});
   dir_.Write("garbage.crt", "not a certificate\n");
   const std::string cert = "tls_server_config:\n  cert_file: server.crt\n";
   const Case cases[] = {
-      {cert + "  key_file: client.key\n", "key_file " + dir_.File("client.key") +
+      {cert + "  key_file: client.key\n", "key_file " + dir_ / "client.key" +
                                               " does not match the certificate in cert_file " +
-                                              dir_.File("server.crt")},
+                                              dir_ / "server.crt"},
       {cert + "  key_file: encrypted.key\n", "cannot read an unencrypted PEM private key"},
       {"tls_server_config:\n  cert_file: garbage.crt\n  key_file: server.key\n",
-       "no PEM certificate found in cert_file " + dir_.File("garbage.crt")},
+       "no PEM certificate found in cert_file " + dir_ / "garbage.crt"},
       {cert + "  key_file: server.key\n  client_ca_file: ca.crt\n",
        "client CAs are configured but client_auth_type is NoClientCert"},
       {cert + "  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n",
@@ -265,7 +264,7 @@ TEST_F(HttpServerTlsTest, BadTlsMaterialIsReportedWithTheFile) {
   for (const Case& c : cases) {
     auto server = Start(c.config);
     ASSERT_FALSE(server.has_value()) << c.config;
-    EXPECT_NE(server.error().find(dir_.File("web.yml")), std::string::npos) << server.error();
+    EXPECT_NE(server.error().find(dir_ / "web.yml"), std::string::npos) << server.error();
     EXPECT_NE(server.error().find(c.message), std::string::npos) << server.error();
     EXPECT_EQ(server.error().find("PRIVATE KEY"), std::string::npos) << server.error();
   }
