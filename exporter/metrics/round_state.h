@@ -1,7 +1,7 @@
 #pragma once
 // The seed's three states of a round and its loss ratio, computed here and
-// nowhere else: ping_status, ping_loss_ratio, the status page, its history,
-// the prober's log and the `probe` command all agree by construction.
+// nowhere else: the metrics, the status page, its history, the prober's log
+// and the `probe` command all agree by construction.
 
 #include <algorithm>
 #include <array>
@@ -20,7 +20,7 @@ constexpr RoundState StateOf(uint32_t sent, uint32_t received) {
   return received > 0 ? RoundState::kPartial : RoundState::kNoResponse;
 }
 
-/// "alive", "partial", "no_response": the values of ping_status{status}.
+/// "alive", "partial", "no_response": the label values of family::kStatus.
 constexpr const char* StateName(RoundState state) {
   switch (state) {
     case RoundState::kAlive:

@@ -120,8 +120,8 @@ ResolveResult ResolveWithTimeout(const std::shared_ptr<State>& state, const std:
   }
 }
 
-// probe_success and probe_duration_seconds, then `row`'s round through the
-// same writer as /metrics (no row: the name did not resolve).
+// The probe's own families, then `row`'s round through the same writer as
+// /metrics (no row: the name did not resolve).
 void AppendProbeResult(std::string* out, bool success, double duration_s,
                        const metrics::TargetRow* row) {
   metrics::AppendFamily(out, metrics::family::kProbeSuccess, uint64_t{success});
