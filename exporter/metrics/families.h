@@ -48,8 +48,8 @@ struct Family {
   MetricType type = MetricType::kGauge;
   /// The base unit the name ends in (before `_total`), "" for none.
   std::string_view unit{};
-  /// Label names besides a per-target family's identity labels, in the order
-  /// series carry them. Histograms' `le` is implied by the type.
+  /// Label names, in the order series carry them; a per-target family's come
+  /// after the identity labels. Histograms' `le` is implied by the type.
   std::array<std::string_view, 2> labels{};
   Scope scope = Scope::kExporter;
   /// kTarget only: the family describes the last round alone, so an on-demand
