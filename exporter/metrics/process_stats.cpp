@@ -63,29 +63,18 @@ void WriteProcessFamilies(std::string* out) {
     // f[0] is field 3 (state): utime=14, stime=15, num_threads=20, starttime=22, vsize=23, rss=24.
     if (f.size() > 21) {
       double cpu = (std::stod(f[11]) + std::stod(f[12])) / ticks;
-      AppendHeader(out, "process_cpu_seconds_total", "counter",
-                   "Total user and system CPU time spent in seconds.");
-      AppendSample(out, "process_cpu_seconds_total", "", cpu);
-      AppendHeader(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
-      AppendSample(out, "process_virtual_memory_bytes", "", std::stod(f[20]));
-      AppendHeader(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-      AppendSample(out, "process_resident_memory_bytes", "", std::stod(f[21]) * page);
-      AppendHeader(out, "process_start_time_seconds", "gauge",
-                   "Start time of the process since unix epoch in seconds.");
-      AppendSample(out, "process_start_time_seconds", "", BootTime() + std::stod(f[19]) / ticks);
-      AppendHeader(out, "process_threads", "gauge", "Number of OS threads in the process.");
-      AppendSample(out, "process_threads", "", std::stod(f[17]));
+      AppendFamily(out, family::kProcessCpu, cpu);
+      AppendFamily(out, family::kProcessVirtualMemory, std::stod(f[20]));
+      AppendFamily(out, family::kProcessResidentMemory, std::stod(f[21]) * page);
+      AppendFamily(out, family::kProcessStartTime, BootTime() + std::stod(f[19]) / ticks);
+      AppendFamily(out, family::kProcessThreads, std::stod(f[17]));
     }
   }
   int fds = CountOpenFds();
-  if (fds >= 0) {
-    AppendHeader(out, "process_open_fds", "gauge", "Number of open file descriptors.");
-    AppendSample(out, "process_open_fds", "", static_cast<uint64_t>(fds));
-  }
+  if (fds >= 0) AppendFamily(out, family::kProcessOpenFds, static_cast<uint64_t>(fds));
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
-    AppendHeader(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
-    AppendSample(out, "process_max_fds", "", static_cast<double>(lim.rlim_cur));
+    AppendFamily(out, family::kProcessMaxFds, static_cast<double>(lim.rlim_cur));
   }
 }
 

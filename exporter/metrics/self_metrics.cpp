@@ -8,17 +8,24 @@
 
 #include <sstream>
 
+#include "metrics/families.h"
+
 namespace ping_exporter::metrics {
 namespace {
 
-prometheus::MetricFamily Family(const std::string& name, const std::string& help,
-                                prometheus::MetricType type, double value) {
+prometheus::MetricType PrometheusType(MetricType type) {
+  return type == MetricType::kCounter ? prometheus::MetricType::Counter
+                                      : prometheus::MetricType::Gauge;
+}
+
+// One unlabelled counter or gauge of the table with its value.
+prometheus::MetricFamily Collected(const Family& family, double value) {
   prometheus::MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
+  f.name = family.name;
+  f.help = family.help;
+  f.type = PrometheusType(family.type);
   prometheus::ClientMetric m;
-  if (type == prometheus::MetricType::Counter) {
+  if (f.type == prometheus::MetricType::Counter) {
     m.counter.value = value;
   } else {
     m.gauge.value = value;
@@ -27,26 +34,27 @@ prometheus::MetricFamily Family(const std::string& name, const std::string& help
   return f;
 }
 
+// A gauge of the table registered with prometheus-cpp.
+prometheus::Family<prometheus::Gauge>& RegisterGauge(const Family& family,
+                                                     prometheus::Registry& registry) {
+  return prometheus::BuildGauge()
+      .Name(std::string(family.name))
+      .Help(std::string(family.help))
+      .Register(registry);
+}
+
 /// Builds the engine-driven families at scrape time from live counters.
 class EngineCollectable : public prometheus::Collectable {
  public:
   explicit EngineCollectable(std::function<EngineCounts()> counts) : counts_(std::move(counts)) {}
   std::vector<prometheus::MetricFamily> Collect() const override {
     EngineCounts c = counts_();
-    using prometheus::MetricType;
     return {
-        Family("ping_exporter_targets", "Targets currently configured.", MetricType::Gauge,
-               static_cast<double>(c.targets)),
-        Family("ping_exporter_workers", "Prober threads.", MetricType::Gauge,
-               static_cast<double>(c.workers)),
-        Family("ping_exporter_rounds_late_total",
-               "Rounds that started later than their slot plus tolerance (or were skipped).",
-               MetricType::Counter, static_cast<double>(c.rounds_late)),
-        Family("ping_exporter_rounds_total", "Rounds completed, all targets.", MetricType::Counter,
-               static_cast<double>(c.rounds_completed)),
-        Family("ping_exporter_unmatched_replies_total",
-               "Malformed or foreign replies that no configured target could be blamed for.",
-               MetricType::Counter, static_cast<double>(c.unmatched_replies)),
+        Collected(family::kTargets, static_cast<double>(c.targets)),
+        Collected(family::kWorkers, static_cast<double>(c.workers)),
+        Collected(family::kRoundsLate, static_cast<double>(c.rounds_late)),
+        Collected(family::kRounds, static_cast<double>(c.rounds_completed)),
+        Collected(family::kUnmatchedReplies, static_cast<double>(c.unmatched_replies)),
     };
   }
 
@@ -59,22 +67,12 @@ class EngineCollectable : public prometheus::Collectable {
 SelfMetrics::SelfMetrics(const std::string& version, const std::string& revision,
                          std::function<EngineCounts()> counts)
     : registry_(std::make_shared<prometheus::Registry>()), counts_(std::move(counts)) {
-  prometheus::BuildGauge()
-      .Name("ping_exporter_build_info")
-      .Help("Build information; the value is always 1.")
-      .Register(*registry_)
-      .Add({{"version", version}, {"revision", revision}})
+  const Family& build = family::kBuildInfo;
+  RegisterGauge(build, *registry_)
+      .Add({{std::string(build.labels[0]), version}, {std::string(build.labels[1]), revision}})
       .Set(1);
-  reload_ok_ = &prometheus::BuildGauge()
-                    .Name("ping_exporter_config_last_reload_successful")
-                    .Help("1 if the last configuration load or reload succeeded.")
-                    .Register(*registry_)
-                    .Add({});
-  reload_time_ = &prometheus::BuildGauge()
-                      .Name("ping_exporter_config_last_reload_success_timestamp_seconds")
-                      .Help("Wall-clock time of the last successful configuration load.")
-                      .Register(*registry_)
-                      .Add({});
+  reload_ok_ = &RegisterGauge(family::kReloadSuccessful, *registry_).Add({});
+  reload_time_ = &RegisterGauge(family::kReloadSuccessTimestamp, *registry_).Add({});
 }
 
 SelfMetrics::~SelfMetrics() = default;

@@ -1,6 +1,6 @@
 #pragma once
-// The exporter's own ping_exporter_* metrics, kept in a prometheus-cpp
-// registry (few series, so its serializer is fast enough here).
+// The exporter's own metrics (build, reload, engine counts), kept in a
+// prometheus-cpp registry (few series, so its serializer is fast enough here).
 
 #include <cstdint>
 #include <functional>
@@ -35,7 +35,7 @@ class SelfMetrics {
 
   /// Records a reload attempt (the first load counts as one).
   void RecordReload(bool success, double wall_time_seconds);
-  /// Appends every ping_exporter_* family in the text format.
+  /// Appends these families in the text format.
   void Render(std::string* out) const;
 
  private:

@@ -14,7 +14,7 @@
 
 namespace ping_exporter::metrics {
 
-/// Reasons in ping_send_errors_total{reason}; values are created up front.
+/// Reasons of family::kSendErrors (metrics/families.h); values are created up front.
 enum class SendError : uint8_t {
   kNetworkUnreachable,
   kHostUnreachable,

@@ -8,12 +8,14 @@
 #include <memory>
 #include <vector>
 
+#include "metrics/round_state.h"
+
 namespace ping_exporter::metrics {
 namespace {
 
 constexpr size_t kBufferSize = 256 * 1024;
 // Room one sample line may need: labels are bounded by the config validation
-// (names and values), anything longer goes through PutLong().
+// (names and values); a longer piece goes to the sink directly (see Put()).
 constexpr size_t kLineRoom = 1024;
 
 /// A fixed buffer written through a raw pointer: a scrape appends ~2 million
@@ -65,14 +67,15 @@ class Buffer {
   size_t used_ = 0;
 };
 
-void Header(Buffer& b, std::string_view name, std::string_view type, std::string_view help) {
-  b.Room(64 + 2 * name.size() + help.size());
+void Header(Buffer& b, const Family& f) {
+  const std::string_view type = TextTypeName(f.type);
+  b.Room(64 + 2 * f.name.size() + f.help.size());
   b.Put("# HELP ");
-  b.Put(name);
+  b.Put(f.name);
   b.Put(' ');
-  b.Put(help);
+  b.Put(f.help);
   b.Put("\n# TYPE ");
-  b.Put(name);
+  b.Put(f.name);
   b.Put(' ');
   b.Put(type);
   b.Put('\n');
@@ -91,24 +94,124 @@ void Open(Buffer& b, std::string_view name, std::string_view labels, std::string
   b.Put("} ");
 }
 
-struct Row {
-  const TargetInfo* info;
-  TargetSnapshot snap;
+// One WriteTargetRows() call: where it writes, what, and which families.
+struct Rows {
+  Buffer& b;
+  std::span<const TargetRow> rows;
+  RowFamilies which;
+
+  /// Writes the header of `f` and returns true, or returns false when this
+  /// call leaves `f` out. `has_samples`: some row has a series of `f`.
+  bool Begin(const Family& f, bool has_samples) const {
+    if (which == RowFamilies::kRound && (!f.round || !has_samples)) return false;
+    Header(b, f);
+    return true;
+  }
 };
 
 template <typename Value>
-void Series(Buffer& b, const std::vector<Row>& rows, std::string_view name, std::string_view type,
-            std::string_view help, Value value) {
-  Header(b, name, type, help);
-  for (const Row& r : rows) {
-    Open(b, name, r.info->label_text);
+void Series(const Rows& w, const Family& f, Value value) {
+  if (!w.Begin(f, !w.rows.empty())) return;
+  for (const TargetRow& r : w.rows) {
+    Open(w.b, f.name, r.info->label_text);
     auto v = value(r.snap);
     if constexpr (std::is_floating_point_v<decltype(v)>) {
-      b.PutDouble(v);
+      w.b.PutDouble(v);
     } else {
-      b.PutUint(v);
+      w.b.PutUint(v);
     }
-    b.Put('\n');
+    w.b.Put('\n');
+  }
+}
+
+void StatusSeries(const Rows& w) {
+  const Family& f = family::kStatus;
+  if (!w.Begin(f, !w.rows.empty())) return;
+  std::array<std::string, kRoundStates.size()> labels;
+  for (size_t i = 0; i < labels.size(); ++i)
+    labels[i] = LabelPair(f.labels[0], StateName(kRoundStates[i]));
+  for (const TargetRow& r : w.rows) {
+    const RoundState state = StateOf(r.snap.round_sent, r.snap.round_received);
+    for (size_t i = 0; i < labels.size(); ++i) {
+      Open(w.b, f.name, r.info->label_text, labels[i]);
+      w.b.Put(state == kRoundStates[i] ? "1\n" : "0\n");
+    }
+  }
+}
+
+void RttHistogram(const Rows& w, std::span<const double> bounds) {
+  const Family& f = family::kRtt;
+  if (!w.Begin(f, !w.rows.empty())) return;
+  // Names and bucket label texts are the same for every target: render them once.
+  const std::string bucket = std::string(f.name) + "_bucket";
+  const std::string sum = std::string(f.name) + "_sum";
+  const std::string count = std::string(f.name) + "_count";
+  std::vector<std::string> le(bounds.size() + 1);
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    char num[32];
+    auto res = std::to_chars(num, num + sizeof num, bounds[i]);
+    le[i] = LabelPair("le", std::string_view(num, static_cast<size_t>(res.ptr - num)));
+  }
+  le.back() = LabelPair("le", "+Inf");
+  for (const TargetRow& r : w.rows) {
+    const std::string& l = r.info->label_text;
+    for (size_t i = 0; i < le.size(); ++i) {
+      Open(w.b, bucket, l, le[i]);
+      w.b.PutUint(r.snap.buckets[i]);
+      w.b.Put('\n');
+    }
+    Open(w.b, sum, l);
+    w.b.PutDouble(r.snap.rtt_sum);
+    w.b.Put('\n');
+    Open(w.b, count, l);
+    w.b.PutUint(r.snap.rtt_count);
+    w.b.Put('\n');
+  }
+}
+
+void RoundRttSeries(const Rows& w) {
+  const Family& f = family::kRoundRtt;
+  if (!w.Begin(f, !w.rows.empty())) return;
+  const std::string stats[] = {LabelPair(f.labels[0], "min"), LabelPair(f.labels[0], "avg"),
+                               LabelPair(f.labels[0], "max"), LabelPair(f.labels[0], "stddev")};
+  for (const TargetRow& r : w.rows) {
+    const std::string& l = r.info->label_text;
+    const bool any = r.snap.round_received > 0;
+    const double values[] = {r.snap.rtt_min, r.snap.rtt_avg, r.snap.rtt_max, r.snap.rtt_stddev};
+    for (size_t i = 0; i < std::size(stats); ++i) {
+      Open(w.b, f.name, l, stats[i]);
+      w.b.PutDouble(any ? values[i] : std::nan(""));
+      w.b.Put('\n');
+    }
+  }
+}
+
+void ReplyTtlSeries(const Rows& w) {
+  const Family& f = family::kReplyTtl;
+  // A target has no TTL until its first reply.
+  auto has_ttl = [](const TargetRow& r) { return r.snap.reply_ttl >= 0; };
+  if (!w.Begin(f, std::any_of(w.rows.begin(), w.rows.end(), has_ttl))) return;
+  for (const TargetRow& r : w.rows) {
+    if (!has_ttl(r)) continue;
+    Open(w.b, f.name, r.info->label_text);
+    w.b.PutUint(static_cast<uint64_t>(r.snap.reply_ttl));
+    w.b.Put('\n');
+  }
+}
+
+void SendErrorSeries(const Rows& w) {
+  const Family& f = family::kSendErrors;
+  if (!w.Begin(f, !w.rows.empty())) return;
+  std::array<std::string, kSendErrorCount> reasons;
+  for (size_t i = 0; i < kSendErrorCount; ++i) {
+    reasons[i] = LabelPair(f.labels[0], SendErrorName(static_cast<SendError>(i)));
+  }
+  for (const TargetRow& r : w.rows) {
+    for (size_t i = 0; i < kSendErrorCount; ++i) {
+      Open(w.b, f.name, r.info->label_text, reasons[i]);
+      w.b.PutUint(r.snap.send_errors[i]);
+      w.b.Put('\n');
+    }
   }
 }
 
@@ -136,17 +239,34 @@ void AppendName(std::string* out, std::string_view name, std::string_view labels
 
 }  // namespace
 
-void AppendHeader(std::string* out, std::string_view name, std::string_view type,
-                  std::string_view help) {
+std::string LabelPair(std::string_view name, std::string_view value) {
+  std::string out(name);
+  out += "=\"";
+  out += EscapeLabelValue(value);
+  out += '"';
+  return out;
+}
+
+void AppendHeader(std::string* out, const Family& family) {
   *out += "# HELP ";
-  *out += name;
+  *out += family.name;
   *out += ' ';
-  *out += help;
+  *out += family.help;
   *out += "\n# TYPE ";
-  *out += name;
+  *out += family.name;
   *out += ' ';
-  *out += type;
+  *out += TextTypeName(family.type);
   *out += '\n';
+}
+
+void AppendFamily(std::string* out, const Family& family, double value) {
+  AppendHeader(out, family);
+  AppendSample(out, family.name, "", value);
+}
+
+void AppendFamily(std::string* out, const Family& family, uint64_t value) {
+  AppendHeader(out, family);
+  AppendSample(out, family.name, "", value);
 }
 
 void AppendSample(std::string* out, std::string_view name, std::string_view labels, double value) {
@@ -164,136 +284,46 @@ void AppendSample(std::string* out, std::string_view name, std::string_view labe
   *out += '\n';
 }
 
+void WriteTargetRows(std::span<const TargetRow> rows, std::span<const double> bucket_bounds,
+                     RowFamilies which, const TextSink& sink) {
+  Buffer b(sink);
+  const Rows w{b, rows, which};
+  Series(w, family::kUp, [](const TargetSnapshot& s) { return uint64_t{s.round_received > 0}; });
+  StatusSeries(w);
+  Series(w, family::kRoundPacketsSent,
+         [](const TargetSnapshot& s) { return uint64_t{s.round_sent}; });
+  Series(w, family::kRoundPacketsReceived,
+         [](const TargetSnapshot& s) { return uint64_t{s.round_received}; });
+  Series(w, family::kPacketsSent, [](const TargetSnapshot& s) { return s.sent_total; });
+  Series(w, family::kPacketsReceived, [](const TargetSnapshot& s) { return s.received_total; });
+  Series(w, family::kLossRatio,
+         [](const TargetSnapshot& s) { return LossRatio(s.round_sent, s.round_received); });
+  RttHistogram(w, bucket_bounds);
+  RoundRttSeries(w);
+  ReplyTtlSeries(w);
+  Series(w, family::kDuplicateReplies, [](const TargetSnapshot& s) { return s.duplicates; });
+  Series(w, family::kLateReplies, [](const TargetSnapshot& s) { return s.late; });
+  Series(w, family::kInvalidReplies, [](const TargetSnapshot& s) { return s.invalid; });
+  SendErrorSeries(w);
+  Series(w, family::kLastRoundTimestamp, [](const TargetSnapshot& s) { return s.last_round_time; });
+}
+
 void WriteTargetFamilies(const ResultStore& store, std::string* out) {
   WriteTargetFamilies(store, [out](std::string_view piece) { out->append(piece); });
 }
 
 void WriteTargetFamilies(const ResultStore& store, const TextSink& sink) {
   std::shared_ptr<const ResultStore::TargetList> targets = store.Current();
-  std::span<const double> bounds = store.bucket_bounds();
-  // One consistent snapshot per target, taken once: every family below then
-  // agrees with every other one for the same target.
-  std::vector<Row> rows;
+  // One consistent snapshot per target, taken once: every family then agrees
+  // with every other one for the same target.
+  std::vector<TargetRow> rows;
   rows.reserve(targets->size());
   for (const TargetEntry& entry : *targets) {
-    Row row{entry.info.get(), {}};
+    TargetRow row{entry.info.get(), {}};
     entry.stats->Read(&row.snap);
     if (row.snap.has_round) rows.push_back(std::move(row));
   }
-  Buffer b(sink);
-
-  Series(b, rows, "ping_up", "gauge",
-         "1 if the last completed round got at least one valid reply, else 0.",
-         [](const TargetSnapshot& s) { return uint64_t{s.round_received > 0}; });
-
-  Header(b, "ping_status", "gauge",
-         "State of the last completed round: alive (all replies), partial, no_response.");
-  for (const Row& r : rows) {
-    bool alive = r.snap.round_sent > 0 && r.snap.round_received >= r.snap.round_sent;
-    bool none = r.snap.round_received == 0;
-    const std::string& l = r.info->label_text;
-    Open(b, "ping_status", l, "status=\"alive\"");
-    b.Put(alive ? "1\n" : "0\n");
-    Open(b, "ping_status", l, "status=\"partial\"");
-    b.Put(!alive && !none ? "1\n" : "0\n");
-    Open(b, "ping_status", l, "status=\"no_response\"");
-    b.Put(none ? "1\n" : "0\n");
-  }
-
-  Series(b, rows, "ping_round_packets_sent", "gauge",
-         "Echo requests sent in the last completed round.",
-         [](const TargetSnapshot& s) { return uint64_t{s.round_sent}; });
-  Series(b, rows, "ping_round_packets_received", "gauge",
-         "Valid echo replies in the last completed round.",
-         [](const TargetSnapshot& s) { return uint64_t{s.round_received}; });
-  Series(b, rows, "ping_packets_sent_total", "counter",
-         "Echo requests sent since the target appeared.",
-         [](const TargetSnapshot& s) { return s.sent_total; });
-  Series(b, rows, "ping_packets_received_total", "counter",
-         "Valid echo replies since the target appeared.",
-         [](const TargetSnapshot& s) { return s.received_total; });
-  Series(b, rows, "ping_loss_ratio", "gauge",
-         "Fraction of the last round's requests without a valid reply (0..1).",
-         [](const TargetSnapshot& s) {
-           return s.round_sent == 0 ? 1.0
-                                    : 1.0 - static_cast<double>(s.round_received) / s.round_sent;
-         });
-
-  // Bucket label texts are the same for every target: render them once.
-  std::vector<std::string> le(bounds.size() + 1);
-  for (size_t i = 0; i < bounds.size(); ++i) {
-    char num[32];
-    auto res = std::to_chars(num, num + sizeof num, bounds[i]);
-    le[i] = "le=\"" + std::string(num, res.ptr) + "\"";
-  }
-  le.back() = "le=\"+Inf\"";
-  Header(b, "ping_rtt_seconds", "histogram", "Round-trip time of every valid reply.");
-  for (const Row& r : rows) {
-    const std::string& l = r.info->label_text;
-    for (size_t i = 0; i < le.size(); ++i) {
-      Open(b, "ping_rtt_seconds_bucket", l, le[i]);
-      b.PutUint(r.snap.buckets[i]);
-      b.Put('\n');
-    }
-    Open(b, "ping_rtt_seconds_sum", l);
-    b.PutDouble(r.snap.rtt_sum);
-    b.Put('\n');
-    Open(b, "ping_rtt_seconds_count", l);
-    b.PutUint(r.snap.rtt_count);
-    b.Put('\n');
-  }
-
-  Header(b, "ping_round_rtt_seconds", "gauge",
-         "Round-trip time statistics of the last completed round (NaN without replies).");
-  for (const Row& r : rows) {
-    const std::string& l = r.info->label_text;
-    bool any = r.snap.round_received > 0;
-    const std::pair<std::string_view, double> stats[] = {{"stat=\"min\"", r.snap.rtt_min},
-                                                         {"stat=\"avg\"", r.snap.rtt_avg},
-                                                         {"stat=\"max\"", r.snap.rtt_max},
-                                                         {"stat=\"stddev\"", r.snap.rtt_stddev}};
-    for (const auto& [label, value] : stats) {
-      Open(b, "ping_round_rtt_seconds", l, label);
-      b.PutDouble(any ? value : std::nan(""));
-      b.Put('\n');
-    }
-  }
-
-  Header(b, "ping_reply_ttl", "gauge", "TTL or hop limit of the last valid reply.");
-  for (const Row& r : rows) {
-    if (r.snap.reply_ttl < 0) continue;
-    Open(b, "ping_reply_ttl", r.info->label_text);
-    b.PutUint(static_cast<uint64_t>(r.snap.reply_ttl));
-    b.Put('\n');
-  }
-
-  Series(b, rows, "ping_duplicate_replies_total", "counter",
-         "Second and later replies to the same request.",
-         [](const TargetSnapshot& s) { return s.duplicates; });
-  Series(b, rows, "ping_late_replies_total", "counter",
-         "Replies that arrived after their round's timeout.",
-         [](const TargetSnapshot& s) { return s.late; });
-  Series(b, rows, "ping_invalid_replies_total", "counter",
-         "Replies that failed validation (source, identifier, cookie, payload).",
-         [](const TargetSnapshot& s) { return s.invalid; });
-
-  std::array<std::string, kSendErrorCount> reasons;
-  for (size_t i = 0; i < kSendErrorCount; ++i) {
-    reasons[i] = std::string("reason=\"") + SendErrorName(static_cast<SendError>(i)) + "\"";
-  }
-  Header(b, "ping_send_errors_total", "counter",
-         "Requests that failed, by reason (local send errors and ICMP errors).");
-  for (const Row& r : rows) {
-    for (size_t i = 0; i < kSendErrorCount; ++i) {
-      Open(b, "ping_send_errors_total", r.info->label_text, reasons[i]);
-      b.PutUint(r.snap.send_errors[i]);
-      b.Put('\n');
-    }
-  }
-
-  Series(b, rows, "ping_last_round_timestamp_seconds", "gauge",
-         "Wall-clock time the last round completed, seconds since the epoch.",
-         [](const TargetSnapshot& s) { return s.last_round_time; });
+  WriteTargetRows(rows, store.bucket_bounds(), RowFamilies::kAll, sink);
 }
 
 }  // namespace ping_exporter::metrics

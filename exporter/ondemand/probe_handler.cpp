@@ -1,7 +1,6 @@
 #include "ondemand/probe_handler.h"
 
 #include <charconv>
-#include <cmath>
 #include <future>
 #include <thread>
 #include <vector>
@@ -121,47 +120,16 @@ ResolveResult ResolveWithTimeout(const std::shared_ptr<State>& state, const std:
   }
 }
 
+// The probe's own families, then `row`'s round through the same writer as
+// /metrics (no row: the name did not resolve).
 void AppendProbeResult(std::string* out, bool success, double duration_s,
-                       const metrics::TargetInfo* info, const metrics::TargetSnapshot* s) {
-  using metrics::AppendHeader;
-  using metrics::AppendSample;
-  AppendHeader(out, "probe_success", "gauge", "1 if the round got at least one valid reply.");
-  AppendSample(out, "probe_success", "", uint64_t{success});
-  AppendHeader(out, "probe_duration_seconds", "gauge",
-               "Time the probe took, name resolution included.");
-  AppendSample(out, "probe_duration_seconds", "", duration_s);
-  if (info == nullptr || s == nullptr || !s->has_round) return;
-  const std::string& l = info->label_text;
-  AppendHeader(out, "ping_up", "gauge", "1 if the round got at least one valid reply, else 0.");
-  AppendSample(out, "ping_up", l, uint64_t{s->round_received > 0});
-  AppendHeader(out, "ping_status", "gauge",
-               "State of the round: alive (all replies), partial, no_response.");
-  bool alive = s->round_sent > 0 && s->round_received >= s->round_sent;
-  bool none = s->round_received == 0;
-  AppendSample(out, "ping_status", l + ",status=\"alive\"", uint64_t{alive});
-  AppendSample(out, "ping_status", l + ",status=\"partial\"", uint64_t{!alive && !none});
-  AppendSample(out, "ping_status", l + ",status=\"no_response\"", uint64_t{none});
-  AppendHeader(out, "ping_round_packets_sent", "gauge", "Echo requests sent in the round.");
-  AppendSample(out, "ping_round_packets_sent", l, uint64_t{s->round_sent});
-  AppendHeader(out, "ping_round_packets_received", "gauge", "Valid echo replies in the round.");
-  AppendSample(out, "ping_round_packets_received", l, uint64_t{s->round_received});
-  AppendHeader(out, "ping_loss_ratio", "gauge",
-               "Fraction of the round's requests without a valid reply (0..1).");
-  AppendSample(out, "ping_loss_ratio", l,
-               s->round_sent == 0 ? 1.0 : 1.0 - double(s->round_received) / s->round_sent);
-  AppendHeader(out, "ping_round_rtt_seconds", "gauge",
-               "Round-trip time statistics of the round (NaN without replies).");
-  const std::pair<const char*, double> stats[] = {{",stat=\"min\"", s->rtt_min},
-                                                  {",stat=\"avg\"", s->rtt_avg},
-                                                  {",stat=\"max\"", s->rtt_max},
-                                                  {",stat=\"stddev\"", s->rtt_stddev}};
-  for (const auto& [label, value] : stats) {
-    AppendSample(out, "ping_round_rtt_seconds", l + label, none ? std::nan("") : value);
-  }
-  if (s->reply_ttl >= 0) {
-    AppendHeader(out, "ping_reply_ttl", "gauge", "TTL or hop limit of the last valid reply.");
-    AppendSample(out, "ping_reply_ttl", l, uint64_t(s->reply_ttl));
-  }
+                       const metrics::TargetRow* row) {
+  metrics::AppendFamily(out, metrics::family::kProbeSuccess, uint64_t{success});
+  metrics::AppendFamily(out, metrics::family::kProbeDuration, duration_s);
+  const bool completed = row != nullptr && row->snap.has_round;
+  metrics::WriteTargetRows(std::span<const metrics::TargetRow>(row, completed ? 1 : 0), {},
+                           metrics::RowFamilies::kRound,
+                           [out](std::string_view piece) { out->append(piece); });
 }
 
 http::Response Handle(const std::shared_ptr<State>& state, const http::Request& req) {
@@ -214,7 +182,7 @@ http::Response Handle(const std::shared_ptr<State>& state, const http::Request& 
       counters.failed.fetch_add(1, std::memory_order_relaxed);
       state->log.Debug("probe: cannot resolve", {{"target", target}, {"error", resolved.error()}});
       ok.body = "# cannot resolve " + Shown(target) + ": " + Shown(resolved.error()) + "\n";
-      AppendProbeResult(&ok.body, false, seconds_since_start(), nullptr, nullptr);
+      AppendProbeResult(&ok.body, false, seconds_since_start(), nullptr);
       return ok;
     }
     address = *resolved;
@@ -250,7 +218,8 @@ http::Response Handle(const std::shared_ptr<State>& state, const http::Request& 
   info.name = target;
   info.address = address.ToString();
   info.label_text = metrics::RenderLabels(info);
-  AppendProbeResult(&ok.body, success, seconds_since_start(), &info, &*snap);
+  const metrics::TargetRow row{&info, std::move(*snap)};
+  AppendProbeResult(&ok.body, success, seconds_since_start(), &row);
   return ok;
 }
 
@@ -356,23 +325,18 @@ Expected<metrics::TargetSnapshot, std::string> RunIcmpRound(const RoundRequest& 
 }
 
 void ProbeCounters::Render(std::string* out) const {
-  using metrics::AppendHeader;
-  using metrics::AppendSample;
-  AppendHeader(out, "ping_exporter_probe_refused_total", "counter",
-               "/probe requests refused because the target is not in --probe.allow.");
-  AppendSample(out, "ping_exporter_probe_refused_total", "", refused.load());
-  AppendHeader(out, "ping_exporter_probe_busy_total", "counter",
-               "/probe requests answered 503 because --probe.max-concurrent probes were running.");
-  AppendSample(out, "ping_exporter_probe_busy_total", "", busy.load());
-  AppendHeader(out, "ping_exporter_probe_invalid_total", "counter",
-               "/probe requests answered 400 (bad query).");
-  AppendSample(out, "ping_exporter_probe_invalid_total", "", invalid.load());
-  AppendHeader(out, "ping_exporter_probes_total", "counter",
-               "/probe rounds run, by result (success: at least one reply).");
-  AppendSample(out, "ping_exporter_probes_total", "result=\"success\"", succeeded.load());
-  AppendSample(out, "ping_exporter_probes_total", "result=\"failure\"", failed.load());
-  AppendHeader(out, "ping_exporter_probes_in_flight", "gauge", "/probe requests running now.");
-  AppendSample(out, "ping_exporter_probes_in_flight", "", uint64_t{in_flight.load()});
+  using metrics::AppendFamily;
+  namespace family = metrics::family;
+  AppendFamily(out, family::kProbeRefused, refused.load());
+  AppendFamily(out, family::kProbeBusy, busy.load());
+  AppendFamily(out, family::kProbeInvalid, invalid.load());
+  const metrics::Family& probes = family::kProbes;
+  metrics::AppendHeader(out, probes);
+  metrics::AppendSample(out, probes.name, metrics::LabelPair(probes.labels[0], "success"),
+                        succeeded.load());
+  metrics::AppendSample(out, probes.name, metrics::LabelPair(probes.labels[0], "failure"),
+                        failed.load());
+  AppendFamily(out, family::kProbesInFlight, uint64_t{in_flight.load()});
 }
 
 http::Handler MakeProbeHandler(ProbeEndpointOptions options, Logger& logger) {

@@ -341,27 +341,24 @@ uint64_t Engine::rounds_completed() const {
 void Engine::RenderStatus(std::string* out) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (!file_status_.empty()) {
-    auto family = [&](const char* name, const char* help, auto value) {
-      metrics::AppendHeader(out, name, "gauge", help);
-      for (const auto& f : file_status_) {
-        metrics::AppendSample(out, name,
-                              "file=\"" + metrics::EscapeLabelValue(f.name) + "\",path=\"" +
-                                  metrics::EscapeLabelValue(f.path) + "\"",
-                              uint64_t{value(f)});
+    auto family = [&](const metrics::Family& f, auto value) {
+      metrics::AppendHeader(out, f);
+      for (const auto& file : file_status_) {
+        metrics::AppendSample(out, f.name,
+                              metrics::LabelPair(f.labels[0], file.name) + "," +
+                                  metrics::LabelPair(f.labels[1], file.path),
+                              uint64_t{value(file)});
       }
     };
-    family("ping_exporter_target_file_ok",
-           "1 if the target file's latest read succeeded; 0 means its last good content is "
-           "still in use.",
+    family(metrics::family::kTargetFileOk,
            [](const targets::TargetFileStatus& f) { return uint64_t{f.ok}; });
-    family("ping_exporter_target_file_targets", "Hosts taken from the target file.",
+    family(metrics::family::kTargetFileTargets,
            [](const targets::TargetFileStatus& f) { return uint64_t{f.target_count}; });
   }
-  metrics::AppendHeader(out, "ping_resolve_errors_total", "counter",
-                        "Failed resolutions of a target's host name.");
+  const metrics::Family& errors = metrics::family::kResolveErrors;
+  metrics::AppendHeader(out, errors);
   for (const auto& [host, n] : resolve_errors_) {
-    metrics::AppendSample(out, "ping_resolve_errors_total",
-                          "target=\"" + metrics::EscapeLabelValue(host) + "\"", n);
+    metrics::AppendSample(out, errors.name, metrics::LabelPair(errors.labels[0], host), n);
   }
 }
 

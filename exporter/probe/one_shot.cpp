@@ -2,9 +2,9 @@
 
 #include <thread>
 
+#include "metrics/round_state.h"
 #include "metrics/store.h"
 #include "probe/pool.h"
-#include "probe/round.h"
 #include "targets/resolver.h"
 
 namespace ping_exporter::probe {
@@ -54,13 +54,14 @@ int ProbeOnce(const std::vector<std::string>& hosts, const config::ProbeOptions&
   metrics::TargetSnapshot snap;
   for (const auto& entry : entries) {
     entry.stats->Read(&snap);
-    Status st =
-        snap.has_round ? StatusOf(snap.round_sent, snap.round_received) : Status::kNoResponse;
-    const char* word = st == Status::kAlive     ? "Alive"
-                       : st == Status::kPartial ? "Partial Response"
-                                                : "No response";
+    using metrics::RoundState;
+    RoundState st = snap.has_round ? metrics::StateOf(snap.round_sent, snap.round_received)
+                                   : RoundState::kNoResponse;
+    const char* word = st == RoundState::kAlive     ? "Alive"
+                       : st == RoundState::kPartial ? "Partial Response"
+                                                    : "No response";
     out << "Status from " << entry.info->name << " is " << word << "\n";
-    all_alive = all_alive && st == Status::kAlive;
+    all_alive = all_alive && st == RoundState::kAlive;
   }
   return all_alive ? 0 : 1;
 }

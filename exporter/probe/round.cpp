@@ -5,12 +5,6 @@
 
 namespace ping_exporter::probe {
 
-Status StatusOf(uint32_t sent, uint32_t received) {
-  if (sent > 0 && received >= sent) return Status::kAlive;
-  if (received > 0) return Status::kPartial;
-  return Status::kNoResponse;
-}
-
 Round::Round(uint32_t count)
     : count_(std::clamp<uint32_t>(count, 1, kMaxCount)),
       times_(std::make_unique<int64_t[]>(3 * size_t{count_})) {}

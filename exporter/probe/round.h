@@ -26,10 +26,6 @@ struct RoundResult {
   std::vector<double> rtts;  ///< seconds, one per counted reply (capacity reused)
 };
 
-/// The seed's three states of a round.
-enum class Status : uint8_t { kAlive, kPartial, kNoResponse };
-Status StatusOf(uint32_t sent, uint32_t received);
-
 /// State of the current and the previous round of one target. Single-threaded
 /// (owned by one worker); allocates only in the constructor (once). Movable, not copyable.
 class Round {

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "icmp/packet.h"
+#include "metrics/round_state.h"
 #include "probe/round.h"
 
 namespace ping_exporter::probe {
@@ -62,7 +63,7 @@ struct Worker::Impl {
     uint16_t next_seq = 0;
     int32_t last_ttl = -1;
     bool done = false;        // one-shot: its round is over
-    int8_t last_status = -1;  // Status of the previous round, -1 before the first
+    int8_t last_status = -1;  // RoundState of the previous round, -1 before the first
     TimePoint last_logged{};  // state-change lines are rate-limited per target
     uint32_t suppressed = 0;  // changes not logged since last_logged
   };
@@ -110,7 +111,7 @@ struct Worker::Impl {
                 int64_t wall_offset_ns);
   void OnError(uint32_t socket_index, const icmp::Message& m, bool ours);
   void Blame(const icmp::Received& r);
-  void LogChange(Target& t, Status now_status);
+  void LogChange(Target& t, metrics::RoundState now_status);
 };
 
 Expected<bool, std::string> Worker::Impl::Init(std::vector<TargetPlan> plans) {
@@ -271,23 +272,20 @@ void Worker::Impl::Finish(Target& t, uint32_t slot) {
   p.rtts = scratch.rtts;
   t.plan.entry.stats->Publish(p, bounds);
   counters.rounds_completed.fetch_add(1, std::memory_order_relaxed);
-  if (!opts.one_shot) LogChange(t, StatusOf(p.sent, p.received));
+  if (!opts.one_shot) LogChange(t, metrics::StateOf(p.sent, p.received));
   if (opts.one_shot) t.done = true;
   (void)slot;
 }
 
-const char* StatusName(Status s) {
-  return s == Status::kAlive ? "alive" : s == Status::kPartial ? "partial" : "no_response";
-}
-
 // One line when a target goes up or down (partial counts as up), at most one
 // per target per kLogEvery, so a flapping host cannot flood the log.
-void Worker::Impl::LogChange(Target& t, Status now_status) {
+void Worker::Impl::LogChange(Target& t, metrics::RoundState now_status) {
   constexpr Duration kLogEvery = std::chrono::seconds(10);
   int8_t before = t.last_status;
   t.last_status = static_cast<int8_t>(now_status);
-  bool was_up = before >= 0 && static_cast<Status>(before) != Status::kNoResponse;
-  bool is_up = now_status != Status::kNoResponse;
+  using metrics::RoundState;
+  bool was_up = before >= 0 && static_cast<RoundState>(before) != RoundState::kNoResponse;
+  bool is_up = now_status != RoundState::kNoResponse;
   if (before < 0 ? is_up : was_up == is_up) return;
   TimePoint now = Clock::now();
   if (t.last_logged != TimePoint{} && now - t.last_logged < kLogEvery) {
@@ -298,8 +296,8 @@ void Worker::Impl::LogChange(Target& t, Status now_status) {
   log.Info(is_up ? "target up" : "target down",
            {{"target", t.plan.entry.info->name},
             {"address", t.plan.entry.info->address},
-            {"from", before < 0 ? "unknown" : StatusName(static_cast<Status>(before))},
-            {"to", StatusName(now_status)},
+            {"from", before < 0 ? "unknown" : metrics::StateName(static_cast<RoundState>(before))},
+            {"to", metrics::StateName(now_status)},
             {"suppressed_changes", std::to_string(t.suppressed)}});
   t.suppressed = 0;
 }

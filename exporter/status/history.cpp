@@ -10,13 +10,10 @@
 #include <cmath>
 #include <functional>
 
+#include "metrics/round_state.h"
+
 namespace ping_exporter::status {
 namespace {
-
-int StateOf(const metrics::TargetCounters& c) {
-  if (c.round_sent > 0 && c.round_received >= c.round_sent) return 0;
-  return c.round_received > 0 ? 1 : 2;
-}
 
 uint32_t Low32(uint64_t v) { return static_cast<uint32_t>(v); }
 
@@ -100,7 +97,7 @@ void History::Visit(Series& s, const metrics::TargetCounters& c, double now_wall
     s.prev_rtt_sum = c.rtt_sum;
   }
   if (c.has_round) {
-    int8_t state = static_cast<int8_t>(StateOf(c));
+    int8_t state = static_cast<int8_t>(metrics::StateOf(c.round_sent, c.round_received));
     if (state != s.state) {
       s.state = state;
       // The round that showed the new state is the best time we have for the change.
@@ -125,10 +122,10 @@ void History::Visit(Series& s, const metrics::TargetCounters& c, double now_wall
     count = Low32(c.rtt_count);
     sum = c.rtt_sum;
   }
-  received = std::min(received, sent);
-  const uint8_t loss = sent == 0 ? kNoLoss
-                                 : static_cast<uint8_t>(std::lround(
-                                       (1.0 - static_cast<double>(received) / sent) * kLossSteps));
+  const uint8_t loss =
+      sent == 0
+          ? kNoLoss
+          : static_cast<uint8_t>(std::lround(metrics::LossRatio(sent, received) * kLossSteps));
   uint16_t rtt = kNoRtt;
   if (count != 0 && sum >= 0) {
     double mean = std::min(sum / count, kMaxRttSeconds);

@@ -23,7 +23,7 @@ namespace ping_exporter::status {
 struct SeriesView {
   std::vector<double> rtt_seconds;  ///< mean RTT of the period's replies; NaN: no reply
   std::vector<double> loss;         ///< 0..1 over the period's requests; NaN: nothing sent
-  /// State of the last round seen: 0 alive, 1 partial, 2 no response, -1 none yet.
+  /// State of the last round seen: a metrics::RoundState as int, -1 none yet.
   int state = -1;
   double last_change = 0;  ///< wall seconds of the round that entered `state`; 0 unknown
 };

@@ -5,12 +5,13 @@
 #include <cstdio>
 #include <ctime>
 
+#include "metrics/round_state.h"
+
 namespace ping_exporter::status {
 namespace {
 
 constexpr int kGraphWidth = 240;  // 2 px per point
 constexpr int kGraphHeight = 36;
-constexpr const char* kStateNames[] = {"alive", "partial", "no_response"};
 
 std::string Format(const char* fmt, double v) {
   char buf[64];
@@ -204,15 +205,10 @@ std::string RenderStatusPage(const metrics::ResultStore& store, const PageInfo& 
     const metrics::TargetEntry& entry = (*targets)[index];
     entry.stats->Read(&s);
     const char* state = "pending";
-    if (s.has_round) {
-      state = s.round_sent > 0 && s.round_received >= s.round_sent ? kStateNames[0]
-              : s.round_received > 0                               ? kStateNames[1]
-                                                                   : kStateNames[2];
-    }
     std::string loss = "-", rtt = "-", round = "-", since = "-";
     if (s.has_round) {
-      double l = s.round_sent == 0 ? 1.0 : 1.0 - double(s.round_received) / s.round_sent;
-      loss = Format("%.0f%%", l * 100);
+      state = metrics::StateName(metrics::StateOf(s.round_sent, s.round_received));
+      loss = Format("%.0f%%", metrics::LossRatio(s.round_sent, s.round_received) * 100);
       round = std::to_string(s.round_received) + "/" + std::to_string(s.round_sent);
       if (s.round_received > 0) rtt = FormatRtt(s.rtt_avg);
     }

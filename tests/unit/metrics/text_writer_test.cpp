@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "metrics/process_stats.h"
 
 namespace ping_exporter::metrics {
@@ -52,6 +54,67 @@ TEST(TextWriterTest, WritesEveryFamilyOnceAndSeriesPerTarget) {
   // The target without a round has no series yet.
   EXPECT_EQ(out.find("pending"), std::string::npos);
   EXPECT_EQ(Count(out, "reason=\"no_buffer\""), 2u);
+}
+
+TargetRow Row(const TargetInfo& info, uint32_t sent, uint32_t received, int32_t ttl) {
+  TargetRow row{&info, {}};
+  row.snap.has_round = true;
+  row.snap.round_sent = sent;
+  row.snap.round_received = received;
+  row.snap.reply_ttl = ttl;
+  row.snap.buckets.assign(2, 0);  // one bound and +Inf
+  return row;
+}
+
+std::string Write(std::span<const TargetRow> rows, RowFamilies which) {
+  std::string out;
+  const double bounds[] = {0.001};
+  WriteTargetRows(rows, bounds, which, [&out](std::string_view piece) { out.append(piece); });
+  return out;
+}
+
+TEST(TextWriterTest, EveryTargetFamilyOfTheTableInTableOrder) {
+  TargetInfo info{"127.0.0.1", "127.0.0.1", {}, ""};
+  info.label_text = RenderLabels(info);
+  const TargetRow rows[] = {Row(info, 2, 2, 64)};
+  for (RowFamilies which : {RowFamilies::kAll, RowFamilies::kRound}) {
+    const std::string out = Write(rows, which);
+    size_t last = 0;
+    for (const Family* f : kAllFamilies) {
+      const std::string type =
+          "# TYPE " + std::string(f->name) + " " + std::string(TextTypeName(f->type)) + "\n";
+      const bool wanted = f->scope == Scope::kTarget && (which == RowFamilies::kAll || f->round);
+      EXPECT_EQ(Count(out, type), wanted ? 1u : 0u) << f->name;
+      if (!wanted) continue;
+      const size_t at = out.find(type);
+      EXPECT_GT(at, last) << f->name << " out of table order";
+      last = at;
+      EXPECT_EQ(Count(out, "# HELP " + std::string(f->name) + " " + std::string(f->help) + "\n"),
+                1u);
+    }
+  }
+}
+
+TEST(TextWriterTest, RoundFamiliesLeaveOutFamiliesWithoutSamples) {
+  TargetInfo info{"127.0.0.1", "127.0.0.1", {}, ""};
+  info.label_text = RenderLabels(info);
+  const TargetRow silent[] = {Row(info, 2, 0, -1)};
+  std::string out = Write(silent, RowFamilies::kRound);
+  EXPECT_EQ(out.find("ping_reply_ttl"), std::string::npos) << out;
+  EXPECT_NE(
+      out.find(
+          "ping_status{target=\"127.0.0.1\",address=\"127.0.0.1\",status=\"no_response\"} 1\n"),
+      std::string::npos)
+      << out;
+  // A scrape keeps the header of a family no target has a sample of yet.
+  out = Write(silent, RowFamilies::kAll);
+  EXPECT_NE(out.find("# TYPE ping_reply_ttl gauge\n"), std::string::npos);
+  EXPECT_EQ(out.find("ping_reply_ttl{"), std::string::npos);
+  // No rows: a /probe answer has no per-target family at all, a scrape has every header.
+  EXPECT_EQ(Write({}, RowFamilies::kRound), "");
+  const auto per_target = std::count_if(kAllFamilies.begin(), kAllFamilies.end(),
+                                        [](const Family* f) { return f->scope == Scope::kTarget; });
+  EXPECT_EQ(Count(Write({}, RowFamilies::kAll), "# TYPE "), static_cast<size_t>(per_target));
 }
 
 TEST(TextWriterTest, ProcessFamiliesPresent) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "metrics/round_state.h"
+
 namespace ping_exporter::probe {
 namespace {
 
@@ -27,7 +29,7 @@ TEST(RoundTest, AllRepliesCompleteTheRound) {
   EXPECT_NEAR(res.rtt_max, 0.009, 1e-12);
   EXPECT_NEAR(res.rtt_avg, 0.007, 1e-12);
   EXPECT_NEAR(res.rtt_stddev, 0.0016329931618554523, 1e-9);
-  EXPECT_EQ(StatusOf(res.sent, res.received), Status::kAlive);
+  EXPECT_EQ(metrics::StateOf(res.sent, res.received), metrics::RoundState::kAlive);
 }
 
 TEST(RoundTest, DuplicatesAndUnknownAreNotCounted) {
@@ -52,7 +54,7 @@ TEST(RoundTest, RepliesAfterFinishAreLateThenDuplicate) {
   RoundResult res;
   r.Finish(&res);
   EXPECT_EQ(res.received, 1u);
-  EXPECT_EQ(StatusOf(res.sent, res.received), Status::kPartial);
+  EXPECT_EQ(metrics::StateOf(res.sent, res.received), metrics::RoundState::kPartial);
   EXPECT_EQ(r.OnReply(0, 900 * kMs, &rtt), Verdict::kLate);
   EXPECT_EQ(r.OnReply(0, 901 * kMs, &rtt), Verdict::kDuplicate);
   EXPECT_EQ(r.OnReply(65535, 901 * kMs, &rtt), Verdict::kDuplicate);
@@ -72,8 +74,7 @@ TEST(RoundTest, NoReplyIsNoResponse) {
   r.Finish(&res);
   EXPECT_EQ(res.received, 0u);
   EXPECT_EQ(res.rtt_avg, 0);
-  EXPECT_EQ(StatusOf(res.sent, res.received), Status::kNoResponse);
-  EXPECT_EQ(StatusOf(0, 0), Status::kNoResponse);
+  EXPECT_EQ(metrics::StateOf(res.sent, res.received), metrics::RoundState::kNoResponse);
 }
 
 TEST(RoundTest, FailedSendCannotBeAnswered) {
