@@ -31,11 +31,11 @@ Expected<std::unique_ptr<WorkerPool>, std::string> WorkerPool::Start(
     shard.reserve(targets.size() / n + 1);
     for (size_t k = i; k < targets.size(); k += n) shard.push_back(targets[k]);
     WorkerOptions wo;
-    wo.index = static_cast<uint16_t>(i);
+    wo.table.worker = static_cast<uint16_t>(i);
+    wo.table.token = token;
+    wo.table.epoch = options.epoch;
+    wo.table.one_shot = options.one_shot;
     wo.socket_kind = options.socket_kind;
-    wo.token = token;
-    wo.epoch = options.epoch;
-    wo.one_shot = options.one_shot;
     auto worker = Worker::Create(wo, std::move(shard), bucket_bounds, *pool->counters_, logger);
     if (!worker) return MakeUnexpected(worker.error());
     pool->workers_.push_back(std::move(worker.value()));
