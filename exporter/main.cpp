@@ -22,10 +22,10 @@
 #include "metrics/process_stats.h"
 #include "metrics/self_metrics.h"
 #include "metrics/text_writer.h"
+#include "ondemand/probe_command.h"
 #include "ondemand/probe_handler.h"
 #include "privileges/privileges.h"
 #include "probe/engine.h"
-#include "probe/one_shot.h"
 #include "status/history.h"
 #include "status/status_page.h"
 
@@ -119,7 +119,7 @@ int RunProbe(const Flags& flags, pe::Logger& log) {
     std::cerr << kind.error() << "\n";
     return 2;
   }
-  return pe::probe::ProbeOnce(flags.probe_hosts, opts, family, *kind, std::cout, std::cerr, log);
+  return pe::ondemand::ProbeOnce(flags.probe_hosts, opts, family, *kind, std::cout, std::cerr, log);
 }
 
 int RunExporter(const Flags& flags, pe::Logger& log) {

@@ -20,6 +20,16 @@ Now ReadClocks() { return Now{Clock::now(), icmp::RealtimeNanos()}; }
 
 }  // namespace
 
+void DoneLatch::CountDown() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (remaining_ > 0 && --remaining_ == 0) cv_.notify_all();
+}
+
+bool DoneLatch::WaitUntil(TimePoint deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_until(lock, deadline, [this] { return remaining_ == 0; });
+}
+
 // The I/O half of a worker: sockets, epoll, batches. Everything about targets
 // is the table's; this side reads the clocks and the kernel and passes both on.
 struct Worker::Impl {
@@ -38,6 +48,7 @@ struct Worker::Impl {
   std::vector<uint8_t> error_buffer = std::vector<uint8_t>(2048);
   Fd epoll, wake;
   std::atomic<bool> stopping{false};
+  bool reported_done = false;
 
   Impl(const WorkerOptions& o, std::vector<TargetPlan> plans, std::span<const double> bounds,
        PoolCounters& counters, Logger& l)
@@ -51,6 +62,7 @@ struct Worker::Impl {
   void FlushAll();
   void Drain(uint32_t socket_index);
   void DrainErrors(uint32_t socket_index);
+  void ReportIfDone();
 };
 
 Expected<bool, std::string> Worker::Impl::Init() {
@@ -167,6 +179,12 @@ void Worker::Impl::Drain(uint32_t socket_index) {
   }
 }
 
+void Worker::Impl::ReportIfDone() {
+  if (opts.done == nullptr || reported_done || !table.finished()) return;
+  reported_done = true;
+  opts.done->CountDown();
+}
+
 // Slots are placed when the thread starts, not in Init(): the pool creates
 // every worker before starting any, and slots placed early would all be late.
 void Worker::Impl::Loop() {
@@ -174,6 +192,7 @@ void Worker::Impl::Loop() {
   epoll_event events[16];
   while (!stopping.load(std::memory_order_relaxed)) {
     RunDue();
+    ReportIfDone();
     // Sleep until the next tick with work with epoll_pwait2's nanosecond
     // timeout: no timerfd, so a wake-up costs one syscall instead of three.
     timespec timeout{1, 0};
@@ -195,6 +214,7 @@ void Worker::Impl::Loop() {
       if (events[i].events & EPOLLERR) DrainErrors(static_cast<uint32_t>(key));
       if (events[i].events & EPOLLIN) Drain(static_cast<uint32_t>(key));
     }
+    ReportIfDone();
   }
 }
 

@@ -4,8 +4,10 @@
 // shard of the targets). Replies never cross threads and the probe path takes
 // no lock and allocates nothing.
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <thread>
@@ -19,9 +21,28 @@
 
 namespace ping_exporter::probe {
 
+/// Lets a caller wait until every one-shot worker of a pool has finished its
+/// targets' rounds. Thread-safe.
+class DoneLatch {
+ public:
+  explicit DoneLatch(uint32_t count) : remaining_(count) {}
+  DoneLatch(const DoneLatch&) = delete;
+  DoneLatch& operator=(const DoneLatch&) = delete;
+  void CountDown();
+  /// Blocks until the count is zero or `deadline` passes; true if it is zero.
+  bool WaitUntil(TimePoint deadline);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint32_t remaining_;
+};
+
 struct WorkerOptions {
   TableOptions table;  ///< its seed is drawn by Create()
   icmp::SocketKind socket_kind = icmp::SocketKind::kRaw;
+  /// One-shot: counted down once when every round of this worker is over.
+  DoneLatch* done = nullptr;
 };
 
 /// A prober thread. Create() opens the sockets (errors are returned, before
