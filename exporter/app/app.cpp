@@ -11,7 +11,7 @@
 #include "app/routes.h"
 #include "app/signals.h"
 #include "app/wall_clock.h"
-#include "probe/one_shot.h"
+#include "ondemand/probe_command.h"
 
 namespace ping_exporter::app {
 namespace {
@@ -162,7 +162,7 @@ int RunProbe(const ProbeCommandOptions& o, Logger& log) {
     std::cerr << kind.error() << "\n";
     return 2;
   }
-  return probe::ProbeOnce(o.hosts, round, family, *kind, std::cout, std::cerr, log);
+  return ondemand::ProbeOnce(o.hosts, round, family, *kind, std::cout, std::cerr, log);
 }
 
 }  // namespace ping_exporter::app

@@ -88,10 +88,18 @@ class SendBatch {
   void Commit(size_t packet_size, const IpAddress& destination, uint64_t tag);
   size_t size() const { return count_; }
   bool full() const { return count_ == capacity_; }
-  /// Sends everything with as few syscalls as possible. Calls
-  /// on_sent(tag, monotonic_ns) for each packet that left (with the clock read
-  /// just before its sendmmsg) and on_error(tag, errno) for each that could
-  /// not be sent. Clears the batch.
+  /// The packets written so far, with their tags (for tests that send nothing).
+  std::span<const uint8_t> packet(size_t i) const {
+    return {buffers_.data() + i * max_packet_, iovecs_[i].iov_len};
+  }
+  uint64_t tag(size_t i) const { return tags_[i]; }
+  /// Drops every packet without sending it.
+  void Clear() { count_ = 0; }
+  /// Sends everything with as few syscalls as possible. Just before each
+  /// sendmmsg() it takes the send time from `now()` (nanoseconds, the caller's
+  /// clock), then calls on_sent(tags, send_ns) once for the packets that call
+  /// sent, and on_error(tag, errno) for each packet that could not be sent.
+  /// Clears the batch.
   ///
   /// An ICMP error leaves a pending error on the socket that the kernel hands
   /// to whichever send comes next, failing a request that has nothing to do
@@ -99,8 +107,8 @@ class SendBatch {
   /// so the pending copy is cleared before each sendmmsg() -- except right
   /// after one that stopped early: the kernel parks the error of the packet
   /// that stopped it there, and the next call reports it for that packet.
-  template <typename OnSent, typename OnError>
-  size_t Flush(int fd, OnSent&& on_sent, OnError&& on_error);
+  template <typename Now, typename OnSent, typename OnError>
+  size_t Flush(int fd, Now&& now, OnSent&& on_sent, OnError&& on_error);
 
  private:
   int SendSome(int fd, size_t from);
@@ -149,17 +157,17 @@ int64_t RealtimeNanos();
 /// send and receive times are kept on it so a wall-clock step cannot bend an RTT.
 int64_t MonotonicNanos();
 
-template <typename OnSent, typename OnError>
-size_t SendBatch::Flush(int fd, OnSent&& on_sent, OnError&& on_error) {
+template <typename Now, typename OnSent, typename OnError>
+size_t SendBatch::Flush(int fd, Now&& now, OnSent&& on_sent, OnError&& on_error) {
   size_t sent = 0;
   size_t i = 0;
   bool stopped_early = false;
   while (i < count_) {
     if (!stopped_early) ClearPendingError(fd);
-    int64_t now = MonotonicNanos();
+    int64_t send_ns = now();
     int n = SendSome(fd, i);
     if (n > 0) {
-      for (int k = 0; k < n; ++k) on_sent(tags_[i + static_cast<size_t>(k)], now);
+      on_sent(std::span<const uint64_t>(tags_.data() + i, static_cast<size_t>(n)), send_ns);
       sent += static_cast<size_t>(n);
       i += static_cast<size_t>(n);
       stopped_early = i < count_;

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "metrics/text_writer.h"
-#include "probe/pool.h"
+#include "probe/on_demand.h"
 #include "targets/resolver.h"
 
 namespace ping_exporter::ondemand {
@@ -297,31 +297,15 @@ Expected<metrics::TargetSnapshot, std::string> RunIcmpRound(const RoundRequest& 
   metrics::TargetInfo info;
   info.name = request.target;
   info.address = request.address.ToString();
-  metrics::TargetEntry entry = metrics::TargetEntry::Make(std::move(info), 0);
   probe::TargetPlan plan;
-  plan.entry = entry;
+  plan.entry = metrics::TargetEntry::Make(std::move(info), 0);
   plan.address = request.address;
   plan.options = request.options;
-  std::vector<probe::TargetPlan> plans;
-  plans.push_back(std::move(plan));
-  probe::PoolOptions po;
-  po.workers = 1;
-  po.socket_kind = kind;
-  po.epoch = probe::Clock::now();
-  po.one_shot = true;
-  auto pool = probe::WorkerPool::Start(po, std::move(plans), {}, logger);
-  if (!pool) return MakeUnexpected(pool.error());
-  // The round ends by its own deadline; a short poll of the counter is cheaper
-  // than teaching the worker to signal.
-  const auto limit = probe::Clock::now() + request.options.RoundLength() + std::chrono::seconds(1);
-  while ((*pool)->counters().rounds_completed.load(std::memory_order_relaxed) < 1 &&
-         probe::Clock::now() < limit) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  (*pool)->Stop();
-  metrics::TargetSnapshot snap;
-  entry.stats->Read(&snap);
-  return snap;
+  probe::OnDemandOptions o;
+  o.socket_kind = kind;
+  auto snapshots = probe::RunOneRound({std::move(plan)}, o, logger);
+  if (!snapshots) return MakeUnexpected(snapshots.error());
+  return std::move(snapshots->front());
 }
 
 void ProbeCounters::Render(std::string* out) const {

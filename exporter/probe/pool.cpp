@@ -22,6 +22,7 @@ Expected<std::unique_ptr<WorkerPool>, std::string> WorkerPool::Start(
   std::unique_ptr<WorkerPool> pool(new WorkerPool());
   pool->counters_ = std::make_unique<PoolCounters>();
   uint32_t n = std::max<uint32_t>(1, options.workers);
+  if (options.one_shot) pool->done_ = std::make_unique<DoneLatch>(n);
   uint64_t token = RandomU64();
   for (uint32_t i = 0; i < n; ++i) {
     // Round-robin sharding balances the load; replies still never cross threads
@@ -31,11 +32,12 @@ Expected<std::unique_ptr<WorkerPool>, std::string> WorkerPool::Start(
     shard.reserve(targets.size() / n + 1);
     for (size_t k = i; k < targets.size(); k += n) shard.push_back(targets[k]);
     WorkerOptions wo;
-    wo.index = static_cast<uint16_t>(i);
+    wo.table.worker = static_cast<uint16_t>(i);
+    wo.table.token = token;
+    wo.table.epoch = options.epoch;
+    wo.table.one_shot = options.one_shot;
     wo.socket_kind = options.socket_kind;
-    wo.token = token;
-    wo.epoch = options.epoch;
-    wo.one_shot = options.one_shot;
+    wo.done = pool->done_.get();
     auto worker = Worker::Create(wo, std::move(shard), bucket_bounds, *pool->counters_, logger);
     if (!worker) return MakeUnexpected(worker.error());
     pool->workers_.push_back(std::move(worker.value()));
@@ -45,6 +47,10 @@ Expected<std::unique_ptr<WorkerPool>, std::string> WorkerPool::Start(
 }
 
 WorkerPool::~WorkerPool() { Stop(); }
+
+bool WorkerPool::WaitForOneShot(TimePoint deadline) {
+  return done_ != nullptr && done_->WaitUntil(deadline);
+}
 
 void WorkerPool::Stop() {
   for (auto& w : workers_) w->Stop();

@@ -21,7 +21,7 @@ struct PoolOptions {
 
 /// Owns the workers. Start() opens every socket first and fails as a whole;
 /// the destructor stops and joins all threads. Not copyable. Thread-safe for
-/// reads of counters().
+/// reads of counters() and WaitForOneShot().
 class WorkerPool {
  public:
   /// `targets` is only read: each worker gets copies of its share (plans are small, their
@@ -34,6 +34,9 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   const PoolCounters& counters() const { return *counters_; }
+  /// One-shot pools: blocks until every worker has finished its rounds (true)
+  /// or `deadline` passes (false). False at once for a pool that is not one-shot.
+  bool WaitForOneShot(TimePoint deadline);
   size_t worker_count() const { return workers_.size(); }
   /// Stops every worker (idempotent; also done by the destructor).
   void Stop();
@@ -41,6 +44,7 @@ class WorkerPool {
  private:
   WorkerPool() = default;
   std::unique_ptr<PoolCounters> counters_;
+  std::unique_ptr<DoneLatch> done_;  // one-shot pools only
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -1,50 +1,48 @@
 #pragma once
 // One prober thread: an epoll loop over its own ICMP sockets that sleeps
-// until its next due event, owning a shard of the targets. Replies never cross threads and the
-// probe path takes no lock and allocates nothing.
+// until its next due event and hands what it reads to its TargetTable (one
+// shard of the targets). Replies never cross threads and the probe path takes
+// no lock and allocates nothing.
 
-#include <atomic>
+#include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <memory>
-#include <optional>
+#include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/expected.h"
-#include "common/ip_address.h"
 #include "common/log.h"
-#include "config/config.h"
 #include "icmp/socket.h"
-#include "metrics/store.h"
-#include "probe/schedule.h"
+#include "probe/target_plan.h"
+#include "probe/target_table.h"
 
 namespace ping_exporter::probe {
 
-/// Everything a worker needs to probe one target.
-struct TargetPlan {
-  metrics::TargetEntry entry;          ///< identity and results (shared with the store)
-  std::optional<IpAddress> address;    ///< nullopt: could not be resolved
-  config::SharedProbeOptions options;  ///< shared by the target's group (read-only)
-  Duration phase{0};                   ///< offset of its rounds inside the interval
+/// Lets a caller wait until every one-shot worker of a pool has finished its
+/// targets' rounds. Thread-safe.
+class DoneLatch {
+ public:
+  explicit DoneLatch(uint32_t count) : remaining_(count) {}
+  DoneLatch(const DoneLatch&) = delete;
+  DoneLatch& operator=(const DoneLatch&) = delete;
+  void CountDown();
+  /// Blocks until the count is zero or `deadline` passes; true if it is zero.
+  bool WaitUntil(TimePoint deadline);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint32_t remaining_;
 };
 
 struct WorkerOptions {
-  uint16_t index = 0;
+  TableOptions table;  ///< its seed is drawn by Create()
   icmp::SocketKind socket_kind = icmp::SocketKind::kRaw;
-  uint64_t token = 0;  ///< per-process secret carried in every request
-  TimePoint epoch;     ///< shared origin of all rounds' slots
-  Duration late_tolerance = std::chrono::milliseconds(25);
-  /// Probe every target once, starting now, then stop scheduling it.
-  bool one_shot = false;
-};
-
-/// Counters shared by all workers of a pool. Thread-safe (atomics).
-struct PoolCounters {
-  std::atomic<uint64_t> rounds_late{0};
-  std::atomic<uint64_t> rounds_completed{0};
-  std::atomic<uint64_t> unmatched_replies{0};  ///< replies no target could be blamed for
+  /// One-shot: counted down once when every round of this worker is over.
+  DoneLatch* done = nullptr;
 };
 
 /// A prober thread. Create() opens the sockets (errors are returned, before

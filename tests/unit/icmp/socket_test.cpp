@@ -34,7 +34,8 @@ std::optional<Message> EchoOnce(const IcmpSocket& s, const IpAddress& dst, Reply
   send.Commit(n, dst, 1);
   int errors = 0;
   size_t sent = send.Flush(
-      s.fd(), [](uint64_t, int64_t) {}, [&](uint64_t, int) { ++errors; });
+      s.fd(), MonotonicNanos, [](std::span<const uint64_t>, int64_t) {},
+      [&](uint64_t, int) { ++errors; });
   EXPECT_EQ(sent, 1u);
   EXPECT_EQ(errors, 0);
   ReceiveBatch recv(8, 512);

@@ -9,7 +9,6 @@
 #include <thread>
 
 #include "planning/engine.h"
-#include "probe/one_shot.h"
 #include "probe/pool.h"
 
 namespace ping_exporter::probe {
@@ -164,20 +163,6 @@ TEST(WorkerTest, ReloadKeepsCountersOfUnchangedTargets) {
   metrics::TargetSnapshot after;
   kept.stats->Read(&after);
   EXPECT_GE(after.sent_total, before.sent_total);
-}
-
-TEST(OneShotTest, ProbeOncePrintsStatusPerHost) {
-  if (!IsRoot()) GTEST_SKIP() << "raw sockets need root or CAP_NET_RAW";
-  std::ostringstream out, err, logs;
-  Logger log(logs, LogLevel::kInfo, LogFormat::kLogfmt);
-  config::ProbeOptions o = FastOptions();
-  int rc = ProbeOnce({"127.0.0.1", "::1", "name.invalid"}, o, config::Family::kAny,
-                     icmp::SocketKind::kRaw, out, err, log);
-  EXPECT_EQ(rc, 1);
-  EXPECT_EQ(out.str(),
-            "Status from 127.0.0.1 is Alive\nStatus from ::1 is Alive\n"
-            "Status from name.invalid is No response\n");
-  EXPECT_NE(err.str().find("name.invalid"), std::string::npos);
 }
 
 }  // namespace

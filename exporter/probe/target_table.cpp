@@ -1,0 +1,360 @@
+#include "probe/target_table.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+namespace ping_exporter::probe {
+namespace {
+
+uint64_t Tag(uint32_t slot, uint16_t seq) { return (uint64_t{slot} << 16) | seq; }
+uint32_t TagSlot(uint64_t tag) { return static_cast<uint32_t>(tag >> 16); }
+uint16_t TagSeq(uint64_t tag) { return static_cast<uint16_t>(tag); }
+
+int64_t Nanos(TimePoint t) { return t.time_since_epoch().count(); }
+
+metrics::SendError FromIcmpError(icmp::ErrorReason r) {
+  switch (r) {
+    case icmp::ErrorReason::kNetUnreachable:
+      return metrics::SendError::kNetworkUnreachable;
+    case icmp::ErrorReason::kHostUnreachable:
+      return metrics::SendError::kHostUnreachable;
+    case icmp::ErrorReason::kProhibited:
+      return metrics::SendError::kProhibited;
+    case icmp::ErrorReason::kTtlExceeded:
+      return metrics::SendError::kTtlExceeded;
+    default:
+      return metrics::SendError::kOther;
+  }
+}
+
+}  // namespace
+
+size_t TargetTable::AddressHash::operator()(const IpAddress& a) const {
+  if (a.is_v4()) return std::hash<uint32_t>()(a.v4().s_addr);
+  uint64_t h[2];
+  std::memcpy(h, &a.v6(), sizeof h);
+  return std::hash<uint64_t>()(h[0] ^ (h[1] * 0x9E3779B97F4A7C15ull));
+}
+
+TargetTable::TargetTable(const TableOptions& options, std::vector<TargetPlan> plans,
+                         std::span<const double> bucket_bounds, PoolCounters& counters,
+                         Logger& logger)
+    : options_(options),
+      bounds_(bucket_bounds),
+      counters_(counters),
+      log_(logger),
+      wheel_(options.epoch) {
+  scratch_.rtts.reserve(Round::kMaxCount);
+  targets_.reserve(plans.size());
+  for (TargetPlan& plan : plans) {
+    max_payload_ = std::max<size_t>(max_payload_, plan.options->payload_size);
+    uint32_t count = plan.options->count;
+    targets_.emplace_back(std::move(plan), count);
+  }
+  std::vector<TargetPlan>().swap(plans);  // moved-from husks: free them now
+  by_address_.reserve(targets_.size());
+  for (uint32_t slot = 0; slot < targets_.size(); ++slot) {
+    if (targets_[slot].plan.address) by_address_.emplace(*targets_[slot].plan.address, slot);
+  }
+  due_.reserve(targets_.size());
+  // Random first sequence numbers from one seed, spread by splitmix64.
+  uint64_t state = options.seed;
+  for (Target& t : targets_) {
+    state += 0x9E3779B97F4A7C15ull;
+    uint64_t z = state;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    t.next_seq = static_cast<uint16_t>(z ^ (z >> 31));
+  }
+}
+
+uint32_t TargetTable::AddEndpoint(const Endpoint& endpoint) {
+  endpoints_.push_back(endpoint);
+  return static_cast<uint32_t>(endpoints_.size() - 1);
+}
+
+void TargetTable::Bind(uint32_t slot, uint32_t endpoint) { targets_[slot].socket = endpoint; }
+
+// Phases are aligned to a grid of whole ticks (1-10 ms, coarser for fewer
+// targets): the same offset every round, so sends keep their exact interval
+// while the worker wakes once a grid step rather than once a target.
+void TargetTable::Start(TimePoint now) {
+  double rounds_per_second = 0;
+  for (const Target& t : targets_) {
+    rounds_per_second += 1.0 / std::chrono::duration<double>(t.plan.options->interval).count();
+  }
+  Duration grid = PhaseGrid(rounds_per_second);
+  for (uint32_t slot = 0; slot < targets_.size(); ++slot) {
+    Target& t = targets_[slot];
+    Duration interval = t.plan.options->interval;
+    Duration phase = AlignPhase(t.plan.phase, grid, interval);
+    if (phase == t.plan.phase) phase = AlignPhase(t.plan.phase, wheel_.tick(), interval);
+    t.next_round = options_.one_shot ? now : FirstSlot(options_.epoch, phase, interval, now);
+    wheel_.Push(t.next_round, slot);
+  }
+}
+
+size_t TargetTable::RunDue(const Now& now, Outbox& out) {
+  due_.clear();
+  wheel_.PopDue(now.monotonic, &due_);
+  for (uint32_t slot : due_) Handle(slot, now, out);
+  return due_.size();
+}
+
+// Called when the target's wheel entry is due (never early). The entry may be
+// stale (a round that completed before its deadline): then only the next
+// event is queued. Every target keeps exactly one entry in the wheel.
+void TargetTable::Handle(uint32_t slot, const Now& now, Outbox& out) {
+  Target& t = targets_[slot];
+  if (t.done) return;
+  if (t.round.active()) {
+    SendDue(t, slot, now, out);
+    if (t.round.all_sent() && now.monotonic >= t.deadline) Finish(t, now);
+  }
+  if (!t.round.active() && !t.done && now.monotonic >= t.next_round) {
+    BeginRound(t, slot, now, out);
+  }
+  if (t.done) return;
+  TimePoint next = t.next_round;
+  if (t.round.active()) next = t.round.all_sent() ? t.deadline : t.next_send;
+  wheel_.Push(next, slot);  // always later than now, so never handed out twice a pass
+}
+
+void TargetTable::BeginRound(Target& t, uint32_t slot, const Now& now, Outbox& out) {
+  if (now.monotonic - t.next_round > options_.late_tolerance) {
+    counters_.rounds_late.fetch_add(1, std::memory_order_relaxed);
+  }
+  NextSlot next = Advance(t.next_round, t.plan.options->interval, now.monotonic);
+  if (next.skipped > 0) counters_.rounds_late.fetch_add(next.skipped, std::memory_order_relaxed);
+  t.next_round = next.due;
+  t.round.Begin(t.next_seq);
+  if (!t.plan.address) {
+    // Unresolved: the round is lost before it starts; say so in the metrics.
+    t.plan.entry.stats->AddSendError(metrics::SendError::kResolve);
+    Finish(t, now);
+    return;
+  }
+  t.next_send = now.monotonic;
+  SendDue(t, slot, now, out);
+}
+
+// Sends everything of the round that is due by `now`: with spacing 0 (or
+// after a late wake-up) several requests leave in the same pass.
+void TargetTable::SendDue(Target& t, uint32_t slot, const Now& now, Outbox& out) {
+  while (!t.round.all_sent() && now.monotonic >= t.next_send) Send(t, slot, now, out);
+}
+
+void TargetTable::Send(Target& t, uint32_t slot, const Now& now, Outbox& out) {
+  icmp::SendBatch& batch = out.batches[t.socket];
+  if (batch.full()) out.flush();
+  const Endpoint& e = endpoints_[t.socket];
+  uint16_t seq = t.round.next_sequence();
+  int64_t now_ns = Nanos(now.monotonic);
+  icmp::Cookie cookie{slot, seq, options_.worker, now_ns, options_.token};
+  size_t n = icmp::EncodeEchoRequest(e.family, e.echo_id, seq, cookie, t.plan.options->payload_size,
+                                     batch.Next());
+  t.round.OnSent(now_ns, n > 0);
+  t.next_seq = static_cast<uint16_t>(seq + 1);
+  t.next_send += t.plan.options->spacing;
+  if (n > 0) batch.Commit(n, *t.plan.address, Tag(slot, seq));
+  if (t.round.all_sent()) t.deadline = now.monotonic + t.plan.options->timeout;
+}
+
+void TargetTable::OnSent(std::span<const uint64_t> tags, int64_t send_ns) {
+  for (uint64_t tag : tags) {
+    Target& t = targets_[TagSlot(tag)];
+    uint16_t seq = TagSeq(tag);
+    t.round.SetSendTime(seq, send_ns);
+    // The timeout counts from when the round's last request really left.
+    if (t.round.all_sent() && static_cast<uint16_t>(seq + 1) == t.round.next_sequence()) {
+      t.deadline = TimePoint(Duration(send_ns)) + t.plan.options->timeout;
+    }
+  }
+}
+
+void TargetTable::OnSendFailed(uint64_t tag, int error) {
+  Target& t = targets_[TagSlot(tag)];
+  t.round.MarkFailed(TagSeq(tag));
+  t.plan.entry.stats->AddSendError(metrics::SendErrorFromErrno(error));
+}
+
+void TargetTable::Finish(Target& t, const Now& now) {
+  t.round.Finish(&scratch_);
+  metrics::PublishedRound p;
+  p.sent = scratch_.sent;
+  p.received = scratch_.received;
+  p.rtt_min = scratch_.rtt_min;
+  p.rtt_avg = scratch_.rtt_avg;
+  p.rtt_max = scratch_.rtt_max;
+  p.rtt_stddev = scratch_.rtt_stddev;
+  p.reply_ttl = t.last_ttl;
+  p.completed_at = static_cast<double>(now.wall_ns) / 1e9;
+  p.rtts = scratch_.rtts;
+  t.plan.entry.stats->Publish(p, bounds_);
+  counters_.rounds_completed.fetch_add(1, std::memory_order_relaxed);
+  if (options_.one_shot) {
+    t.done = true;
+    ++done_;
+  } else {
+    LogChange(t, metrics::StateOf(p.sent, p.received), now.monotonic);
+  }
+}
+
+// One line when a target goes up or down (partial counts as up), at most one
+// per target per kLogEvery, so a flapping host cannot flood the log.
+void TargetTable::LogChange(Target& t, metrics::RoundState now_status, TimePoint now) {
+  constexpr Duration kLogEvery = std::chrono::seconds(10);
+  int8_t before = t.last_status;
+  t.last_status = static_cast<int8_t>(now_status);
+  using metrics::RoundState;
+  bool was_up = before >= 0 && static_cast<RoundState>(before) != RoundState::kNoResponse;
+  bool is_up = now_status != RoundState::kNoResponse;
+  if (before < 0 ? is_up : was_up == is_up) return;
+  if (t.last_logged != TimePoint{} && now - t.last_logged < kLogEvery) {
+    ++t.suppressed;
+    return;
+  }
+  t.last_logged = now;
+  log_.Info(is_up ? "target up" : "target down",
+            {{"target", t.plan.entry.info->name},
+             {"address", t.plan.entry.info->address},
+             {"from", before < 0 ? "unknown" : metrics::StateName(static_cast<RoundState>(before))},
+             {"to", metrics::StateName(now_status)},
+             {"suppressed_changes", std::to_string(t.suppressed)}});
+  t.suppressed = 0;
+}
+
+void TargetTable::Blame(const icmp::Received& r) {
+  std::optional<IpAddress> from = IpAddress::FromSockaddr(r.source, r.source_len);
+  if (from) {
+    auto it = by_address_.find(*from);
+    if (it != by_address_.end()) {
+      targets_[it->second].plan.entry.stats->AddInvalid();
+      return;
+    }
+  }
+  counters_.unmatched_replies.fetch_add(1, std::memory_order_relaxed);
+}
+
+// An ICMP error about one of our requests is blamed on its target as a send
+// error, never counted as a reply. Linux quotes the whole request, so the
+// cookie names the target; a router quoting only the RFC 792 minimum (8
+// bytes: no cookie) is matched by destination, echo id and a sequence the
+// target really sent. A failure already counted when the send itself failed
+// (an nft reject both fails sendmsg and answers with an ICMP error) is not
+// counted again.
+void TargetTable::OnError(uint32_t endpoint, const icmp::Message& m, bool ours) {
+  if (!m.quoted_destination) return;
+  uint32_t slot = 0;
+  if (ours) {
+    slot = m.cookie->slot;
+  } else if (!m.cookie && m.quotes_echo_request && m.id == endpoints_[endpoint].echo_id) {
+    auto it = by_address_.find(*m.quoted_destination);
+    if (it == by_address_.end()) return;
+    slot = it->second;
+    if (targets_[slot].socket != endpoint || !targets_[slot].round.Sent(m.sequence)) return;
+  } else {
+    return;
+  }
+  Target& t = targets_[slot];
+  if (*m.quoted_destination != *t.plan.address || t.round.SendFailed(m.sequence)) return;
+  t.plan.entry.stats->AddSendError(FromIcmpError(m.error));
+}
+
+void TargetTable::OnPacket(uint32_t endpoint, const icmp::Received& r, const Now& now) {
+  const Endpoint& e = endpoints_[endpoint];
+  bool with_ip_header = e.kind == icmp::SocketKind::kRaw && e.family == IpFamily::kV4;
+  icmp::ParseResult parsed = icmp::ParseMessage(e.family, with_ip_header, r.data);
+  if (!parsed.message) {
+    Blame(r);
+    return;
+  }
+  const icmp::Message& m = *parsed.message;
+  if (m.kind == icmp::MessageKind::kOther) return;
+  bool ours = m.cookie && m.cookie->token == options_.token &&
+              m.cookie->worker == options_.worker && m.cookie->slot < targets_.size() &&
+              targets_[m.cookie->slot].socket == endpoint && targets_[m.cookie->slot].plan.address;
+  if (m.kind == icmp::MessageKind::kError) {
+    OnError(endpoint, m, ours);
+    return;
+  }
+  if (m.id != e.echo_id) return;  // another pinger's reply (raw sockets see all)
+  if (!ours) {
+    Blame(r);
+    return;
+  }
+  Target& t = targets_[m.cookie->slot];
+  // A valid cookie from the wrong host (NAT, anycast, a spoof) counts as an
+  // invalid reply to the request it claims to answer.
+  if (!t.plan.address->Matches(r.source, r.source_len) || m.cookie->sequence != m.sequence ||
+      !m.payload_intact) {
+    t.plan.entry.stats->AddInvalid();
+    return;
+  }
+  // Round-trip times are taken on the monotonic clock, so a wall-clock step
+  // cannot bend them: the kernel's receive stamp (CLOCK_REALTIME) is moved
+  // onto it with the offset of the caller's two clock readings. If the wall
+  // clock stepped in between, the result lands outside [send, now] and the
+  // receive time falls back to now.
+  int64_t now_ns = Nanos(now.monotonic);
+  int64_t rx = r.kernel_time_ns != 0 ? r.kernel_time_ns - (now.wall_ns - now_ns) : now_ns;
+  if (rx > now_ns || now_ns - rx > t.plan.options->interval.count()) rx = now_ns;
+  // A reply after the round's deadline is late even if the deadline's tick
+  // has not been handled yet: the timeout is exact.
+  if (t.round.active() && t.round.all_sent() && rx > Nanos(t.deadline)) Finish(t, now);
+  Duration rtt{};
+  switch (t.round.OnReply(m.sequence, rx, m.cookie->send_time_ns, &rtt)) {
+    case Verdict::kCounted:
+      if (m.ttl) {
+        t.last_ttl = *m.ttl;
+      } else if (r.ttl) {
+        t.last_ttl = *r.ttl;
+      }
+      if (t.round.complete()) Finish(t, now);
+      break;
+    case Verdict::kDuplicate:
+      t.plan.entry.stats->AddDuplicate();
+      break;
+    case Verdict::kLate:
+      t.plan.entry.stats->AddLate();
+      break;
+    case Verdict::kUnknown:
+      t.plan.entry.stats->AddInvalid();
+      break;
+  }
+}
+
+// Datagram sockets report ICMP errors (and some local ones) through their
+// error queue, with our request attached: blame its target, never count it.
+// Raw sockets read the ICMP errors as messages (OnError), so only their local
+// errors count here. A failure already counted at send is not counted again.
+void TargetTable::OnQueuedError(uint32_t endpoint, const icmp::QueuedError& e) {
+  const Endpoint& ep = endpoints_[endpoint];
+  if (ep.kind == icmp::SocketKind::kRaw && e.from_icmp) return;
+  uint32_t slot = 0;
+  uint16_t sequence = 0;
+  if (std::optional<icmp::Request> req = icmp::DecodeRequest(ep.family, e.request)) {
+    if (req->cookie.token != options_.token || req->cookie.worker != options_.worker) return;
+    slot = req->cookie.slot;
+    sequence = req->sequence;
+  } else if (std::optional<uint16_t> seq = icmp::EchoRequestSequence(ep.family, e.request);
+             seq && e.destination) {
+    // An 8-byte quote: no cookie, so match destination and a sequence it was sent.
+    auto it = by_address_.find(*e.destination);
+    if (it == by_address_.end() || !targets_[it->second].round.Sent(*seq)) return;
+    slot = it->second;
+    sequence = *seq;
+  } else {
+    return;
+  }
+  if (slot >= targets_.size() || targets_[slot].socket != endpoint) return;
+  Target& t = targets_[slot];
+  if (t.round.SendFailed(sequence)) return;  // counted when the send failed
+  metrics::SendError reason = e.from_icmp
+                                  ? FromIcmpError(icmp::ClassifyError(ep.family, e.type, e.code))
+                                  : metrics::SendErrorFromErrno(e.error);
+  t.plan.entry.stats->AddSendError(reason);
+}
+
+}  // namespace ping_exporter::probe
