@@ -1,11 +1,8 @@
 #include "config/config.h"
 
-#include <fcntl.h>
 #include <toml++/toml.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
@@ -24,8 +21,10 @@
 #include <utility>
 #include <vector>
 
-#include "common/fd.h"
+#include "common/file.h"
+#include "common/host_name.h"
 #include "common/ip_address.h"
+#include "common/text.h"
 
 namespace ping_exporter::config {
 namespace {
@@ -102,16 +101,6 @@ std::string PosText(const SourcePosition& p) {
 }
 
 Fail MakeFail(SourcePosition pos, std::string message) { return Fail{pos, std::move(message)}; }
-
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
 
 std::string FormatNumber(double v) {
   char buf[64];
@@ -840,15 +829,13 @@ class Validator {
   static Status ReadFamily(const toml::node& node, const std::string& path, Family& out) {
     const toml::value<std::string>* v = node.as_string();
     if (!v) return TypeFail(node, path, "a string (\"ip4\", \"ip6\" or \"any\")");
-    const std::string& s = v->get();
-    for (Family f : {Family::kIp4, Family::kIp6, Family::kAny}) {
-      if (s == FamilyName(f)) {
-        out = f;
-        return std::nullopt;
-      }
+    std::optional<Family> family = ParseFamily(v->get());
+    if (!family) {
+      return MakeFail(PosOf(node), path + ": " + Quote(v->get()) +
+                                       " is not a family (expected \"ip4\", \"ip6\" or \"any\")");
     }
-    return MakeFail(PosOf(node), path + ": " + Quote(s) +
-                                     " is not a family (expected \"ip4\", \"ip6\" or \"any\")");
+    out = *family;
+    return std::nullopt;
   }
 
   static Status ReadHosts(const toml::node& node, const std::string& path, size_t group_index,
@@ -947,6 +934,13 @@ std::string_view FamilyName(Family f) {
   return "any";
 }
 
+std::optional<Family> ParseFamily(std::string_view name) {
+  for (Family f : {Family::kIp4, Family::kIp6, Family::kAny}) {
+    if (name == FamilyName(f)) return f;
+  }
+  return std::nullopt;
+}
+
 std::string_view TargetFileFormatName(TargetFileFormat f) {
   return f == TargetFileFormat::kFileSd ? "file_sd" : "lines";
 }
@@ -978,27 +972,9 @@ ParseResult Parse(std::string_view toml_text, std::string_view source_name) {
 }
 
 ParseResult LoadFile(const std::string& path) {
-  auto fail = [&path](std::string message) -> ParseResult {
-    return MakeUnexpected(Error{path, {}, std::move(message)});
-  };
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return fail("cannot read: " + std::generic_category().message(errno));
-  std::string text;
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail("cannot read: " + std::generic_category().message(errno));
-    }
-    if (n == 0) break;
-    if (text.size() + static_cast<size_t>(n) > kMaxFileBytes) {
-      return fail("cannot read: file is larger than " + std::to_string(kMaxFileBytes >> 20) +
-                  " MiB");
-    }
-    text.append(buf, static_cast<size_t>(n));
-  }
-  return Parse(text, path);
+  Expected<std::string, std::string> text = ReadFileCapped(path, kMaxFileBytes);
+  if (!text) return MakeUnexpected(Error{path, {}, "cannot read: " + text.error()});
+  return Parse(*text, path);
 }
 
 std::string_view EmbeddedDefaultToml() { return kEmbeddedDefault; }
@@ -1020,59 +996,6 @@ SharedProbeOptions::SharedProbeOptions() {
 
 SharedProbeOptions::SharedProbeOptions(ProbeOptions options)
     : p_(std::make_shared<const ProbeOptions>(std::move(options))) {}
-
-std::string AddressKey(const IpAddress& ip) {
-  // A leading NUL cannot start a host name, so address keys never equal name keys.
-  std::string key(1, '\0');
-  if (ip.is_v4()) {
-    key.append(reinterpret_cast<const char*>(&ip.v4()), sizeof(in_addr));
-  } else {
-    key.append(reinterpret_cast<const char*>(&ip.v6()), sizeof(in6_addr));
-  }
-  return key;
-}
-
-std::string HostKey(std::string_view host) {
-  if (std::optional<IpAddress> ip = IpAddress::Parse(host)) return AddressKey(*ip);
-  std::string out;
-  out.reserve(host.size());
-  for (char c : host) out += Lower(c);
-  if (!out.empty() && out.back() == '.') out.pop_back();
-  return out;
-}
-
-std::string CanonicalHost(std::string_view host) {
-  if (std::optional<IpAddress> ip = IpAddress::Parse(host)) return ip->ToString();
-  std::string out;
-  for (char c : host) out += Lower(c);
-  if (!out.empty() && out.back() == '.') out.pop_back();
-  return out;
-}
-
-// '_' is allowed because some internal zones use it.
-bool IsHostName(std::string_view s) {
-  if (s.empty() || s.size() > 254) return false;
-  if (s.back() == '.') s.remove_suffix(1);
-  size_t label_len = 0;
-  for (size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || s[i] == '.') {
-      if (label_len == 0 || label_len > 63) return false;
-      if (s[i - 1] == '-' || s[i - label_len] == '-') return false;
-      label_len = 0;
-      continue;
-    }
-    char c = s[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_';
-    if (!ok) return false;
-    ++label_len;
-  }
-  // A numeric last label ("127.1") is not a DNS name, and getaddrinfo would read it as an
-  // abbreviated IPv4 address behind the family check's back.
-  size_t last = s.rfind('.');
-  std::string_view tld = last == std::string_view::npos ? s : s.substr(last + 1);
-  return !std::all_of(tld.begin(), tld.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
 
 bool IsLabelName(std::string_view s) {
   if (s.empty()) return false;

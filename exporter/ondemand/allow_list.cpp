@@ -4,16 +4,11 @@
 #include <charconv>
 #include <cstring>
 
-#include "config/config.h"
+#include "common/host_name.h"
+#include "common/text.h"
 
 namespace ping_exporter::ondemand {
 namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 std::string NormalizeName(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
@@ -49,10 +44,6 @@ IpAddress Masked(const IpAddress& address, uint8_t prefix) {
 
 }  // namespace
 
-// The config's rule, so /probe accepts exactly the names a config would: in
-// particular an all-digit last label ("127", "2130706433") is not a name.
-bool IsHostName(std::string_view text) { return config::IsHostName(text); }
-
 bool Cidr::Contains(const IpAddress& address) const {
   if (address.family() != network.family()) return false;
   return Masked(address, prefix) == network;
@@ -74,7 +65,7 @@ Expected<AllowList, std::string> AllowList::Parse(std::string_view text) {
       return MakeUnexpected(std::string("empty entry in the allow-list"));
     }
     auto bad = [&](const char* why) {
-      return MakeUnexpected("allow-list entry \"" + std::string(entry) + "\": " + why);
+      return MakeUnexpected("allow-list entry " + Quote(entry) + ": " + why);
     };
     size_t slash = entry.find('/');
     if (slash != std::string_view::npos) {

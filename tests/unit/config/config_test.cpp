@@ -497,16 +497,7 @@ TEST(ConfigTest, RelativeTargetFileWithoutDirectoryUsesWorkingDirectory) {
   EXPECT_EQ(r->target_files[0].path, (std::filesystem::current_path() / "t.txt").string());
 }
 
-TEST(ConfigTest, HostAndLabelRulesAreShared) {
-  EXPECT_TRUE(IsHostName("localhost"));
-  EXPECT_TRUE(IsHostName("a-b.c_d."));
-  EXPECT_FALSE(IsHostName("127.1"));
-  EXPECT_FALSE(IsHostName("-a.b"));
-  EXPECT_FALSE(IsHostName("a b"));
-  EXPECT_FALSE(IsHostName(""));
-  EXPECT_EQ(CanonicalHost("LocalHost."), "localhost");
-  EXPECT_EQ(CanonicalHost("[0:0::1]"), "::1");
-  EXPECT_EQ(CanonicalHost("127.000.0.1").empty(), false);
+TEST(ConfigTest, LabelRules) {
   EXPECT_TRUE(IsLabelName("_a1"));
   EXPECT_FALSE(IsLabelName("1a"));
   EXPECT_FALSE(IsLabelName("a-b"));
@@ -590,6 +581,12 @@ TEST(ConfigTest, FamilyNames) {
   EXPECT_EQ(FamilyName(Family::kIp4), "ip4");
   EXPECT_EQ(FamilyName(Family::kIp6), "ip6");
   EXPECT_EQ(FamilyName(Family::kAny), "any");
+  for (Family f : {Family::kIp4, Family::kIp6, Family::kAny}) {
+    EXPECT_EQ(ParseFamily(FamilyName(f)), f);
+  }
+  for (const char* bad : {"", "IP4", "ipv4", "ip4 ", "4", "both"}) {
+    EXPECT_FALSE(ParseFamily(bad).has_value()) << bad;
+  }
 }
 
 TEST(ConfigTest, LoadFileReportsUnreadableFiles) {
