@@ -43,6 +43,8 @@ bool IsHostName(std::string_view s) {
   return !std::all_of(tld.begin(), tld.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+bool IsHost(std::string_view s) { return IpAddress::Parse(s).has_value() || IsHostName(s); }
+
 std::string CanonicalHost(std::string_view host) {
   if (std::optional<IpAddress> ip = IpAddress::Parse(host)) return ip->ToString();
   return NameKey(host);

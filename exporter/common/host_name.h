@@ -14,6 +14,10 @@ namespace ping_exporter {
 /// with one trailing dot allowed. A numeric last label ("127.1") is refused.
 bool IsHostName(std::string_view s);
 
+/// An IP literal (as IpAddress::Parse reads it, "[::1]" included) or an IsHostName() name:
+/// what a config, a target file and /probe accept as a host.
+bool IsHost(std::string_view s);
+
 /// The form used to show and compare hosts: canonical text for IP literals (brackets
 /// dropped), lower case without a trailing dot for names.
 std::string CanonicalHost(std::string_view host);

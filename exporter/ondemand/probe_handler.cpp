@@ -307,7 +307,7 @@ Expected<ProbeQuery, std::string> ParseProbeQuery(std::string_view raw,
   }
   if (q.target.empty())
     return MakeUnexpected(std::string("missing target: use /probe?target=HOST"));
-  if (!IpAddress::Parse(q.target) && !IsHostName(q.target)) {
+  if (!IsHost(q.target)) {
     return MakeUnexpected("target must be an IP address or a host name, not " + Quote(q.target));
   }
   return q;

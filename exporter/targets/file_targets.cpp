@@ -3,11 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <exception>
 #include <new>
 #include <string>
-#include <system_error>
 #include <utility>
 
 #include "common/file.h"
@@ -37,10 +35,6 @@ config::Error ToError(std::string_view path, Fail fail) {
 }
 
 config::SourcePosition Pos(const json::Position& p) { return {p.line, p.column}; }
-
-bool IsHost(std::string_view host) {
-  return IpAddress::Parse(host).has_value() || IsHostName(host);
-}
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 

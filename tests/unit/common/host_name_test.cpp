@@ -34,6 +34,15 @@ TEST(HostNameTest, NumericLastLabelIsNotAName) {
   EXPECT_TRUE(IsHostName("1.a"));
 }
 
+TEST(HostNameTest, HostIsALiteralOrAName) {
+  for (const char* host : {"127.0.0.1", "::1", "[::1]", "localhost", "a.test."}) {
+    EXPECT_TRUE(IsHost(host)) << host;
+  }
+  for (const char* bad : {"", "127.1", "[::1", "1.2.3.4.5", "a b", "host:80"}) {
+    EXPECT_FALSE(IsHost(bad)) << bad;
+  }
+}
+
 TEST(HostNameTest, CanonicalHost) {
   EXPECT_EQ(CanonicalHost("LocalHost."), "localhost");
   EXPECT_EQ(CanonicalHost("[0:0::1]"), "::1");
