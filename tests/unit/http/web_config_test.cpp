@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -99,7 +100,7 @@ TEST(WebConfigTest, MissingFileNamesIt) {
 TEST(WebConfigTest, FilesThatAreNotRegularAreRefusedAtOnce) {
   testing::TempDir dir;
   ASSERT_FALSE(dir.path().empty());
-  std::string fifo = dir.File("cert.fifo");
+  std::string fifo = (std::filesystem::path(dir.path()) / "cert.fifo").string();
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   for (const std::string& cert : {fifo, std::string("/dev/zero")}) {
     std::string web = dir.Write(
