@@ -171,7 +171,7 @@ http::Response Handle(const std::shared_ptr<State>& state, const http::Request& 
   } else {
     ResolveResult resolved = ResolveWithTimeout(state, target, query->family);
     if (!resolved) {
-      // Like any other failed probe: Prometheus records probe_success 0.
+      // Like any other failed probe: Prometheus records family::kProbeSuccess as 0.
       counters.failed.fetch_add(1, std::memory_order_relaxed);
       state->log.Debug("probe: cannot resolve", {{"target", target}, {"error", resolved.error()}});
       ok.body = "# cannot resolve " + Escaped(target) + ": " + Escaped(resolved.error()) + "\n";

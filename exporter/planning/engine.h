@@ -64,7 +64,7 @@ class Engine {
   uint64_t rounds_late() const;
   uint64_t unmatched_replies() const;
   uint64_t rounds_completed() const;
-  /// Appends ping_exporter_target_file_* and ping_resolve_errors_total families.
+  /// Appends the target-file and resolve-error families (family::kTargetFile*, kResolveErrors).
   void RenderStatus(std::string* out) const;
   /// Re-reads target files and re-resolves names now; restarts probing only if
   /// the resulting targets differ. Called by the background thread; public for tests.
