@@ -92,7 +92,7 @@ TSAN_TESTS=(ping_exporter probe_test planning_test app_test metrics_test http_te
 step "build (TSan: workers, store, HTTP)" build build-tsan -DCMAKE_BUILD_TYPE=Debug \
   -DPING_EXPORTER_SANITIZE=thread -- "${TSAN_TESTS[@]}"
 step "worker, engine, store and HTTP tests (TSan)" ctest_in build-tsan \
-  'WorkerTest|OneShotTest|OnDemandTest|TargetTableTest|EngineTest|AppTest|StoreTest|HttpServerTest|HistoryTest|SamplerTest|ProbeHandlerTest'
+  'WorkerTest|ProbeCommandTest|OnDemandTest|TargetTableTest|EngineTest|AppTest|StoreTest|HttpServerTest|HistoryTest|SamplerTest|ProbeHandlerTest'
 step "concurrent scrapes and reloads (TSan)" pytest_run "$ROOT/build-tsan/ping_exporter" \
   tests/integration tests/ops -m tsan
 
