@@ -244,17 +244,18 @@ void WriteTargetFamilies(const ResultStore& store, const TextSink& sink) {
   }
 
   Header(b, "ping_round_rtt_seconds", "gauge",
-         "Round-trip time statistics of the last completed round (NaN without replies).");
+         "Round-trip time statistics of the last completed round (absent without replies).");
   for (const Row& r : rows) {
+    // Absent rather than NaN: one NaN makes avg_over_time() NaN for the whole window.
+    if (r.snap.round_received == 0) continue;
     const std::string& l = r.info->label_text;
-    bool any = r.snap.round_received > 0;
     const std::pair<std::string_view, double> stats[] = {{"stat=\"min\"", r.snap.rtt_min},
                                                          {"stat=\"avg\"", r.snap.rtt_avg},
                                                          {"stat=\"max\"", r.snap.rtt_max},
                                                          {"stat=\"stddev\"", r.snap.rtt_stddev}};
     for (const auto& [label, value] : stats) {
       Open(b, "ping_round_rtt_seconds", l, label);
-      b.PutDouble(any ? value : std::nan(""));
+      b.PutDouble(value);
       b.Put('\n');
     }
   }

@@ -1,7 +1,6 @@
 #include "ondemand/probe_handler.h"
 
 #include <charconv>
-#include <cmath>
 #include <future>
 #include <thread>
 #include <vector>
@@ -149,14 +148,17 @@ void AppendProbeResult(std::string* out, bool success, double duration_s,
                "Fraction of the round's requests without a valid reply (0..1).");
   AppendSample(out, "ping_loss_ratio", l,
                s->round_sent == 0 ? 1.0 : 1.0 - double(s->round_received) / s->round_sent);
-  AppendHeader(out, "ping_round_rtt_seconds", "gauge",
-               "Round-trip time statistics of the round (NaN without replies).");
-  const std::pair<const char*, double> stats[] = {{",stat=\"min\"", s->rtt_min},
-                                                  {",stat=\"avg\"", s->rtt_avg},
-                                                  {",stat=\"max\"", s->rtt_max},
-                                                  {",stat=\"stddev\"", s->rtt_stddev}};
-  for (const auto& [label, value] : stats) {
-    AppendSample(out, "ping_round_rtt_seconds", l + label, none ? std::nan("") : value);
+  // Absent rather than NaN without replies, as in /metrics.
+  if (!none) {
+    AppendHeader(out, "ping_round_rtt_seconds", "gauge",
+                 "Round-trip time statistics of the round (absent without replies).");
+    const std::pair<const char*, double> stats[] = {{",stat=\"min\"", s->rtt_min},
+                                                    {",stat=\"avg\"", s->rtt_avg},
+                                                    {",stat=\"max\"", s->rtt_max},
+                                                    {",stat=\"stddev\"", s->rtt_stddev}};
+    for (const auto& [label, value] : stats) {
+      AppendSample(out, "ping_round_rtt_seconds", l + label, value);
+    }
   }
   if (s->reply_ttl >= 0) {
     AppendHeader(out, "ping_reply_ttl", "gauge", "TTL or hop limit of the last valid reply.");

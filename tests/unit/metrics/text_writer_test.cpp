@@ -46,7 +46,9 @@ TEST(TextWriterTest, WritesEveryFamilyOnceAndSeriesPerTarget) {
             std::string::npos);
   EXPECT_NE(out.find("le=\"+Inf\"} 2"), std::string::npos);
   EXPECT_NE(out.find("stat=\"avg\"} 0.0012"), std::string::npos);
-  EXPECT_NE(out.find("stat=\"avg\"} NaN"), std::string::npos);  // no replies: NaN, not 0
+  // No replies: the round statistics are absent, neither NaN nor 0.
+  EXPECT_EQ(out.find("ping_round_rtt_seconds{target=\"::1\""), std::string::npos);
+  EXPECT_EQ(out.find("NaN"), std::string::npos);
   EXPECT_NE(out.find("ping_reply_ttl{target=\"127.0.0.1\""), std::string::npos);
   EXPECT_EQ(out.find("ping_reply_ttl{target=\"::1\""), std::string::npos);
   // The target without a round has no series yet.
