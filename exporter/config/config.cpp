@@ -43,8 +43,8 @@ constexpr size_t kMaxFileBytes = 64u << 20;
 constexpr size_t kMaxInterfaceName = 15;
 constexpr int64_t kMaxFwmark = 0xffffffffLL;
 
-constexpr std::string_view kTopLevelKeys[] = {"workers", "rtt_buckets", "defaults", "targets",
-                                              "target_files"};
+constexpr std::string_view kTopLevelKeys[] = {"workers", "rtt_buckets", "group_label",
+                                              "defaults", "targets",     "target_files"};
 constexpr std::string_view kOptionKeys[] = {"interval",
                                             "timeout",
                                             "spacing",
@@ -64,8 +64,8 @@ constexpr std::string_view kGroupOnlyKeys[] = {"name", "hosts", "family", "label
 constexpr std::string_view kFileOnlyKeys[] = {"name",   "path",          "format",
                                               "family", "all_addresses", "labels"};
 // Labels the exporter itself puts on series, or that Prometheus adds on scrape.
-constexpr std::string_view kReservedLabels[] = {"target", "address", "status",  "stat",
-                                                "reason", "job",     "instance"};
+constexpr std::string_view kReservedLabels[] = {"target", "address", "group", "status",
+                                                "stat",   "reason",  "job",   "instance"};
 
 constexpr std::string_view kEmbeddedDefault =
     R"toml(# ping_exporter built-in configuration, used without --config.file.
@@ -494,6 +494,8 @@ class Validator {
         config_.workers = static_cast<uint32_t>(n);
       } else if (k == "rtt_buckets") {
         st = ReadBuckets(*node);
+      } else if (k == "group_label") {
+        st = ReadBool(*node, "group_label", config_.group_label);
       } else if (k == "defaults") {
         defaults = node;
       } else if (k == "targets") {

@@ -17,7 +17,7 @@ TEST(TextWriterTest, WritesEveryFamilyOnceAndSeriesPerTarget) {
   ResultStore store({0.001, 0.01});
   auto list = std::make_shared<ResultStore::TargetList>();
   for (const char* name : {"127.0.0.1", "::1", "pending"}) {
-    TargetInfo info{name, name, {{"site", "lab"}}, ""};
+    TargetInfo info{name, name, "", {{"site", "lab"}}, ""};
     info.label_text = RenderLabels(info);
     list->push_back(TargetEntry::Make(info, 2));
   }
