@@ -197,3 +197,7 @@ def test_example_configs_produce_no_exported_labels(exporter_help: str, tmp_path
                 assert v4 and all(m["group"] == "loopback-v4" and m["zone"] == "lab" and
                                   m["role"] == "self-check" and m["prober"] == "lab"
                                   for m in v4), v4
+                # What the dashboards' ad hoc filter offers: the label names of ping_up.
+                status, body = prom.api("labels", [("match[]", "ping_up")])
+                assert status == 200, body
+                assert {"group", "instance", "zone", "role"} <= set(body["data"]), body
