@@ -43,7 +43,7 @@ constexpr size_t kMaxFileBytes = 64u << 20;
 constexpr size_t kMaxInterfaceName = 15;
 constexpr int64_t kMaxFwmark = 0xffffffffLL;
 
-constexpr std::string_view kTopLevelKeys[] = {"workers", "rtt_buckets", "group_label",
+constexpr std::string_view kTopLevelKeys[] = {"workers",  "rtt_buckets", "group_label",
                                               "defaults", "targets",     "target_files"};
 constexpr std::string_view kOptionKeys[] = {"interval",
                                             "timeout",

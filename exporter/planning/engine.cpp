@@ -91,9 +91,8 @@ std::optional<Shard> ParseShard(std::string_view text) {
 
 std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                           const std::vector<probe::TargetPlan>& previous,
-                                          size_t bucket_count, const Shard& shard,
-                                          bool group_label, Logger& logger,
-                                          std::vector<std::string>* unresolved) {
+                                          size_t bucket_count, const Shard& shard, bool group_label,
+                                          Logger& logger, std::vector<std::string>* unresolved) {
   PreviousByName old(previous);
   std::vector<probe::TargetPlan> plans;
   plans.reserve(specs.size());

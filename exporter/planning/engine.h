@@ -119,8 +119,8 @@ class Engine {
 /// `group_label`, each target's identity carries its spec's `source` as `group`.
 std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                           const std::vector<probe::TargetPlan>& previous,
-                                          size_t bucket_count, const Shard& shard,
-                                          bool group_label, Logger& logger,
+                                          size_t bucket_count, const Shard& shard, bool group_label,
+                                          Logger& logger,
                                           std::vector<std::string>* unresolved = nullptr);
 
 }  // namespace ping_exporter::planning
