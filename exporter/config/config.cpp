@@ -33,8 +33,8 @@ constexpr int64_t kMaxWorkers = 1024;
 constexpr size_t kMaxFileBytes = 64u << 20;
 
 // Labels the exporter itself puts on series, or that Prometheus adds on scrape.
-constexpr std::string_view kReservedLabels[] = {"target", "address", "status",  "stat",
-                                                "reason", "job",     "instance"};
+constexpr std::string_view kReservedLabels[] = {"target", "address", "group", "status",
+                                                "stat",   "reason",  "job",   "instance"};
 
 constexpr std::string_view kEmbeddedDefault =
     R"toml(# ping_exporter built-in configuration, used without --config.file.
@@ -93,6 +93,8 @@ class Validator {
         config_.workers = static_cast<uint32_t>(n);
       } else if (k == "rtt_buckets") {
         st = ReadBuckets(*node);
+      } else if (k == "group_label") {
+        st = ReadBool(*node, "group_label", config_.group_label);
       } else if (k == "defaults") {
         defaults = node;
       } else if (k == "targets") {

@@ -108,6 +108,7 @@ struct Config {
   std::vector<TargetGroup> groups;
   std::vector<TargetFile> target_files;  ///< in file order
   std::vector<double> rtt_buckets;       ///< upper bounds in seconds, strictly increasing
+  bool group_label = true;               ///< per-target series carry `group` = the group's name
   std::string source_name;               ///< file path, or "<embedded default>"
 };
 

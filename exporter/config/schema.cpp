@@ -247,7 +247,7 @@ SourcePosition Blame(const OptionSet& set, std::initializer_list<size_t> candida
 // ---- which keys each table takes ----
 
 // Top-level keys: settings, then the tables.
-constexpr std::string_view kTopSettings[] = {"workers", "rtt_buckets"};
+constexpr std::string_view kTopSettings[] = {"workers", "rtt_buckets", "group_label"};
 constexpr std::string_view kTopTables[] = {"defaults", "targets", "target_files"};
 // Keys of a [[targets]] and of a [[target_files]] table besides the probe options.
 constexpr std::string_view kGroupKeys[] = {"name", "hosts", "family", "labels", "all_addresses"};

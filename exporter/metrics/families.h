@@ -114,7 +114,7 @@ inline constexpr Family kRoundRtt{
     .labels = {"stat"},
     .scope = Scope::kTarget,
     .round = true,
-    .help = "Round-trip time statistics of the last completed round (NaN without replies)."};
+    .help = "Round-trip time statistics of the last completed round (absent without replies)."};
 inline constexpr Family kReplyTtl{.name = "ping_reply_ttl",
                                   .scope = Scope::kTarget,
                                   .round = true,

@@ -57,8 +57,9 @@ class SharedLabels {
 struct TargetInfo {
   std::string name;     ///< as configured
   std::string address;  ///< the IP pinged, "" if unresolved
+  std::string group;    ///< its [[targets]] group or [[target_files]] name; "" = no `group` label
   SharedLabels labels;  ///< static group labels
-  /// Pre-rendered `target="…",address="…",k="v"` (escaped), so scrapes only copy.
+  /// Pre-rendered `target="…",address="…",group="…",k="v"` (escaped), so scrapes only copy.
   std::string label_text;
 };
 std::string RenderLabels(const TargetInfo& info);

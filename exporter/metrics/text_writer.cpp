@@ -171,16 +171,19 @@ void RttHistogram(const Rows& w, std::span<const double> bounds) {
 
 void RoundRttSeries(const Rows& w) {
   const Family& f = family::kRoundRtt;
-  if (!w.Begin(f, !w.rows.empty())) return;
+  // Absent rather than NaN for a round without replies: one NaN makes avg_over_time() NaN
+  // for the whole window.
+  auto answered = [](const TargetRow& r) { return r.snap.round_received > 0; };
+  if (!w.Begin(f, std::any_of(w.rows.begin(), w.rows.end(), answered))) return;
   const std::string stats[] = {LabelPair(f.labels[0], "min"), LabelPair(f.labels[0], "avg"),
                                LabelPair(f.labels[0], "max"), LabelPair(f.labels[0], "stddev")};
   for (const TargetRow& r : w.rows) {
+    if (!answered(r)) continue;
     const std::string& l = r.info->label_text;
-    const bool any = r.snap.round_received > 0;
     const double values[] = {r.snap.rtt_min, r.snap.rtt_avg, r.snap.rtt_max, r.snap.rtt_stddev};
     for (size_t i = 0; i < std::size(stats); ++i) {
       Open(w.b, f.name, l, stats[i]);
-      w.b.PutDouble(any ? values[i] : std::nan(""));
+      w.b.PutDouble(values[i]);
       w.b.Put('\n');
     }
   }

@@ -91,8 +91,8 @@ std::optional<Shard> ParseShard(std::string_view text) {
 
 std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                           const std::vector<probe::TargetPlan>& previous,
-                                          size_t bucket_count, const Shard& shard, Logger& logger,
-                                          std::vector<std::string>* unresolved) {
+                                          size_t bucket_count, const Shard& shard, bool group_label,
+                                          Logger& logger, std::vector<std::string>* unresolved) {
   PreviousByName old(previous);
   std::vector<probe::TargetPlan> plans;
   plans.reserve(specs.size());
@@ -127,16 +127,18 @@ std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>
                                 spec.options->interval);
       const probe::TargetPlan* before = old.Find(spec.host, i);
       if (before && !(before->entry.info->labels.list() == *spec.labels)) before = nullptr;
-      if (before && before->address == plan.address) {
+      std::string_view group = group_label ? std::string_view(spec.source) : std::string_view();
+      if (before && before->address == plan.address && before->entry.info->group == group) {
         plan.entry = before->entry;  // unchanged: keep identity, counters, histogram
       } else {
         metrics::TargetInfo info;
         info.name = spec.host;
+        info.group = std::string(group);
         info.labels = spec.labels;
         if (addresses[i]) info.address = addresses[i]->ToString();
         info.label_text = metrics::RenderLabels(info);
         if (before) {
-          // The address moved: a new identity with the target's history.
+          // The address or group moved: a new identity with the target's history.
           plan.entry.info = std::make_shared<const metrics::TargetInfo>(std::move(info));
           plan.entry.stats = before->entry.stats;
         } else {
@@ -211,7 +213,7 @@ Engine::Planned Engine::Plan(const config::Config& config,
   }
   Planned planned;
   planned.plans = BuildPlans(expanded.specs, previous, store_->bucket_bounds().size(),
-                             options_.shard, log_, &planned.unresolved);
+                             options_.shard, config.group_label, log_, &planned.unresolved);
   planned.files = std::move(expanded.files);
   return planned;
 }

@@ -115,10 +115,12 @@ class Engine {
 /// address index, so a moved address keeps the target's history; a target
 /// whose address did not move keeps its whole entry (same TargetInfo object).
 /// IP literals are taken as they are, without a resolver call. The plans of one
-/// name must be consecutive in `previous` (as BuildPlans makes them).
+/// name must be consecutive in `previous` (as BuildPlans makes them). With
+/// `group_label`, each target's identity carries its spec's `source` as `group`.
 std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                           const std::vector<probe::TargetPlan>& previous,
-                                          size_t bucket_count, const Shard& shard, Logger& logger,
+                                          size_t bucket_count, const Shard& shard, bool group_label,
+                                          Logger& logger,
                                           std::vector<std::string>* unresolved = nullptr);
 
 }  // namespace ping_exporter::planning

@@ -35,7 +35,7 @@ def test_every_transition_shows_on_the_next_round(exporter_bin: str, netns: NetN
             assert time.monotonic() < deadline, {h: len(r) for h, r in rounds.items()}
             m = exp.metrics()
             for h in HOSTS:
-                lab = {"target": h, "address": h}
+                lab = {"target": h, "address": h, "group": "group-1"}
                 ts = m.get_value("ping_last_round_timestamp_seconds", **lab)
                 if not ts:
                     continue

@@ -54,7 +54,7 @@ def test_200_loopback_targets_all_up_nothing_lost(exporter_bin: str) -> None:
         assert m.one("ping_exporter_targets") == len(hosts)
         assert m.one("ping_exporter_workers") == 2
         for host in hosts:
-            labels = {"target": host, "address": host, "site": "lab"}
+            labels = {"target": host, "address": host, "group": "lo", "site": "lab"}
             up = m.get_value("ping_up", **labels)
             assert up == 1, (host, m.select("ping_up", target=host), exp.describe())
             assert m.get_value("ping_status", status="alive", **labels) == 1

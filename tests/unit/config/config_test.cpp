@@ -131,6 +131,8 @@ const InvalidCase kInvalidCases[] = {
      "targets[0].labels: label name \"__meta\" is reserved (names starting with \"__\"", 3, 12},
     {"label-reserved-target", "label name \"target\" is reserved", 3, 24},
     {"label-reserved-address", "label name \"address\" is reserved", 3, 24},
+    {"label-reserved-group", "label name \"group\" is reserved", 3, 24},
+    {"group-label-not-bool", "group_label: expected a boolean (true or false)", 1, 15},
     {"label-reserved-status", "label name \"status\" is reserved", 3, 24},
     {"label-reserved-stat", "label name \"stat\" is reserved", 3, 24},
     {"label-reserved-reason", "label name \"reason\" is reserved", 3, 24},
@@ -298,6 +300,7 @@ TEST(ConfigTest, ValidFullConfigSetsEveryField) {
   EXPECT_EQ(c.source_name, path);
   EXPECT_EQ(c.workers, 3u);
   EXPECT_EQ(c.rtt_buckets, (std::vector<double>{0.0005, 0.001, 0.01, 1.0}));
+  EXPECT_FALSE(c.group_label);
 
   ProbeOptions d;
   d.interval = seconds(2);
@@ -551,6 +554,7 @@ TEST(ConfigTest, EmbeddedDefaultParses) {
   ParseResult r = LoadEmbeddedDefault();
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
   EXPECT_EQ(r->source_name, "<embedded default>");
+  EXPECT_TRUE(r->group_label) << "series carry the group's name unless opted out";
   ASSERT_EQ(r->groups.size(), 1u);
   const TargetGroup& g = r->groups[0];
   EXPECT_EQ(g.name, "loopback");

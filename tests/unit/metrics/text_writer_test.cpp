@@ -19,7 +19,7 @@ TEST(TextWriterTest, WritesEveryFamilyOnceAndSeriesPerTarget) {
   ResultStore store({0.001, 0.01});
   auto list = std::make_shared<ResultStore::TargetList>();
   for (const char* name : {"127.0.0.1", "::1", "pending"}) {
-    TargetInfo info{name, name, {{"site", "lab"}}, ""};
+    TargetInfo info{name, name, "", {{"site", "lab"}}, ""};
     info.label_text = RenderLabels(info);
     list->push_back(TargetEntry::Make(info, 2));
   }
@@ -48,7 +48,9 @@ TEST(TextWriterTest, WritesEveryFamilyOnceAndSeriesPerTarget) {
             std::string::npos);
   EXPECT_NE(out.find("le=\"+Inf\"} 2"), std::string::npos);
   EXPECT_NE(out.find("stat=\"avg\"} 0.0012"), std::string::npos);
-  EXPECT_NE(out.find("stat=\"avg\"} NaN"), std::string::npos);  // no replies: NaN, not 0
+  // No replies: the round statistics are absent, neither NaN nor 0.
+  EXPECT_EQ(out.find("ping_round_rtt_seconds{target=\"::1\""), std::string::npos);
+  EXPECT_EQ(out.find("NaN"), std::string::npos);
   EXPECT_NE(out.find("ping_reply_ttl{target=\"127.0.0.1\""), std::string::npos);
   EXPECT_EQ(out.find("ping_reply_ttl{target=\"::1\""), std::string::npos);
   // The target without a round has no series yet.
@@ -74,7 +76,7 @@ std::string Write(std::span<const TargetRow> rows, RowFamilies which) {
 }
 
 TEST(TextWriterTest, EveryTargetFamilyOfTheTableInTableOrder) {
-  TargetInfo info{"127.0.0.1", "127.0.0.1", {}, ""};
+  TargetInfo info{"127.0.0.1", "127.0.0.1", "", {}, ""};
   info.label_text = RenderLabels(info);
   const TargetRow rows[] = {Row(info, 2, 2, 64)};
   for (RowFamilies which : {RowFamilies::kAll, RowFamilies::kRound}) {
@@ -96,7 +98,7 @@ TEST(TextWriterTest, EveryTargetFamilyOfTheTableInTableOrder) {
 }
 
 TEST(TextWriterTest, RoundFamiliesLeaveOutFamiliesWithoutSamples) {
-  TargetInfo info{"127.0.0.1", "127.0.0.1", {}, ""};
+  TargetInfo info{"127.0.0.1", "127.0.0.1", "", {}, ""};
   info.label_text = RenderLabels(info);
   const TargetRow silent[] = {Row(info, 2, 0, -1)};
   std::string out = Write(silent, RowFamilies::kRound);

@@ -29,7 +29,7 @@ TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
     specs.push_back(Spec(h, labels));
     specs.back().options = options;
   }
-  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, 3, Shard{}, log);
+  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, 3, Shard{}, false, log);
   ASSERT_EQ(first.size(), 3u);
   EXPECT_EQ(first[0].options.get(), first[2].options.get());
   EXPECT_EQ(first[0].entry.info->labels.size(), 1u);
@@ -39,7 +39,7 @@ TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
   // Same specs again (a reload with new group objects): same entries, not just equal ones.
   auto labels2 = std::make_shared<const config::Labels>(config::Labels{{"site", "a"}});
   for (auto& s : specs) s.labels = labels2;
-  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, 3, Shard{}, log);
+  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, 3, Shard{}, false, log);
   ASSERT_EQ(second.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(second[i].entry.info, first[i].entry.info) << i;
@@ -49,12 +49,38 @@ TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
   // Changed labels: a new target with fresh stats; a new host: fresh too.
   specs[0].labels = std::make_shared<const config::Labels>(config::Labels{{"site", "b"}});
   specs[2] = Spec("127.0.0.9", labels2);
-  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, 3, Shard{}, log);
+  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, 3, Shard{}, false, log);
   ASSERT_EQ(third.size(), 3u);
   EXPECT_NE(third[0].entry.stats, second[0].entry.stats);
   EXPECT_EQ(third[1].entry.stats, second[1].entry.stats);
   EXPECT_NE(third[2].entry.stats, second[2].entry.stats);
   EXPECT_EQ(third[2].entry.info->address, "127.0.0.9");
+}
+
+TEST(EngineTest, GroupLabelComesFromTheSourceAndCanBeTurnedOff) {
+  std::ostringstream sink;
+  Logger log(sink, LogLevel::kError, LogFormat::kLogfmt);
+  std::vector<targets::TargetSpec> specs{Spec("127.0.0.1"), Spec("::1")};
+  specs[0].source = "core";
+  specs[1].source = "edge";
+  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, 0, Shard{}, true, log);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].entry.info->label_text,
+            "target=\"127.0.0.1\",address=\"127.0.0.1\",group=\"core\"");
+  EXPECT_EQ(first[1].entry.info->group, "edge");
+
+  // A host moved to another group keeps its history under a new identity.
+  specs[1].source = "core";
+  std::vector<probe::TargetPlan> moved = BuildPlans(specs, first, 0, Shard{}, true, log);
+  EXPECT_EQ(moved[0].entry.info, first[0].entry.info);
+  EXPECT_NE(moved[1].entry.info, first[1].entry.info);
+  EXPECT_EQ(moved[1].entry.info->group, "core");
+  EXPECT_EQ(moved[1].entry.stats, first[1].entry.stats);
+
+  // Opted out: no group label, history kept.
+  std::vector<probe::TargetPlan> off = BuildPlans(specs, moved, 0, Shard{}, false, log);
+  EXPECT_EQ(off[0].entry.info->label_text, "target=\"127.0.0.1\",address=\"127.0.0.1\"");
+  EXPECT_EQ(off[0].entry.stats, moved[0].entry.stats);
 }
 
 TEST(EngineTest, LiteralOfTheWrongFamilyIsUnresolvedNotProbed) {
@@ -63,7 +89,7 @@ TEST(EngineTest, LiteralOfTheWrongFamilyIsUnresolvedNotProbed) {
   std::vector<targets::TargetSpec> specs{Spec("::1")};
   specs[0].family = config::Family::kIp4;
   std::vector<std::string> unresolved;
-  std::vector<probe::TargetPlan> plans = BuildPlans(specs, {}, 0, Shard{}, log, &unresolved);
+  std::vector<probe::TargetPlan> plans = BuildPlans(specs, {}, 0, Shard{}, false, log, &unresolved);
   ASSERT_EQ(plans.size(), 1u);
   EXPECT_FALSE(plans[0].address);
   EXPECT_EQ(unresolved, std::vector<std::string>{"::1"});
