@@ -3,6 +3,16 @@
 #include <algorithm>
 
 namespace ping_exporter::targets {
+namespace {
+
+// Same addresses in any order: round-robin DNS rotates its records on every answer.
+bool SameSet(const Addresses& a, const Addresses& b) {
+  return a.size() == b.size() && std::all_of(a.begin(), a.end(), [&](const IpAddress& ip) {
+           return std::find(b.begin(), b.end(), ip) != b.end();
+         });
+}
+
+}  // namespace
 
 Duration NameSchedule::RetryDelay(uint32_t consecutive_failures, Duration interval) {
   // 1 s, 2 s, 4 s, ... so a name that failed once is back soon, and a dead nameserver
@@ -73,7 +83,9 @@ std::optional<NameChange> NameSchedule::Finish(uint64_t id, LookupResult result,
   change.before = e.state.addresses;
   if (result && !result->empty()) {
     change.recovered = e.failing;
-    e.state.addresses = std::move(*result);
+    // A rotated answer keeps the order in use, so neither the first address nor the
+    // all_addresses series flip between lookups.
+    if (!SameSet(*result, e.state.addresses)) e.state.addresses = std::move(*result);
     e.state.error.clear();
     e.failing = false;
     e.consecutive_failures = 0;

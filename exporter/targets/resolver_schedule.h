@@ -80,7 +80,8 @@ class NameSchedule {
   std::vector<LookupStart> TakeDue(SteadyTime now);
 
   /// Records the result of lookup `id`. nullopt if the id is unknown or its name was
-  /// forgotten meanwhile. An empty address list counts as a failure.
+  /// forgotten meanwhile. An empty address list counts as a failure. The same addresses in
+  /// another order (round-robin DNS) are no change: the order in use is kept.
   std::optional<NameChange> Finish(uint64_t id, LookupResult result, SteadyTime now);
 
   /// When TakeDue() would next return something: the earliest due name, or

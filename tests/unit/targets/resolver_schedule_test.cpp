@@ -64,10 +64,17 @@ TEST(NameScheduleTest, NewNamesAreDueAtOnceThenEveryInterval) {
   // A moved address is.
   due = s.TakeDue(kT0 + seconds(61));
   ASSERT_EQ(due.size(), 1u);
-  change = s.Finish(due[0].id, Ips({"198.18.0.2"}), kT0 + seconds(61));
+  change = s.Finish(due[0].id, Ips({"198.18.0.2", "198.18.0.3"}), kT0 + seconds(61));
   ASSERT_TRUE(change);
   EXPECT_TRUE(change->addresses_changed());
   EXPECT_EQ(change->before, Ips({"198.18.0.1"}));
+  // Round-robin DNS rotating the same records is not: the order in use stays.
+  due = s.TakeDue(kT0 + seconds(91));
+  ASSERT_EQ(due.size(), 1u);
+  change = s.Finish(due[0].id, Ips({"198.18.0.3", "198.18.0.2"}), kT0 + seconds(91));
+  ASSERT_TRUE(change);
+  EXPECT_FALSE(change->addresses_changed());
+  EXPECT_EQ(s.AddressesOf("a.test", config::Family::kAny), Ips({"198.18.0.2", "198.18.0.3"}));
 }
 
 TEST(NameScheduleTest, FailuresBackOffAndKeepTheLastGoodAddresses) {
