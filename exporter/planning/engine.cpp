@@ -109,9 +109,9 @@ std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>
         names->push_back({spec.host, spec.family, spec.options->resolve_interval,
                           spec.options->resolve_timeout});
       }
-      targets::Addresses now = known(spec);
-      size_t keep = spec.all_addresses ? now.size() : std::min<size_t>(now.size(), 1);
-      for (size_t i = 0; i < keep; ++i) addresses.emplace_back(now[i]);
+      targets::Addresses answer = known(spec);
+      size_t keep = spec.all_addresses ? answer.size() : std::min<size_t>(answer.size(), 1);
+      for (size_t i = 0; i < keep; ++i) addresses.emplace_back(answer[i]);
       // No answer (yet): kept and reported down every round rather than left out.
       if (addresses.empty()) addresses.emplace_back(std::nullopt);
     }

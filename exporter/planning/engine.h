@@ -81,8 +81,6 @@ class Engine {
   uint64_t rounds_completed() const;
   /// Appends ping_exporter_target_file_* and ping_resolve_errors_total families.
   void RenderStatus(std::string* out) const;
-  /// What the resolver service knows about every name in use.
-  std::vector<targets::NameState> names() const { return resolver_->States(); }
   /// Re-reads target files and re-plans with the latest answers now; restarts
   /// probing only if the resulting targets differ. Called by the background
   /// thread; public for tests.
@@ -112,7 +110,8 @@ class Engine {
   std::optional<std::chrono::steady_clock::time_point> refresh_at_;
   bool stopping_ = false;
   std::thread refresher_;
-  std::unique_ptr<targets::ResolverService> resolver_;  // declared last: stopped first
+  // Declared last, so destroyed before the refresh state its callback touches.
+  std::unique_ptr<targets::ResolverService> resolver_;
   void RefreshLoop();
   /// Asks for a Refresh() within `delay` (sooner if one is already due sooner).
   void RequestRefresh(Duration delay);
