@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "../targets/fake_lookup.h"
+#include "test_util/fake_lookup.h"
 
 namespace ping_exporter::planning {
 namespace {
@@ -152,9 +152,9 @@ TEST(EngineTest, AnswersComeIntoUseWithoutAReloadInOneBatch) {
   if (geteuid() != 0) GTEST_SKIP() << "raw sockets need root or CAP_NET_RAW";
   std::ostringstream logs;
   Logger log(logs, LogLevel::kInfo, LogFormat::kLogfmt);
-  auto dns = std::make_shared<targets::test_util::FakeDns>();
+  auto dns = std::make_shared<test_util::FakeDns>();
   EngineOptions options{icmp::SocketKind::kRaw, 1, Shard{},
-                        std::make_unique<targets::test_util::FakeLookup>(dns)};
+                        std::make_unique<test_util::FakeLookup>(dns)};
   config::Config c;
   c.rtt_buckets = config::DefaultRttBuckets();
   config::TargetGroup g;

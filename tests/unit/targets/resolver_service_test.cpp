@@ -13,15 +13,15 @@
 #include <string>
 #include <vector>
 
-#include "fake_lookup.h"
+#include "test_util/fake_lookup.h"
 
 namespace ping_exporter::targets {
 namespace {
 
+using ping_exporter::test_util::FakeDns;
+using ping_exporter::test_util::FakeLookup;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using test_util::FakeDns;
-using test_util::FakeLookup;
 using SteadyClock = std::chrono::steady_clock;
 
 // Counts on_change calls and lets the test wait for them.

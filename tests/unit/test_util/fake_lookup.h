@@ -13,14 +13,14 @@
 
 #include "targets/resolver_service.h"
 
-namespace ping_exporter::targets::test_util {
+namespace ping_exporter::test_util {
 
 /// What the test and the fake share; the test keeps it after handing the fake to a service.
 /// Thread-safe.
 class FakeDns {
  public:
   /// Sets `host`'s answer; lookups of it waiting for one get it now.
-  void Answer(const std::string& host, LookupResult result) {
+  void Answer(const std::string& host, targets::LookupResult result) {
     std::lock_guard<std::mutex> lock(mu_);
     answers_.insert_or_assign(host, result);
     for (auto it = pending_.begin(); it != pending_.end();) {
@@ -52,15 +52,15 @@ class FakeDns {
   friend class FakeLookup;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, LookupResult> answers_;
+  std::map<std::string, targets::LookupResult> answers_;
   std::map<uint64_t, std::string> pending_;  // started, unanswered
-  std::vector<NameLookup::Finished> ready_;
+  std::vector<targets::NameLookup::Finished> ready_;
   size_t started_ = 0;
   size_t max_pending_ = 0;
   bool woken_ = false;
 };
 
-class FakeLookup final : public NameLookup {
+class FakeLookup final : public targets::NameLookup {
  public:
   explicit FakeLookup(std::shared_ptr<FakeDns> dns) : dns_(std::move(dns)) {}
 
@@ -77,10 +77,10 @@ class FakeLookup final : public NameLookup {
     dns_->cv_.notify_all();
   }
 
-  std::vector<Finished> Wait(SteadyTime until) override {
+  std::vector<Finished> Wait(targets::SteadyTime until) override {
     std::unique_lock<std::mutex> lock(dns_->mu_);
     auto ready = [&] { return !dns_->ready_.empty() || dns_->woken_; };
-    if (until == SteadyTime::max()) {
+    if (until == targets::SteadyTime::max()) {
       dns_->cv_.wait(lock, ready);
     } else {
       dns_->cv_.wait_until(lock, until, ready);
@@ -99,4 +99,4 @@ class FakeLookup final : public NameLookup {
   std::shared_ptr<FakeDns> dns_;
 };
 
-}  // namespace ping_exporter::targets::test_util
+}  // namespace ping_exporter::test_util
