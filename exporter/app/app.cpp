@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "app/access.h"
 #include "app/reloader.h"
@@ -75,7 +76,7 @@ int Run(const Options& o, Logger& log) {
   eo.socket_kind = *kind;
   eo.default_workers = std::max(1u, std::thread::hardware_concurrency());
   eo.shard = *planning::ParseShard(o.shard);
-  planning::Engine engine(eo, cfg->rtt_buckets, log);
+  planning::Engine engine(std::move(eo), cfg->rtt_buckets, log);
   if (auto ok = engine.Apply(*cfg); !ok) {
     log.Error("cannot start probing", {{"error", ok.error()}});
     std::cerr << "cannot start probing: " << ok.error() << "\n"

@@ -1,6 +1,7 @@
 #include "app/routes.h"
 
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "app/wall_clock.h"
@@ -47,11 +48,27 @@ http::Response Reload(Reloader& reloader) {
 
 http::Response Readiness(const planning::Engine& engine) {
   http::Response r;
-  if (engine.rounds_completed() == 0) {
-    r.status = 503;
-    r.body = "Not ready: no round completed yet\n";
-  } else {
+  std::string why;
+  if (!engine.running()) {
+    why = "no configuration applied yet";
+  } else if (auto targets = engine.store().Current()) {
+    // One seqlock read per target: a few milliseconds at 100 000 targets.
+    size_t waiting = 0;
+    metrics::TargetCounters c;
+    for (const metrics::TargetEntry& t : *targets) {
+      t.stats->ReadCounters(&c);
+      if (!c.has_round) ++waiting;
+    }
+    if (waiting > 0) {
+      why = std::to_string(waiting) + " of " + std::to_string(targets->size()) +
+            " targets have not completed a round yet";
+    }
+  }
+  if (why.empty()) {
     r.body = "Ready\n";
+  } else {
+    r.status = 503;
+    r.body = "Not ready: " + why + "\n";
   }
   return r;
 }

@@ -27,7 +27,9 @@ struct RouteSources {
 /// and PUT. Every handler is thread-safe.
 std::vector<http::Route> MakeRoutes(RouteSources sources);
 
-/// /-/ready: 503 until the engine completed its first round, then 200.
+/// /-/ready: 200 once the configuration is applied (sockets open) and every
+/// target has completed a round, or there are no targets (an empty shard);
+/// 503 with the reason otherwise.
 http::Response Readiness(const planning::Engine& engine);
 
 }  // namespace ping_exporter::app

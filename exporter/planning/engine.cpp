@@ -5,7 +5,7 @@
 #include <map>
 
 #include "metrics/text_writer.h"
-#include "targets/resolver.h"
+#include "targets/resolver_cares.h"
 
 namespace ping_exporter::planning {
 namespace {
@@ -92,7 +92,8 @@ std::optional<Shard> ParseShard(std::string_view text) {
 std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                           const std::vector<probe::TargetPlan>& previous,
                                           size_t bucket_count, const Shard& shard, bool group_label,
-                                          Logger& logger, std::vector<std::string>* unresolved) {
+                                          const KnownAddresses& known,
+                                          std::vector<targets::NameRequest>* names) {
   PreviousByName old(previous);
   std::vector<probe::TargetPlan> plans;
   plans.reserve(specs.size());
@@ -102,21 +103,17 @@ std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>
     addresses.clear();
     std::optional<IpAddress> literal = IpAddress::Parse(spec.host);
     if (literal && FamilyAccepts(spec.family, *literal)) {
-      addresses.emplace_back(*literal);  // the common case at scale: no resolver call
+      addresses.emplace_back(*literal);  // the common case at scale: nothing to look up
     } else {
-      auto resolved = targets::ResolveAll(spec.host, spec.family, spec.options->resolve_timeout);
-      if (resolved && !resolved->empty()) {
-        size_t keep = spec.all_addresses ? resolved->size() : 1;
-        for (size_t i = 0; i < keep; ++i) addresses.emplace_back((*resolved)[i]);
-      } else {
-        // Kept, and reported down every round, rather than silently dropped.
-        logger.Warn("cannot resolve target",
-                    {{"target", spec.host},
-                     {"origin", spec.origin},
-                     {"error", resolved ? std::string("no addresses") : resolved.error()}});
-        if (unresolved) unresolved->push_back(spec.host);
-        addresses.emplace_back(std::nullopt);
+      if (names) {
+        names->push_back({spec.host, spec.family, spec.options->resolve_interval,
+                          spec.options->resolve_timeout});
       }
+      targets::Addresses answer = known(spec);
+      size_t keep = spec.all_addresses ? answer.size() : std::min<size_t>(answer.size(), 1);
+      for (size_t i = 0; i < keep; ++i) addresses.emplace_back(answer[i]);
+      // No answer (yet): kept and reported down every round rather than left out.
+      if (addresses.empty()) addresses.emplace_back(std::nullopt);
     }
     for (size_t i = 0; i < addresses.size(); ++i) {
       probe::TargetPlan plan;
@@ -152,11 +149,15 @@ std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>
 }
 
 Engine::Engine(EngineOptions options, std::vector<double> bucket_bounds, Logger& logger)
-    : options_(options),
+    : options_(std::move(options)),
       log_(logger),
       store_(std::make_unique<metrics::ResultStore>(std::move(bucket_bounds))),
       epoch_(probe::Clock::now()),
       files_(std::make_unique<targets::TargetFileCache>()) {
+  std::unique_ptr<targets::NameLookup> lookup =
+      options_.lookup ? std::move(options_.lookup) : targets::MakeCaresLookup();
+  resolver_ = std::make_unique<targets::ResolverService>(
+      std::move(lookup), [this] { RequestRefresh(kAnswerBatch); }, log_);
   refresher_ = std::thread([this] { RefreshLoop(); });
 }
 
@@ -212,8 +213,10 @@ Engine::Planned Engine::Plan(const config::Config& config,
     }
   }
   Planned planned;
-  planned.plans = BuildPlans(expanded.specs, previous, store_->bucket_bounds().size(),
-                             options_.shard, config.group_label, log_, &planned.unresolved);
+  planned.plans = BuildPlans(
+      expanded.specs, previous, store_->bucket_bounds().size(), options_.shard, config.group_label,
+      [this](const targets::TargetSpec& s) { return resolver_->AddressesOf(s.host, s.family); },
+      &planned.names);
   planned.files = std::move(expanded.files);
   return planned;
 }
@@ -221,7 +224,6 @@ Engine::Planned Engine::Plan(const config::Config& config,
 void Engine::RecordStatus(const Planned& planned) {
   std::lock_guard<std::mutex> lock(mu_);
   file_status_ = planned.files;
-  for (const std::string& h : planned.unresolved) ++resolve_errors_[h];
 }
 
 Expected<bool, std::string> Engine::Apply(const config::Config& config) {
@@ -241,33 +243,18 @@ Expected<bool, std::string> Engine::Apply(const config::Config& config) {
   auto ok = StartPool(
       std::make_shared<const std::vector<probe::TargetPlan>>(std::move(planned.plans)), workers);
   if (!ok) return ok;
-  Duration every = std::chrono::hours(24);
+  resolver_->Track(planned.names);
   std::vector<std::string> paths;
-  for (const auto& g : config.groups) every = std::min(every, g.options.resolve_interval);
-  for (const auto& f : config.target_files) {
-    every = std::min(every, f.options.resolve_interval);
-    paths.push_back(f.path);
-  }
+  for (const auto& f : config.target_files) paths.push_back(f.path);
   auto kept = std::make_shared<const config::Config>(config);
   {
     std::lock_guard<std::mutex> lock(mu_);
     config_ = std::move(kept);
   }
   RecordStatus(planned);
-  {
-    std::lock_guard<std::mutex> lock(refresh_mu_);
-    resolve_every_ = every;
-  }
-  refresh_cv_.notify_all();
   watcher_.reset();
   if (!paths.empty()) {
-    auto w = targets::FileWatcher::Start(paths, [this] {
-      {
-        std::lock_guard<std::mutex> lock(refresh_mu_);
-        refresh_requested_ = true;
-      }
-      refresh_cv_.notify_all();
-    });
+    auto w = targets::FileWatcher::Start(paths, [this] { RequestRefresh(Duration::zero()); });
     if (w) {
       watcher_ = std::move(w.value());
     } else {
@@ -291,6 +278,7 @@ void Engine::Refresh() {
     workers = workers_;
   }
   Planned planned = Plan(*config, *previous, /*log_problems=*/false);
+  resolver_->Track(planned.names);  // a changed target file may bring or drop names
   RecordStatus(planned);
   if (SamePlans(planned.plans, *previous)) return;
   previous.reset();
@@ -302,17 +290,34 @@ void Engine::Refresh() {
   }
 }
 
+void Engine::RequestRefresh(Duration delay) {
+  {
+    std::lock_guard<std::mutex> lock(refresh_mu_);
+    auto at = std::chrono::steady_clock::now() + delay;
+    if (!refresh_at_ || at < *refresh_at_) refresh_at_ = at;
+  }
+  refresh_cv_.notify_all();
+}
+
 void Engine::RefreshLoop() {
   std::unique_lock<std::mutex> lock(refresh_mu_);
   while (!stopping_) {
-    Duration every = resolve_every_;
-    refresh_cv_.wait_for(lock, every, [this] { return refresh_requested_ || stopping_; });
-    if (stopping_) return;
-    refresh_requested_ = false;
-    lock.unlock();
-    Refresh();
-    lock.lock();
+    if (!refresh_at_) {
+      refresh_cv_.wait(lock);
+    } else if (std::chrono::steady_clock::now() < *refresh_at_) {
+      refresh_cv_.wait_until(lock, *refresh_at_);
+    } else {
+      refresh_at_.reset();
+      lock.unlock();
+      Refresh();
+      lock.lock();
+    }
   }
+}
+
+bool Engine::running() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pool_ != nullptr;
 }
 
 size_t Engine::target_count() const {
@@ -359,13 +364,16 @@ void Engine::RenderStatus(std::string* out) const {
   }
   const metrics::Family& errors = metrics::family::kResolveErrors;
   metrics::AppendHeader(out, errors);
-  for (const auto& [host, n] : resolve_errors_) {
-    metrics::AppendSample(out, errors.name, metrics::LabelPair(errors.labels[0], host), n);
+  for (const targets::NameState& n : resolver_->States()) {
+    if (n.failures == 0) continue;
+    metrics::AppendSample(out, errors.name, metrics::LabelPair(errors.labels[0], n.host),
+                          n.failures);
   }
 }
 
 void Engine::Stop() {
-  // The refresher first, so it cannot start a pool after this.
+  resolver_->Stop();  // no more answers, hence no more refresh requests
+  // The refresher next, so it cannot start a pool after this.
   {
     std::lock_guard<std::mutex> lock(refresh_mu_);
     stopping_ = true;

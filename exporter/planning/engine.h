@@ -2,8 +2,9 @@
 // The running prober: turns a Config into targets and a worker pool, and on
 // reload swaps in a new one while unchanged targets keep their history.
 
+#include <chrono>
 #include <condition_variable>
-#include <map>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "probe/schedule.h"
 #include "targets/expand.h"
 #include "targets/file_watcher.h"
+#include "targets/resolver_service.h"
 
 namespace ping_exporter::planning {
 
@@ -36,26 +38,39 @@ struct EngineOptions {
   icmp::SocketKind socket_kind = icmp::SocketKind::kRaw;
   uint32_t default_workers = 1;  ///< used when the config says workers = 0
   Shard shard;
+  /// How host names are looked up; null: c-ares (targets::MakeCaresLookup()).
+  std::unique_ptr<targets::NameLookup> lookup = nullptr;
 };
 
-/// Owns the result store and the current pool. Apply() is serialized by an
-/// internal mutex (reloads from a signal and from HTTP may race); scrapes
-/// read store() concurrently. Not copyable.
+/// Owns the result store, the current pool and the resolver service. Apply()
+/// is serialized by an internal mutex (reloads from a signal and from HTTP
+/// may race); scrapes read store() concurrently. Not copyable.
 ///
-/// Besides Apply(), the engine re-applies the running configuration by
-/// itself when a [[target_files]] file changes (inotify) and when a host
-/// name's addresses change (re-resolved every resolve_interval); targets
-/// keep their history either way, only the `address` label moves.
+/// Nothing here waits for a name lookup: plans are built from what the
+/// resolver service knows at that moment (a name with no answer yet is
+/// probed as unresolved), and the engine re-applies the running
+/// configuration by itself when answers change a name's addresses (batched,
+/// at most once per kAnswerBatch) and when a [[target_files]] file changes
+/// (inotify); targets keep their history either way, only the `address`
+/// label moves.
 class Engine {
  public:
+  /// Answers that arrive within this long of the first one are applied
+  /// together: names resolving one by one restart the pool at most once a
+  /// second, and a new answer is in use within about a second.
+  static constexpr Duration kAnswerBatch = std::chrono::seconds(1);
+
   Engine(EngineOptions options, std::vector<double> bucket_bounds, Logger& logger);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  /// Resolves the config's hosts and (re)starts probing them. On failure the
-  /// previous configuration keeps running and the message is returned.
+  /// (Re)starts probing the config's hosts with the addresses known now, and
+  /// hands its names to the resolver service. On failure the previous
+  /// configuration keeps running and the message is returned.
   Expected<bool, std::string> Apply(const config::Config& config);
+  /// True once an Apply() succeeded: the config is loaded and the sockets are open.
+  bool running() const;
 
   const metrics::ResultStore& store() const { return *store_; }
   size_t target_count() const;
@@ -66,8 +81,9 @@ class Engine {
   uint64_t rounds_completed() const;
   /// Appends the target-file and resolve-error families (family::kTargetFile*, kResolveErrors).
   void RenderStatus(std::string* out) const;
-  /// Re-reads target files and re-resolves names now; restarts probing only if
-  /// the resulting targets differ. Called by the background thread; public for tests.
+  /// Re-reads target files and re-plans with the latest answers now; restarts
+  /// probing only if the resulting targets differ. Called by the background
+  /// thread; public for tests.
   void Refresh();
   void Stop();
 
@@ -76,7 +92,7 @@ class Engine {
   Logger& log_;
   std::unique_ptr<metrics::ResultStore> store_;
   probe::TimePoint epoch_;
-  std::mutex apply_mu_;    // serializes Apply() and Refresh() (slow: resolves names)
+  std::mutex apply_mu_;    // serializes Apply() and Refresh()
   mutable std::mutex mu_;  // guards the fields below; held only briefly
   std::unique_ptr<probe::WorkerPool> pool_;
   // Shared, never copied: a reload reads the previous plans while building new ones.
@@ -88,20 +104,22 @@ class Engine {
   std::unique_ptr<targets::TargetFileCache> files_;
   std::unique_ptr<targets::FileWatcher> watcher_;
   std::vector<targets::TargetFileStatus> file_status_;
-  std::map<std::string, uint64_t> resolve_errors_;  // by target name
-  Duration resolve_every_ = std::chrono::minutes(5);
-  // Background refresh: woken by the file watcher or the resolve interval.
+  // Background refresh: woken by the file watcher or by changed answers.
   std::mutex refresh_mu_;
   std::condition_variable refresh_cv_;
-  bool refresh_requested_ = false;
+  std::optional<std::chrono::steady_clock::time_point> refresh_at_;
   bool stopping_ = false;
   std::thread refresher_;
+  // Declared last, so destroyed before the refresh state its callback touches.
+  std::unique_ptr<targets::ResolverService> resolver_;
   void RefreshLoop();
-  /// Targets of `config` (files read, names resolved) as plans; slow, called without mu_.
+  /// Asks for a Refresh() within `delay` (sooner if one is already due sooner).
+  void RequestRefresh(Duration delay);
+  /// Targets of `config` (files read) as plans; called without mu_.
   struct Planned {
     std::vector<probe::TargetPlan> plans;
     std::vector<targets::TargetFileStatus> files;
-    std::vector<std::string> unresolved;
+    std::vector<targets::NameRequest> names;
   };
   Planned Plan(const config::Config& config, const std::vector<probe::TargetPlan>& previous,
                bool log_problems);
@@ -110,17 +128,23 @@ class Engine {
                                         uint32_t workers);
 };
 
-/// Resolves every spec into plans (one per address with all_addresses),
-/// reusing the stats of `previous` targets with the same name, labels and
-/// address index, so a moved address keeps the target's history; a target
-/// whose address did not move keeps its whole entry (same TargetInfo object).
-/// IP literals are taken as they are, without a resolver call. The plans of one
-/// name must be consecutive in `previous` (as BuildPlans makes them). With
-/// `group_label`, each target's identity carries its spec's `source` as `group`.
+/// The latest known addresses of a spec's name (empty: none yet); never blocks.
+using KnownAddresses = std::function<targets::Addresses(const targets::TargetSpec&)>;
+
+/// Turns the specs this shard owns into plans (one per address with
+/// all_addresses), reusing the stats of `previous` targets with the same name,
+/// labels and address index, so a moved address keeps the target's history; a
+/// target whose address did not move keeps its whole entry (same TargetInfo
+/// object). IP literals are taken as they are; names get the addresses `known`
+/// gives, and one unresolved plan (address nullopt) while it gives none. Every
+/// name (and literal of the wrong family) is appended to `names`, for the
+/// resolver service. The plans of one name must be consecutive in `previous`
+/// (as BuildPlans makes them). With `group_label`, each target's identity
+/// carries its spec's `source` as `group`.
 std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                           const std::vector<probe::TargetPlan>& previous,
                                           size_t bucket_count, const Shard& shard, bool group_label,
-                                          Logger& logger,
-                                          std::vector<std::string>* unresolved = nullptr);
+                                          const KnownAddresses& known,
+                                          std::vector<targets::NameRequest>* names = nullptr);
 
 }  // namespace ping_exporter::planning

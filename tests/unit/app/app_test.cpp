@@ -130,10 +130,10 @@ TEST_F(AppTest, RouteTableDeclaresPathsAndMethods) {
   EXPECT_EQ(routes[3].handler(http::Request{}).body, "Healthy\n");
 }
 
-TEST_F(AppTest, NotReadyBeforeTheFirstRound) {
+TEST_F(AppTest, NotReadyBeforeAConfigurationIsApplied) {
   http::Response r = Readiness(engine_);
   EXPECT_EQ(r.status, 503);
-  EXPECT_EQ(r.body, "Not ready: no round completed yet\n");
+  EXPECT_EQ(r.body, "Not ready: no configuration applied yet\n");
 }
 
 TEST_F(AppTest, SignalLoopReloadsOnHangupAndStopsOnTerm) {
