@@ -15,6 +15,8 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
 #include <exception>
@@ -23,6 +25,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "common/fd.h"
 #include "http/basic_auth.h"
@@ -35,8 +38,8 @@ namespace ping_exporter::http {
 namespace {
 
 constexpr char kRealmHeader[] = "Basic realm=\"ping_exporter\"";
-// CivetWeb's own ceiling on worker threads.
-constexpr uint32_t kMaxThreads = 1024;
+// Ceiling on CivetWeb's worker threads (one per connection served at once).
+constexpr uint32_t kMaxConnections = 4096;
 // Fastest zlib level: /metrics is big and scraped often, CPU matters more than bytes.
 constexpr int kGzipLevel = 1;
 constexpr size_t kReadChunk = 16 * 1024;
@@ -197,6 +200,50 @@ std::string HttpDate(std::time_t now) {
   return text.data();
 }
 
+// Whether `origin` (an Origin header) names this server: same scheme, and the same
+// authority as the Host header the client sent, default ports aside. Browsers send
+// Origin with every cross-site POST and with cross-origin fetches, so this keeps a
+// page from elsewhere from driving the exporter through a visitor's browser.
+bool SameOrigin(std::string_view origin, std::string_view host, bool tls) {
+  const std::string_view scheme = tls ? "https://" : "http://";
+  const std::string_view default_port = tls ? ":443" : ":80";
+  auto without_default_port = [&](std::string_view authority) {
+    if (authority.size() > default_port.size() &&
+        authority.substr(authority.size() - default_port.size()) == default_port) {
+      authority.remove_suffix(default_port.size());
+    }
+    return authority;
+  };
+  if (host.empty() || origin.size() <= scheme.size() ||
+      !EqualsIgnoreCase(origin.substr(0, scheme.size()), scheme)) {
+    return false;
+  }
+  return EqualsIgnoreCase(without_default_port(origin.substr(scheme.size())),
+                          without_default_port(host));
+}
+
+/// One of ServerOptions::max_requests, counted in `used` and given back when destroyed,
+/// if one was free (held()). Not copyable.
+class RequestSlot {
+ public:
+  RequestSlot(std::atomic<uint32_t>& used, uint32_t max) {
+    uint32_t n = used.load();
+    do {
+      if (n >= max) return;
+    } while (!used.compare_exchange_weak(n, n + 1));
+    used_ = &used;
+  }
+  RequestSlot(const RequestSlot&) = delete;
+  RequestSlot& operator=(const RequestSlot&) = delete;
+  ~RequestSlot() {
+    if (used_ != nullptr) used_->fetch_sub(1);
+  }
+  bool held() const { return used_ != nullptr; }
+
+ private:
+  std::atomic<uint32_t>* used_ = nullptr;
+};
+
 Response TextResponse(int status, std::string body) {
   Response r;
   r.status = status;
@@ -251,6 +298,7 @@ struct Server::Impl {
     Handler handler;
     std::vector<std::string> methods;
     std::string allow;  // the 405's Allow header
+    bool limited = true;
   };
   std::unordered_map<std::string, RouteEntry> routes;
   WebConfig web;
@@ -258,8 +306,11 @@ struct Server::Impl {
   mg_context* ctx = nullptr;
   uint16_t port = 0;
   std::string host;
+  std::atomic<uint32_t> requests_in_flight{0};  // of limited routes, < options.max_requests
 
   std::mutex start_mu;
+  std::condition_variable threads_started;  // signalled as threads_ready grows
+  uint32_t threads_ready = 0;               // guarded by start_mu: master and workers lowered
   bool starting = true;                     // guarded by start_mu
   std::vector<std::string> start_messages;  // guarded by start_mu
   std::string tls_error;                    // guarded by start_mu
@@ -267,7 +318,7 @@ struct Server::Impl {
   int Handle(mg_connection* conn);
   void Send(mg_connection* conn, const Request& request, const Response& response, bool head);
   std::optional<Response> ReadBody(mg_connection* conn, std::string& body);
-  Response Dispatch(const Request& request);
+  Response Dispatch(const Request& request, std::optional<RequestSlot>& slot);
   void Log(const char* message);
 
   static int OnBeginRequest(mg_connection* conn);
@@ -279,7 +330,7 @@ struct Server::Impl {
 // HTTP threads run at a lower priority than the probers (nice + kHttpNice):
 // writing a 200 MB page for 50 000 targets may take a core for a second, and
 // a scrape that finishes later matters less than an echo request sent late.
-void* Server::Impl::OnInitThread(const mg_context* /*ctx*/, int /*thread_type*/) {
+void* Server::Impl::OnInitThread(const mg_context* ctx, int thread_type) {
   constexpr int kHttpNice = 5;
   id_t self = static_cast<id_t>(gettid());
   errno = 0;
@@ -287,6 +338,13 @@ void* Server::Impl::OnInitThread(const mg_context* /*ctx*/, int /*thread_type*/)
   if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(nice + kHttpNice, 19));
   sched_param batch{};
   sched_setscheduler(0, SCHED_BATCH, &batch);  // never preempt a prober on wake-up
+  // Types 0 and 1 are the master and the workers, the threads Start() waits for.
+  auto* impl = static_cast<Impl*>(mg_get_user_data(ctx));
+  if (impl != nullptr && (thread_type == 0 || thread_type == 1)) {
+    std::lock_guard<std::mutex> lock(impl->start_mu);
+    ++impl->threads_ready;
+    impl->threads_started.notify_all();
+  }
   return nullptr;
 }
 
@@ -366,7 +424,7 @@ std::optional<Response> Server::Impl::ReadBody(mg_connection* conn, std::string&
   return std::nullopt;
 }
 
-Response Server::Impl::Dispatch(const Request& request) {
+Response Server::Impl::Dispatch(const Request& request, std::optional<RequestSlot>& slot) {
   auto route = routes.find(request.path);
   if (route == routes.end()) return TextResponse(404, "404 page not found\n");
   const RouteEntry& entry = route->second;
@@ -376,6 +434,10 @@ Response Server::Impl::Dispatch(const Request& request) {
     Response r = TextResponse(405, "method not allowed\n");
     r.headers.emplace_back("Allow", entry.allow);
     return r;
+  }
+  if (entry.limited) {
+    slot.emplace(requests_in_flight, options.max_requests);
+    if (!slot->held()) return TextResponse(503, "too many requests in flight\n");
   }
   try {
     return entry.handler(request);
@@ -401,13 +463,22 @@ int Server::Impl::Handle(mg_connection* conn) {
   if (head) request.method = "GET";  // same answer, Send() drops the body
 
   Response response;
+  // Held from the handler's start until its answer is sent (a streamed body is made in Send).
+  std::optional<RequestSlot> slot;
+  const char* origin = mg_get_header(conn, "Origin");
+  const char* host = mg_get_header(conn, "Host");
+  const bool foreign =
+      origin != nullptr && !SameOrigin(origin, host != nullptr ? host : "", web.tls.has_value());
   bool authorized = true;
-  if (auth != nullptr) {
+  if (auth != nullptr && !foreign) {
     const char* authorization = mg_get_header(conn, "Authorization");
     authorized = auth->Check(authorization != nullptr ? authorization : "", BasicAuth::Clock::now())
                      .has_value();
   }
-  if (!authorized) {
+  if (foreign) {
+    response = TextResponse(403, "cross-origin request refused\n");
+    mg_disable_connection_keep_alive(conn);
+  } else if (!authorized) {
     response = TextResponse(401, "401 unauthorized\n");
     response.headers.emplace_back("WWW-Authenticate", kRealmHeader);
     // Close instead of letting CivetWeb drain a body nobody will read.
@@ -416,7 +487,7 @@ int Server::Impl::Handle(mg_connection* conn) {
     response = std::move(*error);
     mg_disable_connection_keep_alive(conn);
   } else {
-    response = Dispatch(request);
+    response = Dispatch(request, slot);
   }
   if (response.status < 100 || response.status > 599) {
     logger.Error("http handler returned an invalid status",
@@ -511,9 +582,13 @@ Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions
                                                              Logger& logger) {
   auto impl = std::make_unique<Impl>(logger);
   impl->options = options;
-  if (options.threads < 1 || options.threads > kMaxThreads) {
-    return MakeUnexpected("http threads must be between 1 and " + std::to_string(kMaxThreads) +
-                          ", not " + std::to_string(options.threads));
+  if (options.connections < 1 || options.connections > kMaxConnections) {
+    return MakeUnexpected("http connections must be between 1 and " +
+                          std::to_string(kMaxConnections) + ", not " +
+                          std::to_string(options.connections));
+  }
+  if (options.max_requests < 1) {
+    return MakeUnexpected(std::string("http max requests must be at least 1"));
   }
   auto timeout_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.request_timeout);
   if (timeout_ms.count() < 1)
@@ -527,7 +602,8 @@ Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions
       return MakeUnexpected("invalid route \"" + route.path + "\"");
     }
     std::string allow = AllowHeader(route.methods);
-    Impl::RouteEntry entry{std::move(route.handler), std::move(route.methods), std::move(allow)};
+    Impl::RouteEntry entry{std::move(route.handler), std::move(route.methods), std::move(allow),
+                           route.limited};
     if (!impl->routes.emplace(route.path, std::move(entry)).second) {
       return MakeUnexpected("duplicate route \"" + route.path + "\"");
     }
@@ -561,7 +637,7 @@ Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions
   }
 
   const std::string ports = spec->civet + (tls ? "s" : "");
-  const std::string threads = std::to_string(options.threads);
+  const std::string threads = std::to_string(options.connections);
   const std::string timeout = std::to_string(timeout_ms.count());
   const std::string header_bytes = std::to_string(options.max_header_bytes);
   const char* civet_options[] = {
@@ -573,7 +649,7 @@ Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions
       timeout.c_str(),
       "max_request_size",
       header_bytes.c_str(),
-      // Keep-alive would let idle clients hold the few worker threads.
+      // Keep-alive would let idle clients hold worker threads between requests.
       "enable_keep_alive",
       "no",
       nullptr,
@@ -595,7 +671,14 @@ Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions
   std::vector<std::string> start_messages;
   std::string tls_error;
   {
-    std::lock_guard<std::mutex> lock(impl->start_mu);
+    std::unique_lock<std::mutex> lock(impl->start_mu);
+    // mg_start2 returns before its threads have run: wait (briefly) until each has lowered
+    // its priority, so that every HTTP thread runs below the probers once Start() returns.
+    if (impl->ctx != nullptr) {
+      impl->threads_started.wait_for(lock, std::chrono::seconds(10), [&] {
+        return impl->threads_ready >= options.connections + 1;
+      });
+    }
     impl->starting = false;
     start_messages.swap(impl->start_messages);
     tls_error = impl->tls_error;

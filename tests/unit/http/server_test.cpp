@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <future>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -71,7 +72,7 @@ class HttpServerTest : public ::testing::Test {
   static ServerOptions Local() {
     ServerOptions o;
     o.listen_address = "127.0.0.1:0";
-    o.threads = 4;
+    o.connections = 4;
     o.request_timeout = std::chrono::seconds(3);
     return o;
   }
@@ -200,6 +201,68 @@ TEST_F(HttpServerTest, ListedMethodsReachTheHandler) {
   EXPECT_EQ(reload_calls_.load(), 2);
   EXPECT_EQ(Get(port, "/page").body, "page\n");
   EXPECT_EQ(page_calls_.load(), 1);
+}
+
+TEST_F(HttpServerTest, CrossOriginRequestsAreRefused) {
+  auto server = StartCounting();
+  ASSERT_TRUE(server.has_value()) << server.error();
+  uint16_t port = (*server)->port();
+  // Get() sends "Host: 127.0.0.1"; this server speaks plain HTTP.
+  for (const char* origin : {"http://evil.example", "https://127.0.0.1", "http://127.0.0.1:8080",
+                             "null", "http://", "127.0.0.1", "http://127.0.0.1/"}) {
+    HttpReply reply =
+        Get(port, "/reload", {"Origin: " + std::string(origin), "Content-Length: 0"}, "POST");
+    EXPECT_EQ(reply.status, 403) << origin;
+    EXPECT_EQ(reply.body, "cross-origin request refused\n") << origin;
+    EXPECT_EQ(Get(port, "/page", {"Origin: " + std::string(origin)}).status, 403) << origin;
+  }
+  EXPECT_EQ(reload_calls_.load(), 0);
+  EXPECT_EQ(page_calls_.load(), 0);
+  // Its own origin (default port or not, any case) and no Origin at all are served.
+  for (const char* origin : {"http://127.0.0.1", "HTTP://127.0.0.1:80"}) {
+    EXPECT_EQ(Get(port, "/reload", {"Origin: " + std::string(origin), "Content-Length: 0"}, "POST")
+                  .status,
+              200)
+        << origin;
+  }
+  EXPECT_EQ(Call(port, "/reload", "POST").status, 200);
+  EXPECT_EQ(reload_calls_.load(), 3);
+  // Without a Host header nothing can match.
+  HttpReply hostless = SendRaw(port, "GET /page HTTP/1.0\r\nOrigin: http://127.0.0.1\r\n\r\n");
+  EXPECT_EQ(hostless.status, 403);
+}
+
+TEST_F(HttpServerTest, MaxRequestsAnswers503AndSparesUnlimitedRoutes) {
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> blocked_calls{0};
+  std::vector<Route> routes;
+  routes.push_back({"/block", [&](const Request&) {
+                      if (++blocked_calls == 1) {
+                        entered.set_value();
+                        released.wait();
+                      }
+                      return Response{};
+                    }});
+  routes.push_back({"/health", [](const Request&) { return Response{}; }, {"GET"}, false});
+  ServerOptions options = Local();
+  options.max_requests = 1;
+  auto server = Server::Start(options, std::move(routes), logger_);
+  ASSERT_TRUE(server.has_value()) << server.error();
+  uint16_t port = (*server)->port();
+
+  std::future<HttpReply> first =
+      std::async(std::launch::async, [port] { return Get(port, "/block"); });
+  entered.get_future().wait();  // the one request slot is taken now
+  HttpReply second = Get(port, "/block");
+  EXPECT_EQ(second.status, 503);
+  EXPECT_EQ(second.body, "too many requests in flight\n");
+  EXPECT_EQ(Get(port, "/health").status, 200);  // not limited
+  release.set_value();
+  EXPECT_EQ(first.get().status, 200);
+  EXPECT_EQ(Get(port, "/block").status, 200);  // the slot came back
+  EXPECT_EQ(blocked_calls.load(), 2);
 }
 
 TEST_F(HttpServerTest, HeadRunsGetWithoutBody) {
@@ -371,7 +434,7 @@ TEST_F(HttpServerTest, HandlerExceptionIs500AndLogged) {
 
 TEST_F(HttpServerTest, SlowClientIsDroppedAfterRequestTimeout) {
   ServerOptions options = Local();
-  options.threads = 1;
+  options.connections = 1;
   options.request_timeout = std::chrono::milliseconds(300);
   auto server = Start(options);
   ASSERT_TRUE(server.has_value()) << server.error();
@@ -415,7 +478,10 @@ TEST_F(HttpServerTest, ClientHangingUpMidResponseDoesNotHurt) {
 
 TEST_F(HttpServerTest, InvalidOptionsAreErrors) {
   ServerOptions options = Local();
-  options.threads = 0;
+  options.connections = 0;
+  EXPECT_FALSE(Start(options).has_value());
+  options = Local();
+  options.max_requests = 0;
   EXPECT_FALSE(Start(options).has_value());
   options = Local();
   options.request_timeout = std::chrono::nanoseconds(0);
