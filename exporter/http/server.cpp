@@ -275,6 +275,9 @@ struct Server::Impl {
   explicit Impl(Logger& l) : logger(l) {}
   ~Impl() {
     if (ctx == nullptr) return;
+    // A request thread waiting for a bcrypt check (seconds at a high cost) answers 401 now
+    // instead of holding up mg_stop; the check finishes on its own thread.
+    if (auth != nullptr) auth->Abandon();
     // mg_stop joins CivetWeb's threads while everything they use is still alive. Its
     // accept loop polls in 2 s slices; poking the port makes it see the stop flag
     // at once instead.
