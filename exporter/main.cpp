@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
   app.add_option("--web.max-requests", flags.http_max_requests,
-                 "Requests to /metrics, / and /probe handled at once; more get 503")
+                 "Requests to /metrics, / and /probe handled at once; more wait their turn")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   // Also how long an idle client (connected, no request yet) holds one of those connections.

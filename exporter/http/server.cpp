@@ -222,26 +222,54 @@ bool SameOrigin(std::string_view origin, std::string_view host, bool tls) {
                           without_default_port(host));
 }
 
-/// One of ServerOptions::max_requests, counted in `used` and given back when destroyed,
-/// if one was free (held()). Not copyable.
-class RequestSlot {
+/// Lets at most `max` requests in at a time and the others in their order of arrival,
+/// like a queue in front of that many threads. Thread-safe.
+class RequestGate {
  public:
-  RequestSlot(std::atomic<uint32_t>& used, uint32_t max) {
-    uint32_t n = used.load();
-    do {
-      if (n >= max) return;
-    } while (!used.compare_exchange_weak(n, n + 1));
-    used_ = &used;
+  explicit RequestGate(uint32_t max) : max_(max) {}
+  RequestGate(const RequestGate&) = delete;
+  RequestGate& operator=(const RequestGate&) = delete;
+
+  /// Waits for the caller's turn; false (not let in) once Close() was called.
+  bool Enter() {
+    std::unique_lock<std::mutex> lock(mu_);
+    // Ticket t may go in once fewer than `max` of the tickets before it are still inside.
+    const uint64_t ticket = next_ticket_++;
+    turn_.wait(lock, [&] { return closed_ || ticket < left_ + max_; });
+    return !closed_;
   }
-  RequestSlot(const RequestSlot&) = delete;
-  RequestSlot& operator=(const RequestSlot&) = delete;
-  ~RequestSlot() {
-    if (used_ != nullptr) used_->fetch_sub(1);
+  /// After a successful Enter().
+  void Leave() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++left_;
+    turn_.notify_all();
   }
-  bool held() const { return used_ != nullptr; }
+  /// Lets every waiting and later Enter() return false.
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    turn_.notify_all();
+  }
 
  private:
-  std::atomic<uint32_t>* used_ = nullptr;
+  const uint32_t max_;
+  std::mutex mu_;
+  std::condition_variable turn_;
+  uint64_t next_ticket_ = 0;  // guarded by mu_
+  uint64_t left_ = 0;         // guarded by mu_: requests that entered and left
+  bool closed_ = false;       // guarded by mu_
+};
+
+/// A turn taken from a RequestGate, given back when destroyed. Not copyable.
+class GateTurn {
+ public:
+  explicit GateTurn(RequestGate& gate) : gate_(gate) {}
+  GateTurn(const GateTurn&) = delete;
+  GateTurn& operator=(const GateTurn&) = delete;
+  ~GateTurn() { gate_.Leave(); }
+
+ private:
+  RequestGate& gate_;
 };
 
 Response TextResponse(int status, std::string body) {
@@ -278,6 +306,8 @@ struct Server::Impl {
     // A request thread waiting for a bcrypt check (seconds at a high cost) answers 401 now
     // instead of holding up mg_stop; the check finishes on its own thread.
     if (auth != nullptr) auth->Abandon();
+    // Requests waiting for a turn answer 503 instead.
+    if (gate != nullptr) gate->Close();
     // mg_stop joins CivetWeb's threads while everything they use is still alive. Its
     // accept loop polls in 2 s slices; poking the port makes it see the stop flag
     // at once instead.
@@ -309,7 +339,7 @@ struct Server::Impl {
   mg_context* ctx = nullptr;
   uint16_t port = 0;
   std::string host;
-  std::atomic<uint32_t> requests_in_flight{0};  // of limited routes, < options.max_requests
+  std::unique_ptr<RequestGate> gate;  // for limited routes: options.max_requests at a time
 
   std::mutex start_mu;
   std::condition_variable threads_started;  // signalled as threads_ready grows
@@ -321,7 +351,7 @@ struct Server::Impl {
   int Handle(mg_connection* conn);
   void Send(mg_connection* conn, const Request& request, const Response& response, bool head);
   std::optional<Response> ReadBody(mg_connection* conn, std::string& body);
-  Response Dispatch(const Request& request, std::optional<RequestSlot>& slot);
+  Response Dispatch(const Request& request, std::optional<GateTurn>& turn);
   void Log(const char* message);
 
   static int OnBeginRequest(mg_connection* conn);
@@ -427,7 +457,7 @@ std::optional<Response> Server::Impl::ReadBody(mg_connection* conn, std::string&
   return std::nullopt;
 }
 
-Response Server::Impl::Dispatch(const Request& request, std::optional<RequestSlot>& slot) {
+Response Server::Impl::Dispatch(const Request& request, std::optional<GateTurn>& turn) {
   auto route = routes.find(request.path);
   if (route == routes.end()) return TextResponse(404, "404 page not found\n");
   const RouteEntry& entry = route->second;
@@ -439,8 +469,8 @@ Response Server::Impl::Dispatch(const Request& request, std::optional<RequestSlo
     return r;
   }
   if (entry.limited) {
-    slot.emplace(requests_in_flight, options.max_requests);
-    if (!slot->held()) return TextResponse(503, "too many requests in flight\n");
+    if (!gate->Enter()) return TextResponse(503, "server shutting down\n");
+    turn.emplace(*gate);
   }
   try {
     return entry.handler(request);
@@ -467,7 +497,7 @@ int Server::Impl::Handle(mg_connection* conn) {
 
   Response response;
   // Held from the handler's start until its answer is sent (a streamed body is made in Send).
-  std::optional<RequestSlot> slot;
+  std::optional<GateTurn> turn;
   const char* origin = mg_get_header(conn, "Origin");
   const char* host = mg_get_header(conn, "Host");
   const bool foreign =
@@ -490,7 +520,7 @@ int Server::Impl::Handle(mg_connection* conn) {
     response = std::move(*error);
     mg_disable_connection_keep_alive(conn);
   } else {
-    response = Dispatch(request, slot);
+    response = Dispatch(request, turn);
   }
   if (response.status < 100 || response.status > 599) {
     logger.Error("http handler returned an invalid status",
@@ -593,6 +623,7 @@ Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions
   if (options.max_requests < 1) {
     return MakeUnexpected(std::string("http max requests must be at least 1"));
   }
+  impl->gate = std::make_unique<RequestGate>(options.max_requests);
   auto timeout_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.request_timeout);
   if (timeout_ms.count() < 1)
     return MakeUnexpected(std::string("http request timeout must be at least 1ms"));

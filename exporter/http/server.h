@@ -69,8 +69,9 @@ struct ServerOptions {
   /// kernel's accept queue.
   uint32_t connections = 512;
   /// Requests of `limited` routes whose handlers run (and whose answers are sent) at once;
-  /// one more is answered 503 at once. Bounds the memory and CPU of concurrent scrapes.
-  uint32_t max_requests = 40;
+  /// the others wait their turn in order of arrival. Bounds the memory and CPU of
+  /// concurrent scrapes, and a burst of them is served a few at a time, not all slowly.
+  uint32_t max_requests = 8;
   /// CivetWeb's request_timeout_ms: the longest wait for a whole request head (counted from
   /// the connection's start, however slowly it trickles in), and for progress on each read of
   /// a body or write of an answer.

@@ -100,6 +100,25 @@ class HttpServerTest : public ::testing::Test {
   static HttpReply Call(uint16_t port, const std::string& path, const std::string& method) {
     return Get(port, path, {"Content-Length: 0"}, method);
   }
+  // /block's first call waits until release_ is set; /health does not wait for a turn.
+  Expected<std::unique_ptr<Server>, std::string> StartGated(uint32_t max_requests) {
+    std::vector<Route> routes;
+    routes.push_back({"/block", [this](const Request&) {
+                        if (++blocked_calls_ == 1) {
+                          entered_.set_value();
+                          released_.wait();
+                        }
+                        return Response{};
+                      }});
+    routes.push_back({"/health", [](const Request&) { return Response{}; }, {"GET"}, false});
+    ServerOptions options = Local();
+    options.max_requests = max_requests;
+    return Server::Start(options, std::move(routes), logger_);
+  }
+  std::promise<void> entered_;
+  std::promise<void> release_;
+  std::shared_future<void> released_ = release_.get_future().share();
+  std::atomic<int> blocked_calls_{0};
   std::atomic<int> page_calls_{0};
   std::atomic<int> reload_calls_{0};
   std::ostringstream log_;
@@ -232,37 +251,41 @@ TEST_F(HttpServerTest, CrossOriginRequestsAreRefused) {
   EXPECT_EQ(hostless.status, 403);
 }
 
-TEST_F(HttpServerTest, MaxRequestsAnswers503AndSparesUnlimitedRoutes) {
-  std::promise<void> entered;
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<int> blocked_calls{0};
-  std::vector<Route> routes;
-  routes.push_back({"/block", [&](const Request&) {
-                      if (++blocked_calls == 1) {
-                        entered.set_value();
-                        released.wait();
-                      }
-                      return Response{};
-                    }});
-  routes.push_back({"/health", [](const Request&) { return Response{}; }, {"GET"}, false});
-  ServerOptions options = Local();
-  options.max_requests = 1;
-  auto server = Server::Start(options, std::move(routes), logger_);
+TEST_F(HttpServerTest, RequestsBeyondMaxRequestsWaitTheirTurn) {
+  auto server = StartGated(1);
   ASSERT_TRUE(server.has_value()) << server.error();
   uint16_t port = (*server)->port();
-
-  std::future<HttpReply> first =
-      std::async(std::launch::async, [port] { return Get(port, "/block"); });
-  entered.get_future().wait();  // the one request slot is taken now
-  HttpReply second = Get(port, "/block");
-  EXPECT_EQ(second.status, 503);
-  EXPECT_EQ(second.body, "too many requests in flight\n");
-  EXPECT_EQ(Get(port, "/health").status, 200);  // not limited
-  release.set_value();
+  auto first = std::async(std::launch::async, [port] { return Get(port, "/block"); });
+  entered_.get_future().wait();  // the one turn is taken now
+  auto second = std::async(std::launch::async, [port] { return Get(port, "/block"); });
+  EXPECT_EQ(Get(port, "/health").status, 200);  // not limited: answered meanwhile
+  EXPECT_EQ(second.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  EXPECT_EQ(blocked_calls_.load(), 1);
+  release_.set_value();
   EXPECT_EQ(first.get().status, 200);
-  EXPECT_EQ(Get(port, "/block").status, 200);  // the slot came back
-  EXPECT_EQ(blocked_calls.load(), 2);
+  EXPECT_EQ(second.get().status, 200);
+  EXPECT_EQ(blocked_calls_.load(), 2);
+}
+
+TEST_F(HttpServerTest, StoppingAnswersWaitingRequests503) {
+  auto server = StartGated(1);
+  ASSERT_TRUE(server.has_value()) << server.error();
+  uint16_t port = (*server)->port();
+  auto first = std::async(std::launch::async, [port] { return Get(port, "/block"); });
+  entered_.get_future().wait();
+  auto second = std::async(std::launch::async, [port] { return Get(port, "/block"); });
+  // Wait until the second request is queued at the gate (its connection is being served).
+  EXPECT_EQ(second.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  // The server stops while /block holds the turn: the waiting request is let go at once
+  // (CivetWeb sends nothing more once stopping, so the client just sees the connection
+  // close), and its handler never runs.
+  auto stopped = std::async(std::launch::async, [&server] { server->reset(); });
+  ASSERT_EQ(second.wait_for(std::chrono::seconds(3)), std::future_status::ready);
+  EXPECT_NE(second.get().status, 200);
+  release_.set_value();
+  stopped.get();
+  first.get();
+  EXPECT_EQ(blocked_calls_.load(), 1);
 }
 
 TEST_F(HttpServerTest, HeadRunsGetWithoutBody) {
