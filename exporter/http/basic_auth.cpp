@@ -14,27 +14,7 @@
 #include <utility>
 
 namespace ping_exporter::http {
-
-struct BasicAuth::Runs {
-  std::mutex bcrypt_mu;              // one bcrypt run at a time
-  std::mutex mu;                     // guards `abandoned` and every job's result
-  std::condition_variable finished;  // a run finished, or Abandon()
-  bool abandoned = false;
-};
-
 namespace {
-
-// One run's inputs and result, shared by the caller and the bcrypt thread.
-struct BcryptJob {
-  BcryptJob(std::string_view p, std::string h) : password(p), hash(std::move(h)) {}
-  BcryptJob(const BcryptJob&) = delete;
-  BcryptJob& operator=(const BcryptJob&) = delete;
-  ~BcryptJob() { OPENSSL_cleanse(password.data(), password.size()); }
-  std::string password;
-  const std::string hash;
-  bool done = false;   // guarded by Runs::mu
-  bool match = false;  // guarded by Runs::mu
-};
 
 std::string_view TrimSpaces(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -72,7 +52,26 @@ std::string CacheKey(std::string_view user, std::string_view password, std::stri
   return std::string(reinterpret_cast<const char*>(digest.data()), len);
 }
 
+// One run's inputs and result, shared by the caller and the bcrypt thread.
+struct BcryptJob {
+  BcryptJob(std::string_view p, std::string h) : password(p), hash(std::move(h)) {}
+  BcryptJob(const BcryptJob&) = delete;
+  BcryptJob& operator=(const BcryptJob&) = delete;
+  ~BcryptJob() { OPENSSL_cleanse(password.data(), password.size()); }
+  std::string password;
+  const std::string hash;
+  bool done = false;   // guarded by Runs::mu
+  bool match = false;  // guarded by Runs::mu
+};
+
 }  // namespace
+
+struct BasicAuth::Runs {
+  std::mutex bcrypt_mu;              // one bcrypt run at a time
+  std::mutex mu;                     // guards `abandoned` and every job's result
+  std::condition_variable finished;  // a run finished, or Abandon()
+  bool abandoned = false;
+};
 
 std::optional<std::string> Base64Decode(std::string_view text) {
   if (text.size() % 4 != 0) return std::nullopt;
