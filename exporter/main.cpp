@@ -44,8 +44,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   // Also how long an idle client (connected, no request yet) holds one of those connections.
   app.add_option("--web.request-timeout", flags.http_request_timeout,
-                 "Longest wait for a client's whole request head or body, or for progress "
-                 "writing the answer")
+                 "Longest wait for a client's whole request head, or for progress reading its "
+                 "body or writing the answer")
       ->capture_default_str()
       ->check(pe::app::CheckRequestTimeout);
   app.add_flag("--web.enable-lifecycle", flags.enable_lifecycle,
