@@ -68,9 +68,11 @@ struct ServerOptions {
   /// a free one as long as fewer than this many are held. Further connections wait in the
   /// kernel's accept queue.
   uint32_t connections = 512;
-  /// Requests of `limited` routes whose handlers run (and whose answers are sent) at once;
-  /// the others wait their turn in order of arrival. Bounds the memory and CPU of
-  /// concurrent scrapes, and a burst of them is served a few at a time, not all slowly.
+  /// Requests of `limited` routes handled at once: their handlers run, and their answers
+  /// are sent, on this many threads of the server's own ("http-request"), in order of
+  /// arrival; the connection threads only hand requests over and wait. Bounds the memory
+  /// and CPU of concurrent scrapes (a burst is served a few at a time, not all slowly),
+  /// and keeps what making a page touches (stack, malloc caches) to these few threads.
   uint32_t max_requests = 8;
   /// CivetWeb's request_timeout_ms: the longest wait for a whole request head (counted from
   /// the connection's start, however slowly it trickles in), and for progress on each read of

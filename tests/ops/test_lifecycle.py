@@ -13,6 +13,8 @@ from typing import Optional
 from lib.exporter import Exporter, http_get
 from ops_helpers import loopback_config, thread_priorities
 
+REQUEST_THREADS: int = 8  # --web.max-requests default
+
 def _post(exp: Exporter, path: str = "/-/reload", *, method: str = "POST",
           origin: Optional[str] = None):
     headers = {"Content-Length": "0"}
@@ -61,21 +63,24 @@ def test_enabled_reload_is_post_only_and_same_origin_only() -> None:
 
 
 def _assert_probers_keep_their_priority(exp: Exporter, connections: int, when: str) -> None:
-    """Every thread but CivetWeb's and the status sampler's runs at the main thread's nice
+    """Every thread but the HTTP ones and the status sampler runs at the main thread's nice
     value and SCHED_OTHER. Threads inherit their creator's priority and name, so probers
-    started from an HTTP thread would show up as extra civetweb-worker threads, lowered."""
+    started from an HTTP thread would show up as extra civetweb-worker or http-request
+    threads, lowered."""
     threads = thread_priorities(exp.pid)
     base = os.getpriority(os.PRIO_PROCESS, exp.pid)  # the main thread's
     http = min(base + 5, 19), os.SCHED_BATCH
     sampler = min(base + 10, 19), os.SCHED_BATCH
     assert threads.get("civetweb-worker") == [http] * connections, (when, threads)
     assert threads.get("civetweb-master") == [http], (when, threads)
+    assert threads.get("http-request") == [http] * REQUEST_THREADS, (when, threads)
     ours = threads.get("ping_exporter", [])
     # main, the engine's refresher, the reloader and 2 probers at least
     assert ours.count((base, os.SCHED_OTHER)) >= 5, (when, threads)
     assert all(t in ((base, os.SCHED_OTHER), sampler) for t in ours), (when, threads)
     assert ours.count(sampler) <= 1, (when, threads)
-    assert set(threads) == {"civetweb-worker", "civetweb-master", "ping_exporter"}, threads
+    assert set(threads) == {"civetweb-worker", "civetweb-master", "http-request",
+                            "ping_exporter"}, threads
 
 
 def test_probers_keep_their_priority_after_http_and_sighup_reloads() -> None:
