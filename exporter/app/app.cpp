@@ -113,14 +113,16 @@ int Run(const Options& o, Logger& log) {
 
   http::ServerOptions so;
   so.listen_address = o.listen_address;
-  so.threads = o.http_threads;
+  so.connections = o.http_connections;
+  so.max_requests = o.http_max_requests;
   so.request_timeout = *ParseDuration(o.http_request_timeout);
   so.web_config_file = o.web_config_file;
   auto routes = MakeRoutes({{engine, self, *probe_counters},
                             std::move(page),
                             &history,
                             ondemand::MakeProbeHandler(std::move(po), log),
-                            reloader});
+                            reloader,
+                            o.enable_lifecycle});
   auto server = http::Server::Start(so, std::move(routes), log);
   if (!server) {
     log.Error("cannot start HTTP server",

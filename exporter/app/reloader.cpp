@@ -2,7 +2,6 @@
 
 #include <malloc.h>
 
-#include <thread>
 #include <utility>
 
 #include "app/wall_clock.h"
@@ -15,10 +14,45 @@ config::ParseResult LoadConfig(const std::string& file) {
 
 Reloader::Reloader(std::string config_file, planning::Engine& engine, metrics::SelfMetrics& self,
                    Logger& log)
-    : config_file_(std::move(config_file)), engine_(engine), self_(self), log_(log) {}
+    : config_file_(std::move(config_file)),
+      engine_(engine),
+      self_(self),
+      log_(log),
+      thread_([this] { Loop(); }) {}
+
+Reloader::~Reloader() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
 
 std::string Reloader::Reload() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t mine = ++requested_;
+  cv_.notify_all();
+  cv_.wait(lock, [&] { return completed_ >= mine || stopping_; });
+  return completed_ >= mine ? last_error_ : "the exporter is shutting down";
+}
+
+void Reloader::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stopping_ || requested_ > completed_; });
+    if (stopping_) return;
+    const uint64_t serving = requested_;
+    lock.unlock();
+    std::string error = ReloadHere();
+    lock.lock();
+    completed_ = serving;
+    last_error_ = std::move(error);
+    cv_.notify_all();
+  }
+}
+
+std::string Reloader::ReloadHere() {
   config::ParseResult next = LoadConfig(config_file_);
   std::string error;
   if (!next) {
@@ -35,12 +69,6 @@ std::string Reloader::Reload() {
   } else {
     log_.Error("reload refused, keeping the running configuration", {{"error", error}});
   }
-  return error;
-}
-
-std::string Reloader::ReloadOnOwnThread() {
-  std::string error;
-  std::thread([&] { error = Reload(); }).join();
   return error;
 }
 

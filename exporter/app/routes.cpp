@@ -32,9 +32,14 @@ http::Response Healthy() {
   return r;
 }
 
-http::Response Reload(Reloader& reloader) {
+http::Response Reload(Reloader& reloader, bool enabled) {
   http::Response r;
-  std::string error = reloader.ReloadOnOwnThread();
+  if (!enabled) {
+    r.status = 403;
+    r.body = "Lifecycle API is not enabled.\n";  // Prometheus' answer, word for word
+    return r;
+  }
+  std::string error = reloader.Reload();
   if (!error.empty()) {
     r.status = 500;
     r.body = "reload failed: " + error + "\n";
@@ -81,11 +86,15 @@ std::vector<http::Route> MakeRoutes(RouteSources sources) {
       {s->page.telemetry_path, [s](const http::Request&) { return Metrics(s->metrics); }});
   routes.push_back({"/", [s](const http::Request&) { return StatusPage(*s); }});
   routes.push_back({"/probe", s->probe});
-  routes.push_back({"/-/healthy", [](const http::Request&) { return Healthy(); }});
-  routes.push_back(
-      {"/-/ready", [s](const http::Request&) { return Readiness(s->metrics.engine); }});
-  routes.push_back(
-      {"/-/reload", [s](const http::Request&) { return Reload(s->reloader); }, {"POST", "PUT"}});
+  routes.push_back({"/-/healthy", [](const http::Request&) { return Healthy(); }, {"GET"}, false});
+  routes.push_back({"/-/ready",
+                    [s](const http::Request&) { return Readiness(s->metrics.engine); },
+                    {"GET"},
+                    false});
+  routes.push_back({"/-/reload",
+                    [s](const http::Request&) { return Reload(s->reloader, s->enable_lifecycle); },
+                    {"POST"},
+                    false});
   return routes;
 }
 

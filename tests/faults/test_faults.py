@@ -590,7 +590,7 @@ def test_sighup_storm(loopback2000: tuple[NetNs, Exporter]) -> None:
 def test_invalid_config_by_post_reload_keeps_running(exporter_bin: str, netns: NetNs,
                                                      broken: str) -> None:
     config = {"defaults": FAST, "targets": [{"hosts": ["127.0.0.1"]}]}
-    with Exporter(config, netns=netns) as exp:
+    with Exporter(config, netns=netns, extra_args=["--web.enable-lifecycle"]) as exp:
         _wait_rounds(exp, ["127.0.0.1"], 1, 10)
         exp.write_config(broken)
         try:

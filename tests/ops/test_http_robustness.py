@@ -20,7 +20,7 @@ import pytest
 
 from lib.exporter import Exporter, http_get, run_cli, wait_until
 from ops_helpers import (LOOPBACK_CONFIG, RawResponse, loopback_config, raw_request,
-                         split_address)
+                         split_address, thread_priorities)
 
 CLOSED = None  # expectation: no status line, the server just hangs up
 
@@ -360,25 +360,12 @@ def test_concurrent_scrapes_during_reloads() -> None:
         assert "ThreadSanitizer" not in exp.stderr_text(), exp.stderr_text()[-4000:]
 
 
-def _thread_priorities(pid: int) -> dict[str, list[tuple[int, int]]]:
-    """(nice, policy) of every thread of `pid`, by thread name."""
-    out: dict[str, list[tuple[int, int]]] = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{tid}/comm", encoding="utf-8") as f:
-            name = f.read().strip()
-        with open(f"/proc/{pid}/task/{tid}/stat", encoding="utf-8") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        # Fields 19 and 41 of stat: nice and scheduling policy.
-        out.setdefault(name, []).append((int(fields[16]), int(fields[38])))
-    return out
-
-
 def test_http_threads_yield_to_the_probers(exporter: Exporter) -> None:
     """A 200 MB scrape must not delay echo requests: CivetWeb's threads run 5 nice levels
     below the process and as SCHED_BATCH (no wake-up preemption); the probers keep the
     process's own priority and policy."""
     exporter.get("/metrics")  # every HTTP thread has started by now
-    threads = _thread_priorities(exporter.pid)
+    threads = thread_priorities(exporter.pid)
     base = os.getpriority(os.PRIO_PROCESS, exporter.pid)  # the main thread's
     http = threads.get("civetweb-worker", []) + threads.get("civetweb-master", [])
     assert http, f"no CivetWeb threads found: {threads}"

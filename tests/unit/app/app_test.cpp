@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "app/exposition.h"
@@ -78,8 +79,31 @@ TEST_F(AppTest, InvalidReloadKeepsRunningAndIsRecorded) {
   EXPECT_NE(log_text_.str().find("reload refused, keeping the running configuration"),
             std::string::npos)
       << log_text_.str();
-  // The HTTP variant runs the same protocol on its own thread.
-  EXPECT_EQ(reloader.ReloadOnOwnThread(), error);
+}
+
+TEST_F(AppTest, ConcurrentReloadsAllGetAnAnswer) {
+  Reloader reloader(kMissingConfig, engine_, self_, log_);
+  constexpr int kCallers = 8;
+  std::vector<std::string> errors(kCallers);
+  {
+    std::vector<std::jthread> callers;
+    for (int i = 0; i < kCallers; ++i) {
+      callers.emplace_back([&, i] { errors[static_cast<size_t>(i)] = reloader.Reload(); });
+    }
+  }
+  for (const std::string& error : errors) {
+    EXPECT_NE(error.find(kMissingConfig), std::string::npos) << error;
+  }
+  // Callers that arrive while a reload runs share the next one: at least one reload ran,
+  // never more than one per caller.
+  std::string log = log_text_.str();
+  size_t refused = 0;
+  for (size_t at = log.find("reload refused"); at != std::string::npos;
+       at = log.find("reload refused", at + 1)) {
+    ++refused;
+  }
+  EXPECT_GE(refused, 1u) << log;
+  EXPECT_LE(refused, static_cast<size_t>(kCallers)) << log;
 }
 
 TEST_F(AppTest, ValidReloadAppliesTheConfig) {
@@ -121,13 +145,31 @@ TEST_F(AppTest, RouteTableDeclaresPathsAndMethods) {
                                                                  {"/probe", {"GET"}},
                                                                  {"/-/healthy", {"GET"}},
                                                                  {"/-/ready", {"GET"}},
-                                                                 {"/-/reload", {"POST", "PUT"}}}));
+                                                                 {"/-/reload", {"POST"}}}));
+  std::vector<std::string> unlimited;
+  for (const http::Route& r : routes) {
+    if (!r.limited) unlimited.push_back(r.path);
+  }
+  EXPECT_EQ(unlimited, (std::vector<std::string>{"/-/healthy", "/-/ready", "/-/reload"}));
   http::Request post;
   post.method = "POST";
-  http::Response reload = routes.back().handler(post);
+  // Without --web.enable-lifecycle, Prometheus' answer and no reload.
+  http::Response refused = routes.back().handler(post);
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(refused.body, "Lifecycle API is not enabled.\n");
+  EXPECT_EQ(log_text_.str().find("reload refused"), std::string::npos) << log_text_.str();
+  EXPECT_EQ(routes[3].handler(http::Request{}).body, "Healthy\n");
+
+  // With it, the reload runs (and fails here: the file is missing).
+  std::vector<http::Route> enabled = MakeRoutes({{engine_, self_, probe_counters_},
+                                                 {"1.2.3", "/m", "test", ""},
+                                                 &history,
+                                                 probe,
+                                                 reloader,
+                                                 true});
+  http::Response reload = enabled.back().handler(post);
   EXPECT_EQ(reload.status, 500);
   EXPECT_EQ(reload.body.rfind("reload failed: ", 0), 0u) << reload.body;
-  EXPECT_EQ(routes[3].handler(http::Request{}).body, "Healthy\n");
 }
 
 TEST_F(AppTest, NotReadyBeforeAConfigurationIsApplied) {
