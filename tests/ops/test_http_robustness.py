@@ -202,13 +202,21 @@ def test_nul_in_path_is_not_the_status_page(exporter: Exporter) -> None:
 # -- idle clients ----------------------------------------------------------------------------------
 # CivetWeb gives each accepted connection a thread until its request head arrives or
 # --web.request-timeout passes (1.15 has no separate, shorter head timeout), so N clients that
-# connect and send nothing hold all N threads (--web.max-requests) for that long.
-HTTP_THREADS: int = 8  # --web.max-requests default
+# connect and send nothing hold all N connection threads (--web.max-connections) for that long.
+# These tests run with few connection threads to show that bound; tests/ops/test_http_abuse.py
+# shows the default (512) riding out 250 idle and 50 trickling clients.
+HTTP_THREADS: int = 8  # --web.max-connections in these tests
 REQUEST_TIMEOUT_S: float = 5.0  # --web.request-timeout default
 
 
 def _fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+@pytest.fixture(scope="module")
+def few_threads() -> Iterator[Exporter]:
+    with Exporter(LOOPBACK_CONFIG, extra_args=[f"--web.max-connections={HTTP_THREADS}"]) as exp:
+        yield exp
 
 
 @contextlib.contextmanager
@@ -237,9 +245,10 @@ def report(capsys: pytest.CaptureFixture, text: str) -> None:
 
 
 @pytest.mark.time_limit(30)
-def test_idle_clients_below_the_thread_count(exporter: Exporter,
+def test_idle_clients_below_the_thread_count(few_threads: Exporter,
                                              capsys: pytest.CaptureFixture) -> None:
     """N-1 idle connections leave a thread free: scrapes are answered at once."""
+    exporter = few_threads
     fds0 = _fds(exporter.pid)
     with idle_clients(exporter, HTTP_THREADS - 1):
         took = [timed_scrape(exporter, 5) for _ in range(3)]
@@ -251,10 +260,11 @@ def test_idle_clients_below_the_thread_count(exporter: Exporter,
 
 @pytest.mark.time_limit(40)
 def test_idle_clients_on_every_thread_are_bounded_by_the_request_timeout(
-        exporter: Exporter, capsys: pytest.CaptureFixture) -> None:
+        few_threads: Exporter, capsys: pytest.CaptureFixture) -> None:
     """N idle connections (N = threads): the scrape behind them waits for the first of them to
     time out, and is answered within the default request timeout + 2 s; the server drops the
     idle connections by then, and the next scrape is immediate."""
+    exporter = few_threads
     fds0 = _fds(exporter.pid)
     bound = REQUEST_TIMEOUT_S + 2
     with idle_clients(exporter, HTTP_THREADS) as socks:
@@ -278,7 +288,7 @@ def test_request_timeout_flag_sets_the_bound(capsys: pytest.CaptureFixture) -> N
     """--web.request-timeout=1s with 4 threads: 4 idle clients delay a scrape by at most
     1 s + 2 s, 8 of them (two waves) by at most 2 x 1 s + 2 s."""
     with Exporter(LOOPBACK_CONFIG,
-                  extra_args=["--web.request-timeout=1s", "--web.max-requests=4"]) as exp:
+                  extra_args=["--web.request-timeout=1s", "--web.max-connections=4"]) as exp:
         figures = []
         fds0 = _fds(exp.pid)
         for idle, bound in ((3, 1.0), (4, 1.0 + 2), (8, 2 * 1.0 + 2)):
