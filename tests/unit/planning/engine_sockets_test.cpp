@@ -185,6 +185,31 @@ TEST(WorkerTest, ReloadKeepsCountersOfUnchangedTargets) {
       std::chrono::seconds(5)));
 }
 
+TEST(WorkerTest, TargetsWithoutARecentRoundAreStale) {
+  if (!IsRoot()) GTEST_SKIP() << "raw sockets need root or CAP_NET_RAW";
+  std::ostringstream logs;
+  Logger log(logs, LogLevel::kInfo, LogFormat::kLogfmt);
+  config::Config c = LoopbackConfig(2, false);
+  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, c.rtt_buckets, log);
+  ASSERT_TRUE(engine.Apply(c));
+  EXPECT_TRUE(engine.StaleTargets(1e12).empty()) << "no round yet: not stale";
+  // Four rounds of two targets 200 ms apart: each has completed one.
+  ASSERT_TRUE(WaitFor([&] { return engine.rounds_completed() >= 4; }, std::chrono::seconds(5)));
+  engine.Stop();
+  double last = 0;
+  metrics::TargetCounters counters;
+  for (const metrics::TargetEntry& e : *engine.store().Current()) {
+    e.stats->ReadCounters(&counters);
+    ASSERT_TRUE(counters.has_round);
+    last = std::max(last, counters.last_round_time);
+  }
+  // Three 200 ms intervals are less than the 10 s floor.
+  EXPECT_TRUE(engine.StaleTargets(last + 9.5).empty());
+  std::vector<metrics::TargetEntry> stale = engine.StaleTargets(last + 10.5);
+  ASSERT_EQ(stale.size(), 2u);
+  EXPECT_EQ(stale[0].info->name, "127.0.1.1");
+}
+
 }  // namespace
 }  // namespace ping_exporter::planning
 
@@ -230,6 +255,82 @@ TEST(EngineTest, TargetFileChangesApplyWithoutReload) {
   engine.RenderStatus(&status);
   EXPECT_NE(status.find("ping_exporter_target_file_ok{file=\"file-1\""), std::string::npos);
   EXPECT_NE(status.find("\"} 0\n"), std::string::npos) << status;
+  engine.Stop();
+}
+
+// Replaces `path` the way editors do, so the watcher never sees it half written.
+void Replace(const std::string& path, const std::string& text) {
+  std::ofstream(path + ".new") << text;
+  std::filesystem::rename(path + ".new", path);
+}
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(EngineTest, TargetFileProblemsAreLoggedOncePerChange) {
+  if (geteuid() != 0) GTEST_SKIP() << "raw sockets need root or CAP_NET_RAW";
+  test_util::TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  std::string path = dir.Write("hosts.txt", "127.0.4.1\n");
+  std::ostringstream logs;
+  Logger log(logs, LogLevel::kInfo, LogFormat::kLogfmt);
+  config::Config c;
+  c.workers = 1;
+  c.rtt_buckets = config::DefaultRttBuckets();
+  config::TargetFile f;
+  f.name = "file-1";
+  f.path = path;
+  c.target_files.push_back(f);
+  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, c.rtt_buckets, log);
+  ASSERT_TRUE(engine.Apply(c));
+  EXPECT_TRUE(engine.FailingFiles().empty());
+  const std::string bad = "target file unusable";
+
+  // Goes bad: one line with where, what and the offending text; re-reads and a reload
+  // with the same error say nothing more.
+  Replace(path, "127.0.4.1\n127.0.4.2\nnot a host!\n");
+  engine.Refresh();
+  engine.Refresh();
+  ASSERT_TRUE(engine.Apply(c));
+  EXPECT_EQ(Count(logs.str(), bad), 1u) << logs.str();
+  EXPECT_NE(logs.str().find("level=error msg=\"" + bad + ", keeping its last good content\" " +
+                            "file=file-1 error=\"" + path + ":3:1: \\\"not a host!\\\" is not"),
+            std::string::npos)
+      << logs.str();
+  EXPECT_NE(logs.str().find("text=\"not a host!\" targets=1\n"), std::string::npos) << logs.str();
+  std::vector<targets::TargetFileStatus> failing = engine.FailingFiles();
+  ASSERT_EQ(failing.size(), 1u);
+  EXPECT_EQ(failing[0].name, "file-1");
+  EXPECT_EQ(failing[0].target_count, 1u);
+  EXPECT_TRUE(failing[0].failing_since);
+
+  // Another error: another line, however long the offending text, bounded.
+  Replace(path, "127.0.4.1\n" + std::string(100000, 'x') + "!\n");
+  engine.Refresh();
+  EXPECT_EQ(Count(logs.str(), bad), 2u) << logs.str();
+  std::istringstream lines(logs.str());
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_LT(line.size(), path.size() + 400) << line;
+  }
+
+  // Unreadable: reported without quoting anything.
+  std::filesystem::rename(path, path + ".away");
+  engine.Refresh();
+  EXPECT_EQ(Count(logs.str(), bad), 3u) << logs.str();
+  std::string last = logs.str().substr(logs.str().rfind("level="));
+  EXPECT_NE(last.find("cannot read: No such file or directory"), std::string::npos) << last;
+  EXPECT_EQ(last.find("text="), std::string::npos) << last;
+
+  // Good again: one line, and no problem left.
+  Replace(path, "127.0.4.3\n");
+  engine.Refresh();
+  engine.Refresh();
+  EXPECT_EQ(Count(logs.str(), "target file usable again"), 1u) << logs.str();
+  EXPECT_EQ(Count(logs.str(), bad), 3u) << logs.str();
+  EXPECT_TRUE(engine.FailingFiles().empty());
   engine.Stop();
 }
 
