@@ -2,6 +2,7 @@
 // The reload protocol, one for SIGHUP and POST /-/reload.
 
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/log.h"
@@ -33,12 +34,23 @@ class Reloader {
   /// for toml++ unwinding a parse error.
   std::string ReloadOnOwnThread();
 
+  /// A refused reload: when (wall clock, seconds since the epoch) and why.
+  struct Failure {
+    double time = 0;
+    std::string error;
+  };
+  /// The latest reload if it was refused, so the running configuration is older
+  /// than the file; nullopt once one succeeds. Does not wait for a running reload.
+  std::optional<Failure> LastFailure() const;
+
  private:
   const std::string config_file_;
   planning::Engine& engine_;
   metrics::SelfMetrics& self_;
   Logger& log_;
-  std::mutex mu_;  // serialises reloads
+  std::mutex mu_;                  // serialises reloads
+  mutable std::mutex failure_mu_;  // guards failure_ only
+  std::optional<Failure> failure_;
 };
 
 }  // namespace ping_exporter::app
