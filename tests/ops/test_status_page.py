@@ -1,6 +1,8 @@
 """The status page "/" in a real browser: headless Chromium renders it from an exporter running
 in its own namespace (so one loopback target can be made dead and one lossy), the DOM must hold
-one row and one <svg> graph per target, and the screenshot must show something."""
+one row and one <svg> graph per target, and the screenshot must show something. Its problems
+section lists a broken target file, a refused reload and a name that does not resolve, and
+says "No problems" once they are fixed."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import html.parser
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from typing import Iterator
@@ -28,7 +31,8 @@ CHROMIUM_FLAGS: list[str] = [
 
 
 class _PageParser(html.parser.HTMLParser):
-    """Collects rows (class "target ...") with their cell texts and the <svg>s inside them."""
+    """Collects rows (class "target ...") with their cell texts and the <svg>s inside them, and
+    the problems: rows of each problem table by its id, and whether "No problems" is shown."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -37,10 +41,24 @@ class _PageParser(html.parser.HTMLParser):
         self._cell: list[str] | None = None
         self.svgs: int = 0
         self.scripts: int = 0
+        self.problems: dict[str, list[list[str]]] = {}
+        self.more: dict[str, int] = {}
+        self.no_problems: bool = False
+        self._table: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
-        if tag == "tr" and (a.get("class") or "").startswith("target "):
+        if tag == "table" and (a.get("id") or "").startswith("problem-"):
+            self._table = a["id"]
+            self.problems[self._table] = []
+        elif tag == "tr" and self._table is not None and a.get("class") == "problem":
+            self._row = {"cells": []}
+            self.problems[self._table].append(self._row["cells"])
+        elif tag == "tr" and self._table is not None and a.get("class") == "more":
+            self.more[self._table] = self.more.get(self._table, 0) + 1
+        elif tag == "p" and a.get("id") == "no-problems":
+            self.no_problems = True
+        elif tag == "tr" and (a.get("class") or "").startswith("target "):
             self._row = {"state": a["class"].split()[1], "cells": [], "svgs": 0, "loss": 0,
                          "rtt": 0}
             self.rows.append(self._row)
@@ -62,6 +80,8 @@ class _PageParser(html.parser.HTMLParser):
             self._cell = None
         elif tag == "tr":
             self._row = None
+        elif tag == "table":
+            self._table = None
 
     def handle_data(self, data: str) -> None:
         if self._cell is not None:
@@ -127,6 +147,8 @@ def test_status_page_in_headless_chromium(status_exporter: tuple[NetNs, Exporter
         dead_row = next(r for r in page.rows if r["cells"][0] == DEAD)
         assert dead_row["cells"][5] == "100%"  # loss column
         assert re.fullmatch(r"\d+s ago", dead_row["cells"][3]), dead_row["cells"]  # since
+        # A dead and a lossy host are the targets' business, not the exporter's problems.
+        assert page.no_problems and page.problems == {}, page.problems
 
         shot = os.path.join(work, "out.png")
         res = chromium(ns, [f"--screenshot={shot}", "--window-size=1200,800",
@@ -154,3 +176,57 @@ def test_status_page_answers_get_only() -> None:
             assert resp.status == 405, method
             assert resp.headers.get("allow") == "GET, HEAD"
         assert exp.get("/nope").status == 404
+
+
+@pytest.mark.slow
+@pytest.mark.time_limit(120)
+def test_status_page_lists_problems_until_they_are_fixed(tmp_path) -> None:
+    if shutil.which("chromium") is None:
+        pytest.skip("chromium not installed")
+    require_netns_support()
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("127.0.0.2\n127.0.0.3\n")
+    os.chmod(tmp_path, 0o755)
+    config = loopback_config(["127.0.0.1", "nothing.invalid"])
+    config["target_files"] = [{"name": "edge", "path": str(hosts)}]
+    with NetNs("pe-ops-") as ns, Exporter(config, netns=ns) as exp:
+        # Broken at run time (replaced whole, as editors do), and a reload refused.
+        (tmp_path / "new.txt").write_text("127.0.0.2\nnot <a> host\n")
+        os.replace(tmp_path / "new.txt", hosts)
+        with open(exp.config_path, "a", encoding="utf-8") as f:
+            f.write("interval = \n")
+        exp.proc.send_signal(signal.SIGHUP)
+
+        def all_listed() -> bool:
+            page = parse_page(exp.get("/").text)
+            return all(page.problems.get(t) for t in ("problem-files", "problem-reload",
+                                                      "problem-names"))
+
+        wait_until(all_listed, 15, interval=0.2, message="three kinds of problem on the page")
+        with tempfile.TemporaryDirectory(prefix="pe-chromium-") as work:
+            dom = chromium(ns, ["--dump-dom", f"http://{exp.address}/"], work)
+        assert dom.returncode == 0, dom.stderr.decode(errors="replace")[-2000:]
+        page = parse_page(dom.stdout.decode("utf-8"))
+        assert not page.no_problems
+        [file_row] = page.problems["problem-files"]
+        assert file_row[0] == "edge"
+        # Where, what and the offending text (as text: the browser made no <a> of it).
+        assert f"{hosts}:2:1: " in file_row[1] and "not <a> host" in file_row[1], file_row
+        assert re.fullmatch(r"\d+s ago", file_row[2]) and file_row[3] == "2", file_row
+        [reload_row] = page.problems["problem-reload"]
+        assert re.fullmatch(r"\d+s ago", reload_row[0]), reload_row
+        assert reload_row[1].startswith(f"{exp.config_path}:"), reload_row
+        [name_row] = page.problems["problem-names"]
+        assert name_row[0] == "nothing.invalid" and name_row[1], name_row
+        assert re.fullmatch(r"\d+s ago", name_row[2]), name_row
+        assert sorted(r["cells"][0] for r in page.rows) == \
+            ["127.0.0.1", "127.0.0.2", "127.0.0.3", "nothing.invalid"]
+
+        # Fixed: a good file, a good config without the name, reloaded.
+        hosts.write_text("127.0.0.2\n")
+        exp.write_config(loopback_config(["127.0.0.1"]) | {"target_files": config["target_files"]})
+        exp.proc.send_signal(signal.SIGHUP)
+        page = wait_until(lambda: (p := parse_page(exp.get("/").text)).no_problems and p, 10,
+                          interval=0.2, message="No problems after the fixes")
+        assert page.problems == {}, page.problems
+        assert sorted(r["cells"][0] for r in page.rows) == ["127.0.0.1", "127.0.0.2"]
