@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "icmp/packet.h"
+#include "test_util/text.h"
 
 namespace ping_exporter::probe {
 namespace {
@@ -114,6 +115,13 @@ std::vector<uint8_t> ErrorAbout(const Request& req, const IpAddress& destination
   return WrapV4(err, 60, IpAddress());
 }
 
+// The state-change line of a target named by its address, as logfmt writes it.
+std::string StateLine(const std::string& up_or_down, const std::string& address,
+                      const std::string& from, const std::string& to, int suppressed) {
+  return "msg=\"target " + up_or_down + "\" target=" + address + " address=" + address +
+         " from=" + from + " to=" + to + " suppressed_changes=" + std::to_string(suppressed);
+}
+
 // A table over the given addresses ("" = a name that did not resolve), all
 // with `options`, with one IPv4 and one IPv6 endpoint of `kind`. Time starts
 // at kT0; the test moves it by passing times to Run() and Deliver(). With
@@ -205,13 +213,9 @@ class Harness {
   const PoolCounters& counters() const { return counters_; }
   std::string logs() const { return logs_.str(); }
   const std::vector<metrics::TargetEntry>& entries() const { return entries_; }
-  // How many log lines contain `what`.
-  size_t CountLogs(const std::string& what) const {
-    std::string logs = logs_.str();
-    size_t n = 0;
-    for (size_t at = logs.find(what); at != std::string::npos; at = logs.find(what, at + 1)) ++n;
-    return n;
-  }
+  // How many times `what` occurs in the log; whether `line` is part of it.
+  size_t CountLogs(const std::string& what) const { return test_util::CountOf(logs_.str(), what); }
+  bool Logged(const std::string& line) const { return logs_.str().find(line) != std::string::npos; }
   // One whole round of one echo per target at kT0 + at: target `slot` answers
   // when answered[slot] is true.
   void Round(Duration at, const std::vector<bool>& answered) {
@@ -322,25 +326,20 @@ TEST(TargetTableTest, StateChangesAreLoggedAtMostEveryTenSeconds) {
   EXPECT_EQ(h.logs(), "");
   h.Round(seconds(1), {false});
   EXPECT_EQ(h.CountLogs("target down"), 1u) << h.logs();
-  EXPECT_NE(h.logs().find("from=alive to=no_response suppressed_changes=0"), std::string::npos)
-      << h.logs();
+  EXPECT_TRUE(h.Logged("from=alive to=no_response suppressed_changes=0")) << h.logs();
   h.Round(seconds(2), {true});  // within 10 s of the last line: folded
   h.Round(seconds(3), {false});
   EXPECT_EQ(h.CountLogs("target "), 1u) << h.logs();
   h.Round(seconds(12), {true});
   EXPECT_EQ(h.CountLogs("target up"), 1u) << h.logs();
-  EXPECT_NE(h.logs().find("from=no_response to=alive suppressed_changes=2"), std::string::npos)
-      << h.logs();
+  EXPECT_TRUE(h.Logged("from=no_response to=alive suppressed_changes=2")) << h.logs();
 }
 
 TEST(TargetTableTest, TargetThatStartsDownIsLoggedOnce) {
   Harness h({"198.18.0.1"}, Options(1));
   for (int s = 0; s < 30; ++s) h.Round(seconds(s), {false});
   EXPECT_EQ(h.CountLogs("target "), 1u) << h.logs();
-  EXPECT_NE(h.logs().find("target down\" target=198.18.0.1 address=198.18.0.1 from=unknown "
-                          "to=no_response suppressed_changes=0"),
-            std::string::npos)
-      << h.logs();
+  EXPECT_TRUE(h.Logged(StateLine("down", "198.18.0.1", "unknown", "no_response", 0))) << h.logs();
 }
 
 // A flapping host must not end with "down" logged and its final "up" folded
@@ -359,14 +358,9 @@ TEST(TargetTableTest, FoldedChangesEndWithTheLatestState) {
   h.Round(seconds(11), {true, false});
   h.Round(seconds(12), {true, false});
   EXPECT_EQ(h.CountLogs("target "), 4u) << h.logs();
-  EXPECT_NE(h.logs().find("target up\" target=198.18.0.1 address=198.18.0.1 from=no_response "
-                          "to=alive suppressed_changes=3"),
-            std::string::npos)
-      << h.logs();
+  EXPECT_TRUE(h.Logged(StateLine("up", "198.18.0.1", "no_response", "alive", 3))) << h.logs();
   // Down, up, down: the line says where it ended, and that two changes were folded.
-  EXPECT_NE(h.logs().find("target down\" target=198.18.0.2 address=198.18.0.2 from=no_response "
-                          "to=no_response suppressed_changes=2"),
-            std::string::npos)
+  EXPECT_TRUE(h.Logged(StateLine("down", "198.18.0.2", "no_response", "no_response", 2)))
       << h.logs();
   for (int s = 12; s < 40; ++s) h.Round(seconds(s), {true, false});
   EXPECT_EQ(h.CountLogs("target "), 4u) << "nothing more to say\n" << h.logs();
@@ -390,13 +384,9 @@ TEST(TargetTableTest, ReloadDoesNotRelogUnchangedStates) {
   EXPECT_EQ(after.logs(), "");
   after.Round(seconds(12), {true, true, true});
   EXPECT_EQ(after.CountLogs("target up"), 2u) << after.logs();
-  EXPECT_NE(after.logs().find("target up\" target=198.18.0.2 address=198.18.0.2 "
-                              "from=no_response to=alive suppressed_changes=0"),
-            std::string::npos)
+  EXPECT_TRUE(after.Logged(StateLine("up", "198.18.0.2", "no_response", "alive", 0)))
       << after.logs();
-  EXPECT_NE(after.logs().find("target up\" target=198.18.0.3 address=198.18.0.3 "
-                              "from=no_response to=alive suppressed_changes=1"),
-            std::string::npos)
+  EXPECT_TRUE(after.Logged(StateLine("up", "198.18.0.3", "no_response", "alive", 1)))
       << after.logs();
 }
 
