@@ -16,8 +16,8 @@ status::Problems CollectProblems(const planning::Engine& engine, const Reloader&
   status::Problems p;
   for (targets::TargetFileStatus& f : engine.FailingFiles()) {
     double since = f.failing_since ? Seconds(*f.failing_since) : now_wall;
-    p.files.push_back({std::move(f.name), std::move(f.path), std::move(f.error),
-                       std::move(f.excerpt), since, f.target_count});
+    p.files.push_back(
+        {std::move(f.name), std::move(f.error), std::move(f.excerpt), since, f.target_count});
   }
   if (std::optional<Reloader::Failure> failed = reloader.LastFailure()) {
     p.reload = status::Problems::Reload{failed->time, std::move(failed->error)};

@@ -24,8 +24,8 @@ struct PageInfo {
 /// What the page's "Problems" section lists, gathered by the caller. Plain
 /// values; times are wall clock, seconds since the epoch.
 struct Problems {
-  struct File {  ///< a target file whose latest read failed
-    std::string name, path;
+  struct File {           ///< a target file whose latest read failed
+    std::string name;     ///< its [[target_files]] name
     std::string error;    ///< "path:line:column: message"
     std::string excerpt;  ///< the offending text, already escaped and bounded; may be ""
     double since = 0;     ///< when it went bad

@@ -80,8 +80,7 @@ TEST(StatusPageTest, ProblemsAreListedFirstEscapedAndBounded) {
       metrics::ResultStore::TargetList{Entry("a", "127.0.0.1")}));
   const double now = 100000;
   Problems p;
-  p.files.push_back({"edge", "/etc/pe/edge.txt", "/etc/pe/edge.txt:3:1: \"<b>\" is not a host",
-                     "<b>", now - 300, 12});
+  p.files.push_back({"edge", "/etc/pe/edge.txt:3:1: \"<b>\" is not a host", "<b>", now - 300, 12});
   p.reload = Problems::Reload{now - 30, "pe.toml:2:9: expected a duration"};
   for (int i = 0; i < 25; ++i) {
     p.names.push_back({std::string("n").append(std::to_string(i)).append(".test"),
