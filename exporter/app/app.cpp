@@ -12,7 +12,9 @@
 #include "app/routes.h"
 #include "app/signals.h"
 #include "app/wall_clock.h"
+#include "http/web_config.h"
 #include "ondemand/probe_command.h"
+#include "targets/expand.h"
 
 namespace ping_exporter::app {
 namespace {
@@ -28,6 +30,39 @@ metrics::EngineCounts CountsOf(const planning::Engine& engine) {
   c.rounds_completed = engine.rounds_completed();
   c.unmatched_replies = engine.unmatched_replies();
   return c;
+}
+
+// --config.check: the configuration, every target file it names and the web
+// config, as the exporter would read them at start. Says what was checked on
+// `out`, every error on `err`; returns the exit code (0 valid, 1 not).
+int CheckConfig(const config::Config& cfg, const std::string& web_config_file, std::ostream& out,
+                std::ostream& err) {
+  size_t hosts = 0;
+  for (const auto& g : cfg.groups) hosts += g.hosts.size();
+  out << cfg.source_name << ": OK, " << cfg.groups.size() << " group(s), " << hosts
+      << " target(s)\n";
+  int status = 0;
+  targets::TargetFileCache files;
+  for (const targets::TargetFileStatus& f : targets::Expand(cfg, files).files) {
+    if (f.ok) {
+      out << f.path << ": OK, target file " << f.name << ", " << f.target_count << " target(s)\n";
+      continue;
+    }
+    err << f.error << "\n";
+    if (!f.excerpt.empty()) err << "  at: " << f.excerpt << "\n";
+    status = 1;
+  }
+  if (!web_config_file.empty()) {
+    Expected<http::WebConfig, std::string> web = http::LoadWebConfig(web_config_file);
+    if (web) {
+      out << web_config_file << ": OK, web config, TLS " << (web->tls ? "on" : "off") << ", "
+          << web->basic_auth_users.size() << " basic auth user(s)\n";
+    } else {
+      err << web.error() << "\n";
+      status = 1;
+    }
+  }
+  return status;
 }
 
 // /probe's rounds log only warnings and errors (each probe would otherwise log
@@ -48,13 +83,7 @@ int Run(const Options& o, Logger& log) {
     std::cerr << cfg.error().ToString() << "\n";
     return 1;
   }
-  if (o.config_check) {
-    size_t hosts = 0;
-    for (const auto& g : cfg->groups) hosts += g.hosts.size();
-    std::cout << cfg->source_name << ": OK, " << cfg->groups.size() << " group(s), " << hosts
-              << " target(s)\n";
-    return 0;
-  }
+  if (o.config_check) return CheckConfig(*cfg, o.web_config_file, std::cout, std::cerr);
 
   SignalLoop signals;  // before any thread: they all inherit the blocked mask
   // Before any thread starts too: capabilities are per thread, and every thread

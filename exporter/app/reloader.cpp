@@ -63,13 +63,23 @@ std::string Reloader::ReloadHere() {
   // A reload frees the previous targets' plans, workers and store list (tens of MB at
   // 100 000 targets) in small chunks that glibc keeps: give them back to the system.
   malloc_trim(0);
-  self_.RecordReload(error.empty(), WallSeconds());
+  const double now = WallSeconds();
+  self_.RecordReload(error.empty(), now);
+  {
+    std::lock_guard<std::mutex> lock(failure_mu_);
+    failure_ = error.empty() ? std::nullopt : std::optional<Failure>(Failure{now, error});
+  }
   if (error.empty()) {
     log_.Info("configuration reloaded", {{"targets", std::to_string(engine_.target_count())}});
   } else {
     log_.Error("reload refused, keeping the running configuration", {{"error", error}});
   }
   return error;
+}
+
+std::optional<Reloader::Failure> Reloader::LastFailure() const {
+  std::lock_guard<std::mutex> lock(failure_mu_);
+  return failure_;
 }
 
 }  // namespace ping_exporter::app

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -43,6 +44,15 @@ class Reloader {
   /// which reads the file after the call (calls arriving together share it).
   std::string Reload();
 
+  /// A refused reload: when (wall clock, seconds since the epoch) and why.
+  struct Failure {
+    double time = 0;
+    std::string error;
+  };
+  /// The latest reload if it was refused, so the running configuration is older
+  /// than the file; nullopt once one succeeds. Does not wait for a running reload.
+  std::optional<Failure> LastFailure() const;
+
  private:
   std::string ReloadHere();
   void Loop();
@@ -57,7 +67,9 @@ class Reloader {
   uint64_t completed_ = 0;  // guarded by mu_: the request count the last finished reload served
   std::string last_error_;  // guarded by mu_: that reload's result
   bool stopping_ = false;   // guarded by mu_
-  std::thread thread_;      // last: starts once the fields above exist
+  mutable std::mutex failure_mu_;  // guards failure_ only
+  std::optional<Failure> failure_;
+  std::thread thread_;  // last: starts once the fields above exist
 };
 
 }  // namespace ping_exporter::app

@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "app/problems.h"
 #include "app/wall_clock.h"
 
 namespace ping_exporter::app {
@@ -22,7 +23,10 @@ http::Response StatusPage(const RouteSources& s) {
   http::Response r;
   r.content_type = "text/html; charset=utf-8";
   r.compressible = true;
-  r.body = status::RenderStatusPage(s.metrics.engine.store(), s.page, s.history, WallSeconds());
+  const double now = WallSeconds();
+  r.body =
+      status::RenderStatusPage(s.metrics.engine.store(), s.page,
+                               CollectProblems(s.metrics.engine, s.reloader, now), s.history, now);
   return r;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <iterator>
 #include <map>
 
 #include "metrics/text_writer.h"
@@ -206,11 +207,6 @@ Engine::Planned Engine::Plan(const config::Config& config,
       log_.Warn("duplicate target ignored",
                 {{"target", d.host}, {"origin", d.origin}, {"kept", d.kept_origin}});
     }
-    for (const targets::TargetFileStatus& f : expanded.files) {
-      if (!f.ok) {
-        log_.Error("target file unusable, keeping its last good content", {{"error", f.error}});
-      }
-    }
   }
   Planned planned;
   planned.plans = BuildPlans(
@@ -221,9 +217,35 @@ Engine::Planned Engine::Plan(const config::Config& config,
   return planned;
 }
 
+// Every change of a target file's state is logged once, however often it is
+// re-read: going bad, a different error while bad, and being good again.
 void Engine::RecordStatus(const Planned& planned) {
-  std::lock_guard<std::mutex> lock(mu_);
-  file_status_ = planned.files;
+  std::vector<targets::TargetFileStatus> before = planned.files;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    file_status_.swap(before);
+  }
+  for (const targets::TargetFileStatus& f : planned.files) {
+    auto old = std::find_if(before.begin(), before.end(),
+                            [&](const targets::TargetFileStatus& b) { return b.path == f.path; });
+    const bool was_bad = old != before.end() && !old->ok;
+    const std::string kept = std::to_string(f.target_count);
+    if (f.ok) {
+      if (was_bad) {
+        log_.Info("target file usable again",
+                  {{"file", f.name}, {"path", f.path}, {"targets", kept}});
+      }
+    } else if (!was_bad || old->error != f.error) {
+      // The error says where (path:line:column); the excerpt is already escaped and bounded.
+      constexpr std::string_view kBad = "target file unusable, keeping its last good content";
+      if (f.excerpt.empty()) {
+        log_.Error(kBad, {{"file", f.name}, {"error", f.error}, {"targets", kept}});
+      } else {
+        log_.Error(kBad,
+                   {{"file", f.name}, {"error", f.error}, {"text", f.excerpt}, {"targets", kept}});
+      }
+    }
+  }
 }
 
 Expected<bool, std::string> Engine::Apply(const config::Config& config) {
@@ -369,6 +391,36 @@ void Engine::RenderStatus(std::string* out) const {
     metrics::AppendSample(out, errors.name, metrics::LabelPair(errors.labels[0], n.host),
                           n.failures);
   }
+}
+
+std::vector<targets::TargetFileStatus> Engine::FailingFiles() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<targets::TargetFileStatus> out;
+  std::copy_if(file_status_.begin(), file_status_.end(), std::back_inserter(out),
+               [](const targets::TargetFileStatus& f) { return !f.ok; });
+  return out;
+}
+
+std::vector<targets::NameState> Engine::FailingNames() const {
+  std::vector<targets::NameState> out = resolver_->States();
+  std::erase_if(out, [](const targets::NameState& n) { return n.error.empty(); });
+  return out;
+}
+
+std::vector<metrics::TargetEntry> Engine::StaleTargets(double now_wall) const {
+  std::shared_ptr<const std::vector<probe::TargetPlan>> plans;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    plans = plans_;
+  }
+  std::vector<metrics::TargetEntry> out;
+  metrics::TargetCounters c;
+  for (const probe::TargetPlan& p : *plans) {
+    p.entry.stats->ReadCounters(&c);
+    Duration limit = std::max<Duration>(kStaleRounds * p.options->interval, kStaleAfter);
+    if (c.has_round && now_wall - c.last_round_time > ToSeconds(limit)) out.push_back(p.entry);
+  }
+  return out;
 }
 
 void Engine::Stop() {

@@ -81,9 +81,23 @@ class Engine {
   uint64_t rounds_completed() const;
   /// Appends the target-file and resolve-error families (family::kTargetFile*, kResolveErrors).
   void RenderStatus(std::string* out) const;
+
+  /// A target is stale when its latest round completed more than kStaleRounds of its
+  /// intervals ago, and at least kStaleAfter ago.
+  static constexpr int kStaleRounds = 3;
+  static constexpr Duration kStaleAfter = std::chrono::seconds(10);
+  /// The status page's problems (thread-safe, beside probing and reloads):
+  /// [[target_files]] files whose latest read failed, in config order;
+  std::vector<targets::TargetFileStatus> FailingFiles() const;
+  /// names whose latest lookup failed, by host;
+  std::vector<targets::NameState> FailingNames() const;
+  /// targets whose rounds are stale at `now_wall` (seconds since the epoch), in store order.
+  /// A target that has not completed its first round is not stale.
+  std::vector<metrics::TargetEntry> StaleTargets(double now_wall) const;
   /// Re-reads target files and re-plans with the latest answers now; restarts
-  /// probing only if the resulting targets differ. Called by the background
-  /// thread; public for tests.
+  /// probing only if the resulting targets differ. A target file's change of
+  /// state (bad, another error, good again) is logged once. Called by the
+  /// background thread; public for tests.
   void Refresh();
   void Stop();
 

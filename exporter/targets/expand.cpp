@@ -29,6 +29,22 @@ std::optional<config::Error> CheckFamily(const FileTargets& targets, const std::
   return std::nullopt;
 }
 
+// The text an error at `at` points at, for a message: from a little before its
+// column to the end of its line, escaped and bounded (Escaped()).
+std::string Excerpt(std::string_view text, config::SourcePosition at) {
+  constexpr size_t kBefore = 20;  // bytes of context before the column
+  size_t begin = 0;
+  for (uint32_t n = 1; n < at.line; ++n) {
+    begin = text.find('\n', begin);
+    if (begin == std::string_view::npos) return "";
+    ++begin;
+  }
+  std::string_view line = text.substr(begin, text.find('\n', begin) - begin);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  size_t from = at.column > kBefore ? std::min<size_t>(at.column - 1 - kBefore, line.size()) : 0;
+  return (from > 0 ? "..." : "") + Escaped(line.substr(from));
+}
+
 // `base` and `top` are sorted by name; `top` wins on equal names; empty values are dropped.
 config::Labels Merge(const config::Labels& base, const config::Labels& top) {
   config::Labels out;
@@ -102,6 +118,7 @@ TargetFileCache::Entry TargetFileCache::Load(const config::TargetFile& file) {
 
   Expected<std::string, std::string> text = ReadWholeFile(file.path);
   std::optional<std::string> error;
+  std::string excerpt;
   if (!text) {
     error = file.path + ": " + text.error();
   } else {
@@ -118,6 +135,7 @@ TargetFileCache::Entry TargetFileCache::Load(const config::TargetFile& file) {
       }
       if (bad) {
         error = bad->ToString();
+        if (bad->position.line != 0) excerpt = Excerpt(*text, bad->position);
       } else {
         r.good = std::make_shared<const FileTargets>(std::move(*parsed));
         r.good_hash = hash;
@@ -130,9 +148,13 @@ TargetFileCache::Entry TargetFileCache::Load(const config::TargetFile& file) {
   if (error) {
     r.status.ok = false;
     r.status.error = std::move(*error);
+    r.status.excerpt = std::move(excerpt);
+    if (!r.status.failing_since) r.status.failing_since = now_();
   } else {
     r.status.ok = true;
     r.status.error.clear();
+    r.status.excerpt.clear();
+    r.status.failing_since.reset();
     r.status.last_success_time = now_();
   }
   if (!r.good) r.good = std::make_shared<const FileTargets>();

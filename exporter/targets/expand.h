@@ -36,8 +36,13 @@ struct TargetFileStatus {
   std::string path;   ///< absolute
   bool ok = false;    ///< the latest read and parse succeeded
   std::string error;  ///< why the latest read failed, "path[:line[:column]]: message"; "" if ok
+  /// The text the error points at (its line, from a little before its column), Escaped() so
+  /// at most kMaxShownChars; "" when the error has no position (a file that cannot be read).
+  std::string excerpt;
   /// Wall time of the latest successful read; unset if the file was never read successfully.
   std::optional<std::chrono::system_clock::time_point> last_success_time;
+  /// Wall time of the first failed read since the last good one; unset while ok.
+  std::optional<std::chrono::system_clock::time_point> failing_since;
   size_t target_count = 0;  ///< hosts in the content in use (the last good one)
 };
 

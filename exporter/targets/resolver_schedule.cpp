@@ -87,11 +87,13 @@ std::optional<NameChange> NameSchedule::Finish(uint64_t id, LookupResult result,
     // all_addresses series flip between lookups.
     if (!SameSet(*result, e.state.addresses)) e.state.addresses = std::move(*result);
     e.state.error.clear();
+    e.state.failing_since.reset();
     e.failing = false;
     e.consecutive_failures = 0;
     Enqueue(e, now + e.request.interval);
   } else {
     change.started_failing = !e.failing;
+    if (change.started_failing) e.state.failing_since = now;
     e.state.error = result ? std::string("no addresses") : result.error();
     ++e.state.failures;
     e.failing = true;

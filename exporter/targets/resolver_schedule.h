@@ -39,6 +39,7 @@ struct NameState {
   Addresses addresses;    ///< the latest good answer, kept while lookups fail; empty if none yet
   std::string error;      ///< why the latest lookup failed; "" if it succeeded or none finished
   uint64_t failures = 0;  ///< failed lookups since the name was first tracked
+  std::optional<SteadyTime> failing_since;  ///< when the current run of failures began
 };
 
 /// A lookup to start now.

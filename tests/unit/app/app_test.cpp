@@ -13,6 +13,7 @@
 
 #include "app/exposition.h"
 #include "app/options.h"
+#include "app/problems.h"
 #include "app/reloader.h"
 #include "app/routes.h"
 #include "app/signals.h"
@@ -79,6 +80,11 @@ TEST_F(AppTest, InvalidReloadKeepsRunningAndIsRecorded) {
   EXPECT_NE(log_text_.str().find("reload refused, keeping the running configuration"),
             std::string::npos)
       << log_text_.str();
+  // Kept for the status page until a reload succeeds.
+  std::optional<Reloader::Failure> failure = reloader.LastFailure();
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->error, error);
+  EXPECT_GT(failure->time, 1e9);
 }
 
 TEST_F(AppTest, ConcurrentReloadsAllGetAnAnswer) {
@@ -108,8 +114,12 @@ TEST_F(AppTest, ConcurrentReloadsAllGetAnAnswer) {
 
 TEST_F(AppTest, ValidReloadAppliesTheConfig) {
   if (geteuid() != 0) GTEST_SKIP() << "the engine's raw sockets need root or CAP_NET_RAW";
+  Reloader refused(kMissingConfig, engine_, self_, log_);
+  EXPECT_NE(refused.Reload(), "");
+  EXPECT_TRUE(refused.LastFailure());
   Reloader reloader("", engine_, self_, log_);  // the embedded default: 127.0.0.1 and ::1
   EXPECT_EQ(reloader.Reload(), "");
+  EXPECT_FALSE(reloader.LastFailure());
   EXPECT_EQ(engine_.target_count(), 2u);
   EXPECT_TRUE(HasLine(SelfText(), "ping_exporter_config_last_reload_successful 1")) << SelfText();
   EXPECT_NE(log_text_.str().find("configuration reloaded"), std::string::npos);
@@ -170,6 +180,16 @@ TEST_F(AppTest, RouteTableDeclaresPathsAndMethods) {
   http::Response reload = enabled.back().handler(post);
   EXPECT_EQ(reload.status, 500);
   EXPECT_EQ(reload.body.rfind("reload failed: ", 0), 0u) << reload.body;
+  // The status page lists the refused reload among its problems.
+  std::string page = routes[1].handler(http::Request{}).body;
+  EXPECT_EQ(page.find("No problems"), std::string::npos) << page;
+  EXPECT_NE(page.find("id=\"problem-reload\""), std::string::npos) << page;
+  EXPECT_NE(page.find(kMissingConfig), std::string::npos) << page;
+}
+
+TEST_F(AppTest, NothingWrongIsNoProblems) {
+  Reloader reloader(kMissingConfig, engine_, self_, log_);
+  EXPECT_TRUE(CollectProblems(engine_, reloader, 1e9).empty());
 }
 
 TEST_F(AppTest, NotReadyBeforeAConfigurationIsApplied) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "test_util/fake_lookup.h"
+#include "test_util/text.h"
 
 namespace ping_exporter::planning {
 namespace {
@@ -167,11 +168,7 @@ bool WaitFor(Pred pred, Duration limit) {
   return pred();
 }
 
-size_t Count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+using test_util::CountOf;
 
 TEST(EngineTest, AnswersComeIntoUseWithoutAReloadInOneBatch) {
   if (geteuid() != 0) GTEST_SKIP() << "raw sockets need root or CAP_NET_RAW";
@@ -211,7 +208,7 @@ TEST(EngineTest, AnswersComeIntoUseWithoutAReloadInOneBatch) {
   };
   ASSERT_TRUE(WaitFor(all_resolved, seconds(5)));
   engine.Stop();
-  EXPECT_EQ(Count(logs.str(), "targets changed, restarting probes"), 1u) << logs.str();
+  EXPECT_EQ(CountOf(logs.str(), "targets changed, restarting probes"), 1u) << logs.str();
   metrics::TargetSnapshot s;
   for (const metrics::TargetEntry& e : *engine.store().Current()) {
     if (e.info->name == "127.0.0.1") continue;

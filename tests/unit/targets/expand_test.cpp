@@ -204,7 +204,9 @@ TEST(ExpandTest, BrokenOrMissingFileKeepsItsLastGoodTargets) {
   EXPECT_FALSE(broken.files[0].ok);
   EXPECT_EQ(broken.files[0].error.rfind(list + ":3:1: \"not a host\" is not", 0), 0u)
       << broken.files[0].error;
+  EXPECT_EQ(broken.files[0].excerpt, "not a host");
   EXPECT_EQ(broken.files[0].last_success_time, first_read);
+  EXPECT_EQ(broken.files[0].failing_since, first_read + seconds(10));
   EXPECT_EQ(broken.files[0].target_count, 2u);
 
   // Deleted: still the last good list.
@@ -214,7 +216,9 @@ TEST(ExpandTest, BrokenOrMissingFileKeepsItsLastGoodTargets) {
   EXPECT_EQ(Hosts(missing), Hosts(good));
   EXPECT_FALSE(missing.files[0].ok);
   EXPECT_EQ(missing.files[0].error, list + ": cannot read: No such file or directory");
+  EXPECT_EQ(missing.files[0].excerpt, "");  // nothing read, nothing quoted
   EXPECT_EQ(missing.files[0].last_success_time, first_read);
+  EXPECT_EQ(missing.files[0].failing_since, first_read + seconds(10));  // still the first failure
 
   // Fixed: the new content is used and the error cleared.
   clock.Advance(seconds(10));
@@ -223,6 +227,7 @@ TEST(ExpandTest, BrokenOrMissingFileKeepsItsLastGoodTargets) {
   EXPECT_EQ(Hosts(fixed), (std::vector<std::string>{"127.0.0.9"}));
   EXPECT_TRUE(fixed.files[0].ok);
   EXPECT_EQ(fixed.files[0].error, "");
+  EXPECT_FALSE(fixed.files[0].failing_since);
   EXPECT_EQ(fixed.files[0].last_success_time, clock.Now());
   EXPECT_EQ(fixed.files[0].target_count, 1u);
 }
@@ -244,6 +249,24 @@ path = "later.json"
   EXPECT_FALSE(r.files[0].last_success_time.has_value());
   EXPECT_EQ(r.files[0].target_count, 0u);
   EXPECT_NE(r.files[0].error.find("No such file or directory"), std::string::npos);
+}
+
+TEST(ExpandTest, ErrorExcerptIsBoundedAndStartsNearTheError) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  std::string json = "[{\"targets\": [";
+  for (int i = 0; i < 40; ++i) json += "\"127.0.0.1\", ";
+  json += "@]}]\n";
+  ASSERT_TRUE(WriteFile(dir / "sd.json", json));
+  config::Config c =
+      MustParse("[[target_files]]\npath = \"sd.json\"\nformat = \"file_sd\"\n", dir / "pe.toml");
+  TargetFileCache cache;
+  ExpandResult r = Expand(c, cache);
+  ASSERT_EQ(r.files.size(), 1u);
+  EXPECT_FALSE(r.files[0].ok);
+  const std::string& excerpt = r.files[0].excerpt;
+  // The line is 500 bytes long: the excerpt begins 20 bytes before the error, escaped.
+  EXPECT_EQ(excerpt, "....0.1\\\", \\\"127.0.0.1\\\", @]}]") << excerpt;
 }
 
 TEST(ExpandTest, LiteralOfTheWrongFamilyFailsTheFile) {

@@ -98,6 +98,7 @@ TEST(NameScheduleTest, FailuresBackOffAndKeepTheLastGoodAddresses) {
   EXPECT_FALSE(change->addresses_changed());
   EXPECT_EQ(change->state.error, "Timeout while contacting DNS servers");
   EXPECT_EQ(change->state.failures, 1u);
+  EXPECT_EQ(change->state.failing_since, t);
   EXPECT_EQ(s.AddressesOf("a.test", config::Family::kAny), Ips({"198.18.0.1", "198.18.0.2"}));
   EXPECT_EQ(s.NextDue(), t + seconds(1));
 
@@ -106,6 +107,7 @@ TEST(NameScheduleTest, FailuresBackOffAndKeepTheLastGoodAddresses) {
   ASSERT_TRUE(change);
   EXPECT_FALSE(change->started_failing);  // logged once, not every retry
   EXPECT_EQ(change->state.failures, 2u);
+  EXPECT_EQ(change->state.failing_since, t - seconds(1));  // since the first failure
   EXPECT_EQ(s.NextDue(), t + seconds(2));
 
   // An empty answer is a failure too.
@@ -121,7 +123,8 @@ TEST(NameScheduleTest, FailuresBackOffAndKeepTheLastGoodAddresses) {
   EXPECT_TRUE(change->recovered);
   EXPECT_FALSE(change->addresses_changed());
   EXPECT_EQ(change->state.error, "");
-  EXPECT_EQ(change->state.failures, 3u);   // a counter: it never goes back
+  EXPECT_EQ(change->state.failures, 3u);  // a counter: it never goes back
+  EXPECT_FALSE(change->state.failing_since);
   EXPECT_EQ(s.NextDue(), t + minutes(5));  // back on its interval
 
   // The back-off starts over after a success.
