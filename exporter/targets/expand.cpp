@@ -210,15 +210,16 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
     paths.push_back(f.path);
     config::SharedProbeOptions options(f.options);
     auto table_labels = std::make_shared<const config::Labels>(Merge(f.labels, {}));
-    // file_sd gives every target of a group the same labels: merge once per run of equal ones.
+    // The targets of a file_sd group share one list: merge once per group, found by pointer
+    // (comparing the lists would cost targets x labels).
     const config::Labels* last_own = nullptr;
     std::shared_ptr<const config::Labels> last_merged;
     for (const FileTarget& t : *entry.targets) {
       std::shared_ptr<const config::Labels> labels = table_labels;
-      if (!t.labels.empty()) {
-        if (last_own == nullptr || *last_own != t.labels) {
-          last_own = &t.labels;
-          last_merged = std::make_shared<const config::Labels>(Merge(f.labels, t.labels));
+      if (t.labels != nullptr) {
+        if (last_own != t.labels.get()) {
+          last_own = t.labels.get();
+          last_merged = std::make_shared<const config::Labels>(Merge(f.labels, *t.labels));
         }
         labels = last_merged;
       }

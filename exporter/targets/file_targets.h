@@ -2,6 +2,7 @@
 // Hosts listed in target files: plain lists ("lines") and Prometheus file_sd (JSON or YAML).
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,9 +15,11 @@ namespace ping_exporter::targets {
 
 /// One host read from a target file. A plain value.
 struct FileTarget {
-  std::string host;       ///< lines: as written; file_sd: port and IPv6 brackets removed
-  config::Labels labels;  ///< file_sd group labels (sorted, "__" ones dropped); lines: none
-  uint32_t line = 0;      ///< 1-based position in the file
+  std::string host;  ///< lines: as written; file_sd: port and IPv6 brackets removed
+  /// file_sd group labels (sorted, "__" ones dropped), one list shared by the group's targets;
+  /// null when there are none (always for lines).
+  std::shared_ptr<const config::Labels> labels;
+  uint32_t line = 0;  ///< 1-based position in the file
   uint32_t column = 0;
 };
 
@@ -24,19 +27,22 @@ using FileTargets = std::vector<FileTarget>;
 /// Errors name the file, and line:column where known (config::Error::ToString()).
 using FileParseResult = Expected<FileTargets, config::Error>;
 
-/// Parses a "lines" file: one host (IP literal or host name, as in [[targets]] hosts) a line.
+/// Parses a "lines" file: one host (IP literal or host name, as in [[targets]] hosts) a line;
+/// a NUL, control character or invalid UTF-8 is named in the error with its offset.
 /// Surrounding whitespace is trimmed; "#" starts a comment (whole line or trailing); blank lines
 /// are skipped. Any invalid line fails the whole file, so a half-written file never replaces a
 /// good one. Never throws.
 FileParseResult ParseLines(std::string_view text, std::string_view path);
 
 /// Parses Prometheus file_sd: a list of {"targets": [...], "labels": {...}} groups, either key
-/// optional. `json` = true demands strict JSON (RFC 8259), else YAML (yaml-cpp). A target is
-/// "host", "host:port", "[ipv6]:port", "[ipv6]" or a bare IPv6 literal; the port is dropped.
-/// Label names follow the Prometheus grammar; names starting with "__" (e.g. __meta_*) are
-/// dropped; target, address, status, stat, reason, job and instance are refused. Label values
-/// are strings (YAML: any scalar). Unknown keys and duplicate label names are errors.
-/// An empty YAML document is an empty list. Never throws.
+/// optional. `json` = true demands strict JSON (RFC 8259, targets/json.h), else YAML (libyaml
+/// events, targets/yaml_events.h: aliases are refused). A target is "host", "host:port",
+/// "[ipv6]:port", "[ipv6]" or a bare IPv6 literal; the port is dropped. Label names follow the
+/// Prometheus grammar; names starting with "__" (e.g. __meta_*) are dropped; target, address,
+/// status, stat, reason, job and instance are refused. Label values are strings (YAML: any
+/// scalar) of printable UTF-8. Unknown keys and duplicate label names are errors. An empty YAML
+/// document is an empty list. The document is checked as it is read, without a tree: time is
+/// linear and memory follows the targets kept. Never throws.
 FileParseResult ParseFileSd(std::string_view text, std::string_view path, bool json);
 
 /// ParseLines or ParseFileSd by `format`; file_sd is JSON when `path` ends in ".json"
