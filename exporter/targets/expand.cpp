@@ -85,6 +85,14 @@ void SortByHost(std::vector<TargetSpec>& specs) {
   }
 }
 
+// What a status and the log say of a file that not everyone may read: where the problem is,
+// never what the file holds there. Without --runas.user a root exporter reads root-only files,
+// and a target file symlinked to one would otherwise have its first line quoted.
+config::Error Withheld(config::Error e) {
+  e.message = "invalid content (not quoted: the file is not world-readable)";
+  return e;
+}
+
 }  // namespace
 
 TargetFileCache::TargetFileCache(WallClock now) : now_(std::move(now)) {}
@@ -100,7 +108,8 @@ TargetFileCache::Entry TargetFileCache::Load(const config::TargetFile& file) {
   r.status.name = file.name;
   r.status.path = file.path;
 
-  Expected<std::string, std::string> text = ReadWholeFile(file.path);
+  FileFacts facts;
+  Expected<std::string, std::string> text = ReadWholeFile(file.path, &facts);
   std::optional<std::string> error;
   if (!text) {
     error = file.path + ": " + text.error();
@@ -117,7 +126,7 @@ TargetFileCache::Entry TargetFileCache::Load(const config::TargetFile& file) {
         bad = CheckFamily(*parsed, file.path, file.family);
       }
       if (bad) {
-        error = bad->ToString();
+        error = (facts.world_readable ? *bad : Withheld(*bad)).ToString();
       } else {
         r.good = std::make_shared<const FileTargets>(std::move(*parsed));
         r.good_hash = hash;

@@ -391,8 +391,8 @@ FileParseResult ParseTargetFile(std::string_view text, std::string_view path,
   return ParseFileSd(text, path, EndsWithJson(path));
 }
 
-Expected<std::string, std::string> ReadWholeFile(const std::string& path) {
-  Expected<std::string, std::string> text = ReadFileCapped(path, kMaxFileBytes);
+Expected<std::string, std::string> ReadWholeFile(const std::string& path, FileFacts* facts) {
+  Expected<std::string, std::string> text = ReadFileCapped(path, kMaxFileBytes, facts);
   if (!text) return MakeUnexpected("cannot read: " + text.error());
   return text;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/expected.h"
+#include "common/file.h"
 #include "config/config.h"
 
 namespace ping_exporter::targets {
@@ -50,8 +51,10 @@ FileParseResult ParseFileSd(std::string_view text, std::string_view path, bool j
 FileParseResult ParseTargetFile(std::string_view text, std::string_view path,
                                 config::TargetFileFormat format);
 
-/// Reads a whole file (at most 64 MiB). The error is "cannot read: <reason>".
-Expected<std::string, std::string> ReadWholeFile(const std::string& path);
+/// Reads a whole regular file (at most 64 MiB) and fills `facts` if not null. The error is
+/// "cannot read: <reason>".
+Expected<std::string, std::string> ReadWholeFile(const std::string& path,
+                                                 FileFacts* facts = nullptr);
 
 /// Splits a file_sd target into its host: "a:80" -> "a", "[::1]:80" -> "::1", "::1" -> "::1",
 /// "a" -> "a". nullopt when it is none of those forms (empty host, bad port, stray brackets).
