@@ -19,7 +19,7 @@ namespace {
 std::optional<config::Error> CheckFamily(const FileTargets& targets, const std::string& path,
                                          config::Family family) {
   if (family == config::Family::kAny) return std::nullopt;
-  for (const FileTarget& t : targets) {
+  for (FileTarget t : targets) {
     std::optional<IpAddress> ip = IpAddress::Parse(t.host);
     if (!ip || ip->is_v4() == (family == config::Family::kIp4)) continue;
     std::string message = Quote(t.host) + (ip->is_v4() ? " is an IPv4" : " is an IPv6") +
@@ -223,16 +223,16 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
     // (comparing the lists would cost targets x labels).
     const config::Labels* last_own = nullptr;
     std::shared_ptr<const config::Labels> last_merged;
-    for (const FileTarget& t : *entry.targets) {
+    for (FileTarget t : *entry.targets) {
       std::shared_ptr<const config::Labels> labels = table_labels;
       if (t.labels != nullptr) {
-        if (last_own != t.labels.get()) {
-          last_own = t.labels.get();
+        if (last_own != t.labels) {
+          last_own = t.labels;
           last_merged = std::make_shared<const config::Labels>(Merge(f.labels, *t.labels));
         }
         labels = last_merged;
       }
-      add(TargetSpec{t.host, f.family, f.all_addresses, options, std::move(labels),
+      add(TargetSpec{std::string(t.host), f.family, f.all_addresses, options, std::move(labels),
                      Origin(f.path, t.line, 0), f.name});
     }
   }

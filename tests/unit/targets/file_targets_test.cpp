@@ -39,7 +39,7 @@ FileParseResult Load(const std::string& name) {
 
 std::vector<std::string> Hosts(const FileTargets& targets) {
   std::vector<std::string> out;
-  for (const FileTarget& t : targets) out.push_back(t.host);
+  for (FileTarget t : targets) out.emplace_back(t.host);
   return out;
 }
 
@@ -177,7 +177,7 @@ TEST(FileTargetsTest, LinesFileWithCommentsBlanksAndWhitespace) {
                                       "LAB-host_1.example.", "last.invalid"}));
   // Line and column of each host, 1-based; a tab counts as one column.
   std::vector<std::pair<uint32_t, uint32_t>> where;
-  for (const FileTarget& t : *r) {
+  for (FileTarget t : *r) {
     where.emplace_back(t.line, t.column);
     EXPECT_EQ(t.labels, nullptr);
   }
