@@ -203,6 +203,10 @@ Engine::Planned Engine::Plan(const config::Config& config,
       log_.Warn("duplicate target ignored",
                 {{"target", d.host}, {"origin", d.origin}, {"kept", d.kept_origin}});
     }
+    if (expanded.duplicate_count > expanded.duplicates.size()) {
+      log_.Warn("more duplicate targets ignored, not listed",
+                {{"count", std::to_string(expanded.duplicate_count - expanded.duplicates.size())}});
+    }
     for (const targets::TargetFileStatus& f : expanded.files) {
       if (!f.ok) {
         log_.Error("target file unusable, keeping its last good content", {{"error", f.error}});

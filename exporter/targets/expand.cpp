@@ -189,14 +189,16 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
   result.specs.reserve(total);
   seen.reserve(total);
 
-  auto add = [&](TargetSpec spec) {
-    auto [it, inserted] = seen.emplace(HostKey(spec.host), result.specs.size());
-    if (!inserted) {
-      result.duplicates.push_back(DuplicateTarget{std::move(spec.host), std::move(spec.origin),
-                                                  result.specs[it->second].origin});
-      return;
+  // Whether `host` is new; a duplicate is counted, and listed while the list is short. The
+  // spec is built only for a new host.
+  auto is_new = [&](std::string_view host, const auto& origin) {
+    auto [it, inserted] = seen.emplace(HostKey(host), result.specs.size());
+    if (inserted) return true;
+    if (result.duplicate_count++ < kMaxListedDuplicates) {
+      result.duplicates.push_back(
+          DuplicateTarget{std::string(host), origin(), result.specs[it->second].origin});
     }
-    result.specs.push_back(std::move(spec));
+    return false;
   };
 
   // Options and labels are built once per group or file and shared by its specs.
@@ -206,8 +208,10 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
     for (size_t i = 0; i < g.hosts.size(); ++i) {
       config::SourcePosition pos =
           i < g.host_positions.size() ? g.host_positions[i] : config::SourcePosition{};
-      add(TargetSpec{g.hosts[i], g.family, g.all_addresses, options, labels,
-                     Origin(config.source_name, pos.line, pos.column), g.name});
+      auto origin = [&] { return Origin(config.source_name, pos.line, pos.column); };
+      if (!is_new(g.hosts[i], origin)) continue;
+      result.specs.push_back(
+          TargetSpec{g.hosts[i], g.family, g.all_addresses, options, labels, origin(), g.name});
     }
   }
 
@@ -224,6 +228,8 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
     const config::Labels* last_own = nullptr;
     std::shared_ptr<const config::Labels> last_merged;
     for (FileTarget t : *entry.targets) {
+      auto origin = [&] { return Origin(f.path, t.line, 0); };
+      if (!is_new(t.host, origin)) continue;
       std::shared_ptr<const config::Labels> labels = table_labels;
       if (t.labels != nullptr) {
         if (last_own != t.labels) {
@@ -232,8 +238,8 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
         }
         labels = last_merged;
       }
-      add(TargetSpec{std::string(t.host), f.family, f.all_addresses, options, std::move(labels),
-                     Origin(f.path, t.line, 0), f.name});
+      result.specs.push_back(TargetSpec{std::string(t.host), f.family, f.all_addresses, options,
+                                        std::move(labels), origin(), f.name});
     }
   }
   cache.Retain(paths);

@@ -94,11 +94,17 @@ class TargetFileCache {
   std::map<std::string, Remembered> files_;
 };
 
+/// How many duplicates ExpandResult::duplicates lists.
+inline constexpr size_t kMaxListedDuplicates = 100;
+
 /// Everything Expand() found. A plain value.
 struct ExpandResult {
-  std::vector<TargetSpec> specs;            ///< sorted by host (byte order); hosts are unique
-  std::vector<DuplicateTarget> duplicates;  ///< in the order they were found
-  std::vector<TargetFileStatus> files;      ///< one per [[target_files]], in config order
+  std::vector<TargetSpec> specs;  ///< sorted by host (byte order); hosts are unique
+  /// The first kMaxListedDuplicates left out, in the order they were found: a file of one
+  /// host repeated 4 million times must not cost a record (and a log line) each.
+  std::vector<DuplicateTarget> duplicates;
+  size_t duplicate_count = 0;           ///< every host left out, listed or not
+  std::vector<TargetFileStatus> files;  ///< one per [[target_files]], in config order
 };
 
 /// Lists every host of `config`: each [[targets]] group's hosts, then each [[target_files]]
