@@ -448,7 +448,9 @@ class Validator {
                                      " is reserved (the exporter or Prometheus sets it)"};
       }
       std::string text;
-      if (Status st = ReadPrintable(*value, Join(path, name), "a string label value", text)) {
+      // Escaped(): a label name has no length limit, a message must have one.
+      if (Status st =
+              ReadPrintable(*value, Join(path, Escaped(name)), "a string label value", text)) {
         return st;
       }
       out.emplace_back(std::move(name), std::move(text));

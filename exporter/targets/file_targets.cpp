@@ -210,8 +210,7 @@ class FileSdBuilder final : public doc::Sink {
         return Fail(at,
                     TargetPath() + ": expected a string such as \"host\" or \"host:port\"" + got);
       case State::kLabelValue:
-        return Fail(at, where_ + ".labels." + labels_.back().first +
-                            ": expected a string label value" + got);
+        return Fail(at, LabelPath() + ": expected a string label value" + got);
       case State::kGroupKey:
       case State::kLabelName:
       case State::kDone:
@@ -227,6 +226,9 @@ class FileSdBuilder final : public doc::Sink {
     path += ']';
     return path;
   }
+  // "[i].labels.name" of the label being read; Escaped(): a name has no length limit, a
+  // message must have one.
+  std::string LabelPath() const { return where_ + ".labels." + Escaped(labels_.back().first); }
   std::string TargetPath() const {
     return where_ + ".targets[" + std::to_string(target_index_) + "]";
   }
@@ -313,8 +315,8 @@ class FileSdBuilder final : public doc::Sink {
     auto& [name, text] = labels_.back();
     if (IsDropped(name)) return true;  // never shown: any value will do
     if (std::optional<std::string> why = UnprintableReason(value)) {
-      return Fail(at, where_ + ".labels." + name + ": " + Quote(value) +
-                          " must be printable UTF-8 text (" + *why + ")");
+      return Fail(
+          at, LabelPath() + ": " + Quote(value) + " must be printable UTF-8 text (" + *why + ")");
     }
     text = value;
     return true;

@@ -634,6 +634,19 @@ TEST(ConfigTest, LoadFileReportsUnreadableFiles) {
   EXPECT_EQ(dir.error().message, "cannot read: Is a directory");
 }
 
+TEST(ConfigTest, ErrorsQuoteAtMost80CharactersOfAnyInput) {
+  const std::string big(1u << 20, 'x');
+  for (const std::string& toml :
+       {"[[targets]]\nhosts = [\"" + big + "!\"]\n",
+        "[[targets]]\nhosts = [\"::1\"]\nlabels = { " + big + " = 1 }\n",
+        "[[targets]]\nhosts = [\"::1\"]\nlabels = { " + big + " = \"\\u0001\" }\n",
+        "[[targets]]\nname = \"" + big + "\\u0001\"\nhosts = [\"::1\"]\n", big + " = 1\n"}) {
+    ParseResult r = Parse(toml, "big.toml");
+    ASSERT_FALSE(r.has_value());
+    EXPECT_LT(r.error().ToString().size(), 300u) << r.error().ToString().substr(0, 300);
+  }
+}
+
 TEST(ConfigTest, ParseNeverThrowsOnTruncatedOrGarbledInput) {
   // Every prefix of a valid file, and each byte flipped, gives a Config or a positioned Error.
   std::string text = ReadText(kTestdata + "/valid-full.toml");

@@ -412,6 +412,28 @@ TEST(FileTargetsTest, DeepNestingStopsAtOnceInEitherFormat) {
   }
 }
 
+TEST(FileTargetsTest, ErrorsQuoteAtMost80CharactersOfAnyInput) {
+  const std::string big(1u << 20, 'x');
+  const std::pair<std::string, bool> kCases[] = {
+      {"[{\"targets\": [\"" + big + "!\"]}]", true},              // bad host
+      {"[{\"targets\": [\"" + big + ":99999\"]}]", true},         // bad port
+      {"[{\"labels\": {\"" + big + "\": 1}}]", true},             // long name, bad value
+      {"[{\"labels\": {\"" + big + "\": \"a\\u0000\"}}]", true},  // long name, NUL
+      {"[{\"labels\": {\"" + big + "-\": \"v\"}}]", true},        // bad long name
+      {"[{\"" + big + "\": []}]", true},                          // unknown key
+      {"- labels: {" + big + ": [1]}\n", false},                  // YAML, long name
+      {"- targets: [" + big + "/]\n", false},                     // YAML, bad host
+  };
+  for (const auto& [text, json] : kCases) {
+    FileParseResult r = ParseFileSd(text, json ? "big.json" : "big.yml", json);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_LT(r.error().ToString().size(), 300u) << r.error().ToString().substr(0, 300);
+  }
+  FileParseResult line = ParseLines("127.0.0.1\n" + std::string(50u << 20, 'y') + "?\n", "l.txt");
+  ASSERT_FALSE(line.has_value());
+  EXPECT_LT(line.error().ToString().size(), 200u);
+}
+
 TEST(FileTargetsTest, NeverThrowsOnTruncatedOrGarbledInput) {
   for (const char* name : {"valid.json", "valid.yml", "valid.txt"}) {
     std::string path = kTestdata + "/" + name;
