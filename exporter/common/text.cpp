@@ -61,11 +61,11 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
-std::string Escaped(std::string_view s) {
+std::string Escaped(std::string_view s, size_t max_chars) {
   std::string out;
-  out.reserve(s.size() < kMaxShownChars ? s.size() : kMaxShownChars);
+  out.reserve(s.size() < max_chars ? s.size() : max_chars);
   for (size_t shown = 0; !s.empty(); ++shown) {
-    if (shown == kMaxShownChars) return out + "...";
+    if (shown == max_chars) return out + "...";
     size_t n = Utf8SequenceLength(s);
     size_t control = n == 0 ? 0 : ControlLength(s, n);
     if (n == 0 || control != 0) {

@@ -21,9 +21,10 @@ inline constexpr size_t kMaxShownChars = 80;
 /// Input made safe to show in a message or log line: '"' and '\' are escaped with a
 /// backslash; control characters (C0, DEL, C1) and bytes that are not valid UTF-8 become
 /// \xNN; at most kMaxShownChars characters (code points, or escaped bytes) are kept, followed
-/// by "..." when some were cut. Printable ASCII and valid UTF-8 pass unchanged. Never throws
-/// except std::bad_alloc.
-std::string Escaped(std::string_view s);
+/// by "..." when some were cut. Printable ASCII and valid UTF-8 pass unchanged. `max_chars`
+/// overrides the cap for text that is not input, such as a library's message about it. Never
+/// throws except std::bad_alloc.
+std::string Escaped(std::string_view s, size_t max_chars = kMaxShownChars);
 
 /// Escaped(s) in double quotes, the way error messages quote what they were given:
 /// Quote("a\"b") is "a\"b" with the quotes; Quote(50 MB) is 80 characters and "...".

@@ -519,7 +519,9 @@ ParseResult Parse(std::string_view toml_text, std::string_view source_name) {
   } catch (const toml::parse_error& e) {
     return detail::ToResult(
         source_name,
-        detail::Fail{detail::PosOf(e.source()), "invalid TOML: " + std::string(e.description())});
+        // toml++ may quote a piece of the input, control bytes included ("saw 'tru\x01'").
+        detail::Fail{detail::PosOf(e.source()),
+                     "invalid TOML: " + Escaped(e.description(), 4 * kMaxShownChars)});
   } catch (const std::exception& e) {
     return detail::ToResult(source_name,
                             detail::Fail{{}, std::string("cannot parse: ") + e.what()});

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/text.h"
 #include "config/schema.h"
 
 namespace ping_exporter::config {
@@ -645,6 +646,14 @@ TEST(ConfigTest, ErrorsQuoteAtMost80CharactersOfAnyInput) {
     ASSERT_FALSE(r.has_value());
     EXPECT_LT(r.error().ToString().size(), 300u) << r.error().ToString().substr(0, 300);
   }
+}
+
+TEST(ConfigTest, SyntaxErrorsCarryNoControlBytes) {
+  // toml++ quotes what it saw; a control byte there would reach logs and the status page.
+  ParseResult r = Parse("x = tru\x01\n", "c.toml");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("'tru\\x01'"), std::string::npos) << r.error().message;
+  EXPECT_EQ(UnprintableReason(r.error().ToString()), std::nullopt);
 }
 
 TEST(ConfigTest, ParseNeverThrowsOnTruncatedOrGarbledInput) {
