@@ -32,10 +32,12 @@ struct TargetSpec {
 
 /// How one target file stands. A plain value.
 struct TargetFileStatus {
-  std::string name;   ///< the [[target_files]] name
-  std::string path;   ///< absolute
-  bool ok = false;    ///< the latest read and parse succeeded
-  std::string error;  ///< why the latest read failed, "path[:line[:column]]: message"; "" if ok
+  std::string name;  ///< the [[target_files]] name
+  std::string path;  ///< absolute
+  bool ok = false;   ///< the latest read and parse succeeded
+  /// Why the latest read failed, "path[:line[:column]]: message"; "" if ok. Quotes none of
+  /// the file's content when the file is not world-readable (FileFacts).
+  std::string error;
   /// Wall time of the latest successful read; unset if the file was never read successfully.
   std::optional<std::chrono::system_clock::time_point> last_success_time;
   size_t target_count = 0;  ///< hosts in the content in use (the last good one)
