@@ -14,9 +14,11 @@ namespace ping_exporter::metrics {
 namespace {
 
 constexpr size_t kBufferSize = 256 * 1024;
-// Room one sample line may need: labels are bounded by the config validation
-// (names and values); a longer piece goes to the sink directly (see Put()).
+// Room most sample lines need. Label texts are not bounded (a label value may be long):
+// each piece is checked as it is put, and a longer one goes to the sink directly (see Put()).
 constexpr size_t kLineRoom = 1024;
+// Room for what callers write unchecked after Open(): a number (at most 24 characters) and '\n'.
+constexpr size_t kValueRoom = 32;
 
 /// A fixed buffer written through a raw pointer: a scrape appends ~2 million
 /// small pieces, and std::string::append's per-call checks dominate otherwise.
@@ -85,13 +87,16 @@ void Header(Buffer& b, const Family& f) {
 void Open(Buffer& b, std::string_view name, std::string_view labels, std::string_view extra = {}) {
   b.Room(kLineRoom);
   b.Put(name);
-  b.Put('{');
+  b.Put(std::string_view("{"));
   b.Put(labels);
   if (!extra.empty()) {
-    b.Put(',');
+    b.Put(std::string_view(","));
     b.Put(extra);
   }
   b.Put("} ");
+  // Labels of about kLineRoom bytes overran the room reserved above, and the '\n' after the
+  // value could land one byte past the buffer.
+  b.Room(kValueRoom);
 }
 
 // One WriteTargetRows() call: where it writes, what, and which families.

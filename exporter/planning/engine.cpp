@@ -207,6 +207,10 @@ Engine::Planned Engine::Plan(const config::Config& config,
       log_.Warn("duplicate target ignored",
                 {{"target", d.host}, {"origin", d.origin}, {"kept", d.kept_origin}});
     }
+    if (expanded.duplicate_count > expanded.duplicates.size()) {
+      log_.Warn("more duplicate targets ignored, not listed",
+                {{"count", std::to_string(expanded.duplicate_count - expanded.duplicates.size())}});
+    }
   }
   Planned planned;
   planned.plans = BuildPlans(

@@ -119,6 +119,47 @@ TEST(TextWriterTest, RoundFamiliesLeaveOutFamiliesWithoutSamples) {
   EXPECT_EQ(Count(Write({}, RowFamilies::kAll), "# TYPE "), static_cast<size_t>(per_target));
 }
 
+TEST(TextWriterTest, LabelTextsNearTheLineRoomKeepEveryValue) {
+  // Label texts of about 1 KB overran the room reserved per line, and at some buffer offsets
+  // the '\n' after a value went one byte past the buffer: the sanitizer build of this suite
+  // reports a heap-buffer-overflow here without the fix. Every line must keep its value too.
+  const std::vector<double> bounds = {0.001, 0.1};
+  for (size_t len = 960; len <= 1010; ++len) {
+    SCOPED_TRACE(len);
+    std::vector<TargetInfo> infos(100);
+    std::vector<TargetRow> rows;
+    for (size_t i = 0; i < infos.size(); ++i) {
+      infos[i].label_text =
+          "target=\"t" + std::to_string(i) + "\",x=\"" + std::string(len, 'v') + "\"";
+      TargetRow r;
+      r.info = &infos[i];
+      r.snap.has_round = true;
+      r.snap.round_sent = 3;
+      r.snap.round_received = 2;
+      // Long values: 23 and 20 characters.
+      r.snap.rtt_min = r.snap.rtt_avg = r.snap.rtt_max = -1.2345678901234567e-300;
+      r.snap.buckets.assign(bounds.size() + 1, UINT64_MAX);
+      r.snap.sent_total = r.snap.received_total = UINT64_MAX;
+      rows.push_back(r);
+    }
+    std::string out;
+    WriteTargetRows(rows, bounds, RowFamilies::kAll, [&](std::string_view s) { out += s; });
+    size_t samples = 0;
+    for (size_t start = 0; start < out.size();) {
+      size_t end = out.find('\n', start);
+      ASSERT_NE(end, std::string::npos);
+      std::string_view line(out.data() + start, end - start);
+      start = end + 1;
+      if (line[0] == '#') continue;
+      ++samples;
+      size_t space = line.rfind("} ");
+      ASSERT_NE(space, std::string_view::npos) << line.substr(0, 40);
+      ASSERT_GT(line.size(), space + 2) << "no value: " << line.substr(0, 40);
+    }
+    EXPECT_GT(samples, 100u * 20);
+  }
+}
+
 TEST(TextWriterTest, ProcessFamiliesPresent) {
   std::string out;
   WriteProcessFamilies(&out);

@@ -162,6 +162,14 @@ TEST_F(ProbeHandlerTest, BadQueriesAre400WithAMessage) {
       {"target=127.0.0.1:80", "IP address or a host name"},
       {"target=%00", "IP address or a host name"},
       {"target=%3Cscript%3E", "IP address or a host name"},
+      // Nothing rides along after a NUL, and no control byte or invalid UTF-8 gets through.
+      {"target=127.0.0.2%00%FF",
+       "target must be an IP address or a host name, not \"127.0.0.2\\x00\\xff\" (NUL byte at "
+       "offset 9)"},
+      {"target=localhost%00", "(NUL byte at offset 9)"},
+      {"target=127.0.0.2%FF", "(invalid UTF-8 at offset 9)"},
+      {"target=localhost%0A", "(control character \\x0a at offset 9)"},
+      {"target=%C2%85localhost", "(control character \\xc2\\x85 at offset 0)"},
       {"target=127.0.0.1&family=ip6", "family=ip6"},
       {"target=::1&family=ip4", "family=ip4"},
   };
