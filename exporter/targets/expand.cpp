@@ -197,7 +197,7 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
     for (size_t i = 0; i < g.hosts.size(); ++i) {
       config::SourcePosition pos =
           i < g.host_positions.size() ? g.host_positions[i] : config::SourcePosition{};
-      add(TargetSpec{g.hosts[i], g.family, g.all_addresses, options, labels,
+      add(TargetSpec{g.hosts[i], g.family, g.all_addresses, g.exclude_local, options, labels,
                      Origin(config.source_name, pos.line, pos.column), g.name});
     }
   }
@@ -222,7 +222,7 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
         }
         labels = last_merged;
       }
-      add(TargetSpec{t.host, f.family, f.all_addresses, options, std::move(labels),
+      add(TargetSpec{t.host, f.family, f.all_addresses, f.exclude_local, options, std::move(labels),
                      Origin(f.path, t.line, 0), f.name});
     }
   }
