@@ -46,6 +46,7 @@ for f in hosts nsswitch.conf resolv.conf; do
   fi
   mount --bind "$dir/$f" "$target"
 done
-# The bind mounts keep the files alive; the directory is not needed any more.
-rm -rf "$dir"
-exec "$@"
+# The files stay until the command is done: a mount point whose file is deleted refuses
+# further mounts, and `ip netns exec` binds /etc/netns/NS/hosts over /etc/hosts.
+trap 'rm -rf "$dir"' EXIT
+"$@"
