@@ -66,6 +66,9 @@ def variable_values(dash: dict[str, Any], choice: dict[str, str]) -> dict[str, s
             continue
         if var["type"] == "adhoc":
             continue  # Grafana adds ad hoc filters to every query itself; none are set here
+        if var["type"] == "constant":
+            values[name] = str(var["query"])
+            continue
         picked = choice[name]
         if picked == "$__all":
             assert var.get("includeAll"), f"{name} has no All option"

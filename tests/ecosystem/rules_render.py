@@ -34,7 +34,7 @@ SLO_HEADER = _HEADER.format(
     what="Optional availability (SLO) burn-rate alerts; load beside alerts.yml.",
     values="availability", tests="alerts-slo_test.yml")
 MESH_HEADER = _HEADER.format(
-    what="Mesh mode rules (README \"Mesh mode\"): dead nodes and bad links; load beside alerts.yml.",
+    what="Mesh mode rules (README \"Mesh mode\"): dead nodes, bad links; load beside alerts.yml.",
     values="mesh", tests="alerts-mesh_test.yml")
 
 

@@ -1,6 +1,6 @@
-"""config/alerts.yml, config/alerts-slo.yml and config/alerts-mesh.yml: promtool checks, the unit tests beside them,
-proof that those unit tests would catch a rule that fires too eagerly, and that both files are
-what the Helm chart renders with its default values (one source for both)."""
+"""config/alerts.yml, config/alerts-slo.yml and config/alerts-mesh.yml: promtool checks, the
+unit tests beside them, proof that those unit tests would catch a rule that fires too eagerly,
+and that the files are what the Helm chart renders with its default values (one source)."""
 
 from __future__ import annotations
 
@@ -117,7 +117,8 @@ def test_values_tune_the_rendered_rules(helmrender: str) -> None:
         "prometheusRule.mesh.rateWindow=30s", "prometheusRule.mesh.lossThreshold=0.05",
         "prometheusRule.mesh.nodeDown.peerRatio=0.75", "prometheusRule.mesh.linkBad.for=5m"))
     mesh_rules = {r.get("alert") or r["record"]: r for g in mesh["groups"] for r in g["rules"]}
-    assert '{group="peers"}[30s]' in mesh_rules["source_destination:ping_mesh_loss_ratio:rate"]["expr"]
+    loss = mesh_rules["source_destination:ping_mesh_loss_ratio:rate"]["expr"]
+    assert '{group="peers"}[30s]' in loss
     assert "> bool 0.05" in mesh_rules["destination:ping_mesh_peers_losing:count"]["expr"]
     assert "> 0.75" in mesh_rules["PingMeshNodeDown"]["expr"]
     assert mesh_rules["PingMeshLinkBad"]["for"] == "5m"

@@ -18,7 +18,9 @@ template syntax, passed through as it is.
     # Mean RTT of the replies that came back within the window, from the histogram. A number
     # for any target that answered at all, however lossy; absent for one that did not.
     - record: {{ $mean }}
-      expr: rate(ping_rtt_seconds_sum{ {{- $notMesh -}} }[{{ $w }}]) / (rate(ping_rtt_seconds_count{ {{- $notMesh -}} }[{{ $w }}]) > 0)
+      expr: |
+        rate(ping_rtt_seconds_sum{ {{- $notMesh -}} }[{{ $w }}])
+          / (rate(ping_rtt_seconds_count{ {{- $notMesh -}} }[{{ $w }}]) > 0)
 - name: ping_exporter.targets
   rules:
     - alert: PingHostDown
@@ -39,7 +41,8 @@ template syntax, passed through as it is.
       # down for all of PingHostDown's "for" is left to PingHostDown: a dead host pages once.
       expr: |
         (
-          1 - rate(ping_packets_received_total{ {{- $notMesh -}} }[{{ $w }}]) / rate(ping_packets_sent_total{ {{- $notMesh -}} }[{{ $w }}])
+          1 - rate(ping_packets_received_total{ {{- $notMesh -}} }[{{ $w }}])
+                / rate(ping_packets_sent_total{ {{- $notMesh -}} }[{{ $w }}])
             > {{ $r.packetLoss.threshold }}
         )
         unless
@@ -172,7 +175,9 @@ sent) against an objective, as in the Google SRE workbook ("Alerting on SLOs").
   rules:
     {{- range $windows | uniq }}
     - record: target:ping_loss_ratio:rate{{ . }}
-      expr: 1 - rate(ping_packets_received_total{ {{- $notMesh -}} }[{{ . }}]) / rate(ping_packets_sent_total{ {{- $notMesh -}} }[{{ . }}])
+      expr: |
+        1 - rate(ping_packets_received_total{ {{- $notMesh -}} }[{{ . }}])
+              / rate(ping_packets_sent_total{ {{- $notMesh -}} }[{{ . }}])
     {{- end }}
 - name: ping_exporter.availability
   rules:
@@ -242,7 +247,9 @@ peers lose it; a link is bad when one pair loses while both its ends are seen by
         (
           {{- $expr | nindent 10 }}
         ) * on (address) group_left (destination)
-          label_replace(source:ping_mesh_agent_address:info, "destination", "$1", "source", "(.*)")
+          label_replace(
+            source:ping_mesh_agent_address:info, "destination", "$1", "source", "(.*)"
+          )
         or on (source, address)
         label_replace(
           {{- $expr | nindent 10 }},
@@ -272,7 +279,9 @@ peers lose it; a link is bad when one pair loses while both its ends are seen by
       labels:
         severity: {{ $m.nodeDown.severity }}
       annotations:
-        summary: {{`"node {{ $labels.destination }} is unreachable from {{ $value | humanizePercentage }} of its peers"`}}
+        summary: >-
+          {{`node {{ $labels.destination }} is unreachable from {{ $value | humanizePercentage }}
+          of its peers`}}
         description: >-
           More than {{`{{`}} {{ $m.nodeDown.peerRatio }} {{`| humanizePercentage }}`}} of the mesh
           agents pinging {{`{{ $labels.destination }}`}} (address {{`{{ $labels.address }}`}}) lose
@@ -294,7 +303,9 @@ peers lose it; a link is bad when one pair loses while both its ends are seen by
       labels:
         severity: {{ $m.linkBad.severity }}
       annotations:
-        summary: {{`"link {{ $labels.source }} -> {{ $labels.destination }} loses {{ $value | humanizePercentage }} of pings"`}}
+        summary: >-
+          {{`link {{ $labels.source }} -> {{ $labels.destination }} loses
+          {{ $value | humanizePercentage }} of pings`}}
         description: >-
           {{`{{ $labels.source }}`}} loses {{`{{ $value | humanizePercentage }}`}} of its echo
           requests to {{`{{ $labels.destination }}`}} (address {{`{{ $labels.address }}`}}) over
