@@ -248,6 +248,7 @@ def test_mesh_mode_objects(rendered: dict[str, str]) -> None:
     assert mesh[0]["family"] == "ip4" and mesh[0]["interval"] == "10s"
 
     monitor = by_kind(objects, "ServiceMonitor")[0]["spec"]["endpoints"][0]
+    assert monitor["interval"] == "30s"
     relabel = monitor["metricRelabelings"]
     assert relabel[1] == {"sourceLabels": ["group", "__tmp_mesh_keep"], "regex": "mesh;",
                           "action": "drop"}
