@@ -179,6 +179,8 @@ def _mutant_run(promtool: str, workdir: pathlib.Path, alert: str, field: str,
     return f"{alert}.{field}={value}", proc.returncode, proc.stdout + proc.stderr
 
 
+# About 30 promtool runs, two at a time: on a loaded 2-core machine more than the default 90 s.
+@pytest.mark.time_limit(240)
 def test_unit_tests_catch_mutated_rules(promtool: str, tmp_path: pathlib.Path) -> None:
     """Removing an alert's condition must make its "does not fire" cases fail; removing its
     `for` must make its "still pending" cases fail."""
