@@ -230,14 +230,24 @@ peers lose it; a link is bad when one pair loses while both its ends are seen by
   interval: {{ $m.recordingInterval }}
   rules:
     # Each agent's own address: where Prometheus scrapes it, which is where its peers ping it
-    # (pod or node IP). Names destinations by their node.
-    - record: source:ping_mesh_agent_address:info
+    # (pod or node IP).
+    - record: source:ping_mesh_agent_address:scraped
       expr: |
         max by (source, address) (
           label_replace(
             group by (source, instance) (ping_packets_sent_total{ {{- $sel -}} }),
             "address", "$1", "instance", "\\[?([^\\]]*?)\\]?:[0-9]+"
           )
+        )
+    # Names destinations by their node: remembered for {{ $m.agentMemory }} after the agent was
+    # last scraped, so a node that dies whole (agent included) keeps its name; one node per
+    # address.
+    - record: source:ping_mesh_agent_address:info
+      expr: |
+        source:ping_mesh_agent_address:scraped
+        or on (address)
+        topk by (address) (
+          1, max_over_time(source:ping_mesh_agent_address:scraped[{{ $m.agentMemory }}])
         )
     {{- range $record, $expr := dict "source_destination:ping_mesh_loss_ratio:rate" $loss "source_destination:ping_mesh_rtt_seconds:mean" $rtt }}
     # Per source -> destination over {{ $w }}; `destination` is the peer's node, or its address
