@@ -46,7 +46,7 @@ for f in hosts nsswitch.conf resolv.conf; do
   fi
   mount --bind "$dir/$f" "$target"
 done
-# The files stay until the command is done: a mount point whose file is deleted refuses
-# further mounts, and `ip netns exec` binds /etc/netns/NS/hosts over /etc/hosts.
+# The files stay linked while the command runs: the kernel refuses to mount over an
+# unlinked file, and `ip netns exec` binds /etc/netns/NS/hosts over /etc/hosts.
 trap 'rm -rf "$dir"' EXIT
 "$@"
