@@ -53,6 +53,7 @@ CHART_VALUES: list[str] = [
     "prometheusRule.mesh.nodeDown.for=5s", "prometheusRule.mesh.linkBad.for=5s",
 ]
 CAMEL_TO_SNAKE = {"sourceLabels": "source_labels", "targetLabel": "target_label"}
+LOSS_THRESHOLD = 0.2  # prometheusRule.mesh.lossThreshold
 
 
 def render_chart(scratch: pathlib.Path) -> dict[str, Any]:
@@ -217,8 +218,9 @@ def test_mesh_alerts_name_the_dead_node_and_the_broken_link(bed: MeshBed) -> Non
     everyone = {(s, d) for s in NODES for d in NODES if s != d}
 
     # Healthy: every node measures every other (never itself, exclude_local), named by node.
+    # (Healthy: under the loss threshold; a loaded machine may time out an echo now and then.)
     healthy = wait_until(lambda: (p := pairs(prom)) and set(p) == everyone
-                         and all(v == 0 for v in p.values()) and p, 60, interval=1,
+                         and all(v < LOSS_THRESHOLD for v in p.values()) and p, 60, interval=1,
                          message="30 healthy pairs named by node")
     assert len(healthy) == len(NODES) * (len(NODES) - 1)
     addresses = {r["metric"]["source"]: r["metric"]["address"]
