@@ -81,6 +81,12 @@ int main(int argc, char** argv) {
                  "Period of one point of the status page's graphs")
       ->group("")
       ->check(pe::app::CheckSampleInterval);
+  flags.source_name = pe::app::DefaultSourceName();
+  app.add_option("--source.name", flags.source_name,
+                 "The prober's identity: every per-target series gets source=\"NAME\" (mesh "
+                 "mode: the node name); empty: no source label")
+      ->capture_default_str()
+      ->check(pe::app::CheckSourceName);
   app.add_option("--runas.user", flags.runas_user,
                  "When started as root: switch to this user, keeping only CAP_NET_RAW (none with "
                  "--icmp.socket=dgram)");

@@ -105,6 +105,7 @@ int Run(const Options& o, Logger& log) {
   eo.socket_kind = *kind;
   eo.default_workers = std::max(1u, std::thread::hardware_concurrency());
   eo.shard = *planning::ParseShard(o.shard);
+  eo.source_name = o.source_name;
   planning::Engine engine(std::move(eo), cfg->rtt_buckets, log);
   if (auto ok = engine.Apply(*cfg); !ok) {
     log.Error("cannot start probing", {{"error", ok.error()}});
@@ -116,6 +117,7 @@ int Run(const Options& o, Logger& log) {
   log.Info("probing", {{"config", cfg->source_name},
                        {"targets", std::to_string(engine.target_count())},
                        {"workers", std::to_string(engine.worker_count())},
+                       {"source", o.source_name},
                        {"socket", icmp::SocketKindName(*kind)}});
 
   metrics::SelfMetrics self(kVersion, kRevision, [&engine] { return CountsOf(engine); });

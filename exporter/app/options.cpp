@@ -1,8 +1,12 @@
 #include "app/options.h"
 
+#include <limits.h>
+#include <unistd.h>
+
 #include <chrono>
 
 #include "common/duration.h"
+#include "common/text.h"
 #include "ondemand/allow_list.h"
 #include "planning/engine.h"
 
@@ -32,6 +36,17 @@ std::string CheckShard(const std::string& shard) {
 std::string CheckProbeAllow(const std::string& allow) {
   auto list = ondemand::AllowList::Parse(allow);
   return list ? std::string() : list.error();
+}
+
+std::string CheckSourceName(const std::string& name) {
+  // A label value: any UTF-8 text (Prometheus treats an empty one as no label).
+  return IsValidUtf8(name) ? std::string() : "must be UTF-8 text";
+}
+
+std::string DefaultSourceName() {
+  char name[HOST_NAME_MAX + 1] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "";
+  return IsValidUtf8(name) ? std::string(name) : std::string();
 }
 
 }  // namespace ping_exporter::app

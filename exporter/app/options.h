@@ -28,6 +28,9 @@ struct Options {
   uint32_t probe_max_concurrent = 4;
   std::string status_sample_interval = "30s";
   std::string runas_user;  ///< "" = keep the user we started as
+  /// `source` label of every per-target series (mesh mode: the node name); "" = no label.
+  /// main() defaults it to DefaultSourceName().
+  std::string source_name;
 };
 
 /// The `probe HOST…` subcommand's flags; RunProbe() checks them itself.
@@ -46,5 +49,9 @@ std::string CheckRequestTimeout(const std::string& duration);
 std::string CheckSampleInterval(const std::string& duration);
 std::string CheckShard(const std::string& shard);
 std::string CheckProbeAllow(const std::string& allow);
+std::string CheckSourceName(const std::string& name);
+
+/// The default of --source.name: this machine's host name (gethostname), "" if it has none.
+std::string DefaultSourceName();
 
 }  // namespace ping_exporter::app

@@ -33,7 +33,7 @@ constexpr int64_t kMaxWorkers = 1024;
 constexpr size_t kMaxFileBytes = 64u << 20;
 
 // Labels the exporter itself puts on series, or that Prometheus adds on scrape.
-constexpr std::string_view kReservedLabels[] = {"target", "address", "group", "status",
+constexpr std::string_view kReservedLabels[] = {"target", "address", "group", "source",  "status",
                                                 "stat",   "reason",  "job",   "instance"};
 
 constexpr std::string_view kEmbeddedDefault =
@@ -208,9 +208,9 @@ class Validator {
   }
 
   // Reads the keys that [[targets]] and [[target_files]] tables share (the probe options,
-  // name, family, labels, all_addresses) into `source` and `set`, and hands the others to
-  // `own_key`, which returns false for a key the table does not take. The options start from
-  // [defaults]; the caller checks their timing once its own keys are read.
+  // name, family, labels, all_addresses, exclude_local) into `source` and `set`, and hands the
+  // others to `own_key`, which returns false for a key the table does not take. The options start
+  // from [defaults]; the caller checks their timing once its own keys are read.
   template <typename Source, typename OwnKey>
   Status ReadSourceTable(const toml::table& t, const std::string& path, Table table, Source& source,
                          OptionSet& set, OwnKey&& own_key) {
@@ -230,6 +230,8 @@ class Validator {
         st = ReadLabels(*value, key_path, source.labels);
       } else if (k == "all_addresses") {
         st = ReadBool(*value, key_path, source.all_addresses);
+      } else if (k == "exclude_local") {
+        st = ReadBool(*value, key_path, source.exclude_local);
       } else if (!own_key(k, *value)) {
         st = UnknownKeyIn(table, *key, path);
       }

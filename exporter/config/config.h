@@ -79,6 +79,9 @@ struct TargetGroup {
   /// false: ping the first address a name resolves to; true: every A/AAAA record (each its own
   /// series, told apart by the `address` label). IP literals are one address either way.
   bool all_addresses = false;
+  /// Leave out every address (resolved, or an IP literal) that is one of this machine's own
+  /// (common/local_addresses.h): a mesh agent does not ping itself.
+  bool exclude_local = false;
   ProbeOptions options;
   Labels labels;  ///< static labels added to every series of the group
   SourcePosition position;
@@ -96,6 +99,7 @@ struct TargetFile {
   TargetFileFormat format = TargetFileFormat::kLines;  ///< default by extension of `path`
   Family family = Family::kAny;
   bool all_addresses = false;  ///< as in TargetGroup
+  bool exclude_local = false;  ///< as in TargetGroup
   ProbeOptions options;        ///< [defaults] with this table's overrides
   Labels labels;               ///< static labels; a file_sd group's own labels win over them
   SourcePosition position;
@@ -144,8 +148,8 @@ std::vector<double> DefaultRttBuckets();
 
 /// Prometheus label name grammar [a-zA-Z_][a-zA-Z0-9_]*.
 bool IsLabelName(std::string_view s);
-/// Names the exporter sets itself or Prometheus adds on scrape: target, address, status, stat,
-/// reason, job, instance.
+/// Names the exporter sets itself or Prometheus adds on scrape: target, address, group, source,
+/// status, stat, reason, job, instance.
 bool IsReservedLabel(std::string_view s);
 
 }  // namespace ping_exporter::config

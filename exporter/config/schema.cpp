@@ -250,9 +250,10 @@ SourcePosition Blame(const OptionSet& set, std::initializer_list<size_t> candida
 constexpr std::string_view kTopSettings[] = {"workers", "rtt_buckets", "group_label"};
 constexpr std::string_view kTopTables[] = {"defaults", "targets", "target_files"};
 // Keys of a [[targets]] and of a [[target_files]] table besides the probe options.
-constexpr std::string_view kGroupKeys[] = {"name", "hosts", "family", "labels", "all_addresses"};
-constexpr std::string_view kFileKeys[] = {"name",   "path",          "format",
-                                          "family", "all_addresses", "labels"};
+constexpr std::string_view kGroupKeys[] = {"name",   "hosts",         "family",
+                                           "labels", "all_addresses", "exclude_local"};
+constexpr std::string_view kFileKeys[] = {"name",          "path",   "format",       "family",
+                                          "all_addresses", "labels", "exclude_local"};
 
 template <size_t N>
 bool Contains(const std::string_view (&list)[N], std::string_view key) {

@@ -95,6 +95,7 @@ std::string RenderLabels(const TargetInfo& info) {
   AppendLabel(out, "target", info.name);
   AppendLabel(out, "address", info.address);
   if (!info.group.empty()) AppendLabel(out, "group", info.group);
+  if (!info.source.empty()) AppendLabel(out, "source", info.source);
   for (const auto& [k, v] : info.labels) AppendLabel(out, k, v);
   return out;
 }

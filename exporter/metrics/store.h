@@ -63,8 +63,10 @@ struct TargetInfo {
   std::string address;  ///< the IP pinged, "" if unresolved
   std::string group;    ///< its [[targets]] group or [[target_files]] name; "" = no `group` label
   SharedLabels labels;  ///< static group labels
-  /// Pre-rendered `target="…",address="…",group="…",k="v"` (escaped), so scrapes only copy.
+  /// Pre-rendered `target="…",address="…",group="…",source="…",k="v"` (escaped), so scrapes
+  /// only copy.
   std::string label_text;
+  std::string source{};  ///< the prober's identity (--source.name); "" = no `source` label
 };
 std::string RenderLabels(const TargetInfo& info);
 /// Escapes a label value for the text format (backslash, quote, newline).

@@ -4,17 +4,19 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <span>
 
+#include "common/local_addresses.h"
 #include "metrics/text_writer.h"
 #include "targets/resolver_cares.h"
 
 namespace ping_exporter::planning {
 namespace {
 
-// History follows a target's name, static labels and (with all_addresses)
-// the position of its address; the address itself may move. This finds the
-// previous plans by name: open addressing over plan positions, so a reload of
-// 100 000 targets builds no key strings and allocates one array.
+// History follows a target's name, static labels and address; an address that
+// is gone hands its history to the new address at its position (a moved name).
+// This finds the previous plans by name: open addressing over plan positions,
+// so a reload of 100 000 targets builds no key strings and allocates one array.
 class PreviousByName {
  public:
   explicit PreviousByName(const std::vector<probe::TargetPlan>& plans) : plans_(plans) {
@@ -29,13 +31,13 @@ class PreviousByName {
     }
   }
 
-  /// The previous plan for address `index` of `name`, or null.
-  const probe::TargetPlan* Find(std::string_view name, size_t index) const {
+  /// The previous plans of `name` (one per address), empty if none.
+  std::span<const probe::TargetPlan> Find(std::string_view name) const {
     uint32_t first = slots_[Probe(name)];
-    if (first == kEmpty) return nullptr;
-    size_t at = first + index;
-    if (at >= plans_.size() || plans_[at].entry.info->name != name) return nullptr;
-    return &plans_[at];
+    if (first == kEmpty) return {};
+    size_t end = first;
+    while (end < plans_.size() && plans_[end].entry.info->name == name) ++end;
+    return std::span<const probe::TargetPlan>(plans_).subspan(first, end - first);
   }
 
  private:
@@ -52,6 +54,21 @@ class PreviousByName {
   const std::vector<probe::TargetPlan>& plans_;
   std::vector<uint32_t> slots_;
 };
+
+// The previous plan whose history address `index` of `addresses` takes over: the one with
+// the same address, else the one at the same position if its address is gone; null if none.
+// Peers joining and leaving a mesh name thus never pass one peer's counters to another.
+const probe::TargetPlan* Predecessor(std::span<const probe::TargetPlan> before,
+                                     const std::vector<std::optional<IpAddress>>& addresses,
+                                     size_t index) {
+  for (const probe::TargetPlan& p : before) {
+    if (p.address == addresses[index]) return &p;
+  }
+  if (index >= before.size()) return nullptr;
+  const std::optional<IpAddress>& gone = before[index].address;
+  bool kept = std::find(addresses.begin(), addresses.end(), gone) != addresses.end();
+  return kept ? nullptr : &before[index];
+}
 
 bool FamilyAccepts(config::Family family, const IpAddress& ip) {
   return family == config::Family::kAny || (family == config::Family::kIp4) == ip.is_v4();
@@ -92,29 +109,40 @@ std::optional<Shard> ParseShard(std::string_view text) {
 
 std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                           const std::vector<probe::TargetPlan>& previous,
-                                          size_t bucket_count, const Shard& shard, bool group_label,
-                                          const KnownAddresses& known,
+                                          const PlanContext& context, const KnownAddresses& known,
                                           std::vector<targets::NameRequest>* names) {
   PreviousByName old(previous);
   std::vector<probe::TargetPlan> plans;
   plans.reserve(specs.size());
   std::vector<std::optional<IpAddress>> addresses;  // reused for every spec
   for (const targets::TargetSpec& spec : specs) {
-    if (!shard.Owns(spec.host)) continue;
+    if (!context.shard.Owns(spec.host)) continue;
+    auto excluded = [&](const IpAddress& ip) {
+      return spec.exclude_local &&
+             std::find(context.local_addresses.begin(), context.local_addresses.end(), ip) !=
+                 context.local_addresses.end();
+    };
     addresses.clear();
     std::optional<IpAddress> literal = IpAddress::Parse(spec.host);
     if (literal && FamilyAccepts(spec.family, *literal)) {
-      addresses.emplace_back(*literal);  // the common case at scale: nothing to look up
+      // The common case at scale: nothing to look up.
+      if (!excluded(*literal)) addresses.emplace_back(*literal);
     } else {
       if (names) {
         names->push_back({spec.host, spec.family, spec.options->resolve_interval,
                           spec.options->resolve_timeout});
       }
       targets::Addresses answer = known(spec);
-      size_t keep = spec.all_addresses ? answer.size() : std::min<size_t>(answer.size(), 1);
-      for (size_t i = 0; i < keep; ++i) addresses.emplace_back(answer[i]);
+      for (const IpAddress& ip : answer) {
+        // A repeated address would make two plans share one history (two writers).
+        if (excluded(ip) || std::find(addresses.begin(), addresses.end(), ip) != addresses.end()) {
+          continue;
+        }
+        addresses.emplace_back(ip);
+        if (!spec.all_addresses) break;
+      }
       // No answer (yet): kept and reported down every round rather than left out.
-      if (addresses.empty()) addresses.emplace_back(std::nullopt);
+      if (answer.empty()) addresses.emplace_back(std::nullopt);
     }
     for (size_t i = 0; i < addresses.size(); ++i) {
       probe::TargetPlan plan;
@@ -123,15 +151,18 @@ std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>
       // Addresses of one name get distinct phases, so all_addresses does not burst.
       plan.phase = probe::Phase(i == 0 ? spec.host : spec.host + "#" + std::to_string(i),
                                 spec.options->interval);
-      const probe::TargetPlan* before = old.Find(spec.host, i);
+      const probe::TargetPlan* before = Predecessor(old.Find(spec.host), addresses, i);
       if (before && !(before->entry.info->labels.list() == *spec.labels)) before = nullptr;
-      std::string_view group = group_label ? std::string_view(spec.source) : std::string_view();
-      if (before && before->address == plan.address && before->entry.info->group == group) {
+      std::string_view group =
+          context.group_label ? std::string_view(spec.source) : std::string_view();
+      if (before && before->address == plan.address && before->entry.info->group == group &&
+          before->entry.info->source == context.source_name) {
         plan.entry = before->entry;  // unchanged: keep identity, counters, histogram
       } else {
         metrics::TargetInfo info;
         info.name = spec.host;
         info.group = std::string(group);
+        info.source = context.source_name;
         info.labels = spec.labels;
         if (addresses[i]) info.address = addresses[i]->ToString();
         info.label_text = metrics::RenderLabels(info);
@@ -140,7 +171,7 @@ std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>
           plan.entry.info = std::make_shared<const metrics::TargetInfo>(std::move(info));
           plan.entry.stats = before->entry.stats;
         } else {
-          plan.entry = metrics::TargetEntry::Make(std::move(info), bucket_count);
+          plan.entry = metrics::TargetEntry::Make(std::move(info), context.bucket_count);
         }
       }
       plans.push_back(std::move(plan));
@@ -212,9 +243,26 @@ Engine::Planned Engine::Plan(const config::Config& config,
                 {{"count", std::to_string(expanded.duplicate_count - expanded.duplicates.size())}});
     }
   }
+  PlanContext context;
+  context.bucket_count = store_->bucket_bounds().size();
+  context.shard = options_.shard;
+  context.group_label = config.group_label;
+  context.source_name = options_.source_name;
+  // Read on every plan, so a re-resolved peer list is matched against the addresses this
+  // machine has now.
+  if (std::any_of(expanded.specs.begin(), expanded.specs.end(),
+                  [](const targets::TargetSpec& s) { return s.exclude_local; })) {
+    auto local = LocalAddresses();
+    if (local) {
+      context.local_addresses = std::move(local.value());
+    } else if (log_problems) {
+      log_.Error("cannot list local addresses; exclude_local leaves nothing out",
+                 {{"error", local.error()}});
+    }
+  }
   Planned planned;
   planned.plans = BuildPlans(
-      expanded.specs, previous, store_->bucket_bounds().size(), options_.shard, config.group_label,
+      expanded.specs, previous, context,
       [this](const targets::TargetSpec& s) { return resolver_->AddressesOf(s.host, s.family); },
       &planned.names);
   planned.files = std::move(expanded.files);

@@ -40,6 +40,7 @@ struct EngineOptions {
   Shard shard;
   /// How host names are looked up; null: c-ares (targets::MakeCaresLookup()).
   std::unique_ptr<targets::NameLookup> lookup = nullptr;
+  std::string source_name{};  ///< `source` label of every target (--source.name); "" = none
 };
 
 /// Owns the result store, the current pool and the resolver service. Apply()
@@ -145,20 +146,30 @@ class Engine {
 /// The latest known addresses of a spec's name (empty: none yet); never blocks.
 using KnownAddresses = std::function<targets::Addresses(const targets::TargetSpec&)>;
 
+/// What every plan of one BuildPlans() call shares. A plain value.
+struct PlanContext {
+  size_t bucket_count = 0;  ///< of new targets' histograms
+  Shard shard;
+  bool group_label = false;  ///< each target's identity carries its spec's `source` as `group`
+  std::string source_name;   ///< each target's `source` label; "" = none
+  /// This machine's addresses (LocalAddresses()): specs with exclude_local leave them out.
+  std::vector<IpAddress> local_addresses;
+};
+
 /// Turns the specs this shard owns into plans (one per address with
 /// all_addresses), reusing the stats of `previous` targets with the same name,
 /// labels and address index, so a moved address keeps the target's history; a
 /// target whose address did not move keeps its whole entry (same TargetInfo
 /// object). IP literals are taken as they are; names get the addresses `known`
-/// gives, and one unresolved plan (address nullopt) while it gives none. Every
-/// name (and literal of the wrong family) is appended to `names`, for the
-/// resolver service. The plans of one name must be consecutive in `previous`
-/// (as BuildPlans makes them). With `group_label`, each target's identity
-/// carries its spec's `source` as `group`.
+/// gives, and one unresolved plan (address nullopt) while it gives none. With
+/// exclude_local, addresses in `context.local_addresses` are left out (without
+/// all_addresses the first other one is probed); a spec left with none has no
+/// plan. Every name (and literal of the wrong family) is appended to `names`,
+/// for the resolver service. The plans of one name must be consecutive in
+/// `previous` (as BuildPlans makes them).
 std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                           const std::vector<probe::TargetPlan>& previous,
-                                          size_t bucket_count, const Shard& shard, bool group_label,
-                                          const KnownAddresses& known,
+                                          const PlanContext& context, const KnownAddresses& known,
                                           std::vector<targets::NameRequest>* names = nullptr);
 
 }  // namespace ping_exporter::planning

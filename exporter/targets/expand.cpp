@@ -233,8 +233,8 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
           i < g.host_positions.size() ? g.host_positions[i] : config::SourcePosition{};
       auto origin = [&] { return Origin(config.source_name, pos.line, pos.column); };
       if (!is_new(g.hosts[i], origin)) continue;
-      result.specs.push_back(
-          TargetSpec{g.hosts[i], g.family, g.all_addresses, options, labels, origin(), g.name});
+      result.specs.push_back(TargetSpec{g.hosts[i], g.family, g.all_addresses, g.exclude_local,
+                                        options, labels, origin(), g.name});
     }
   }
 
@@ -261,8 +261,9 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
         }
         labels = last_merged;
       }
-      result.specs.push_back(TargetSpec{std::string(t.host), f.family, f.all_addresses, options,
-                                        std::move(labels), origin(), f.name});
+      result.specs.push_back(TargetSpec{std::string(t.host), f.family, f.all_addresses,
+                                        f.exclude_local, options, std::move(labels), origin(),
+                                        f.name});
     }
   }
   cache.Retain(paths);

@@ -22,6 +22,7 @@ struct TargetSpec {
   std::string host;  ///< as configured (the `target` label)
   config::Family family = config::Family::kAny;
   bool all_addresses = false;
+  bool exclude_local = false;          ///< leave out this machine's own addresses
   config::SharedProbeOptions options;  ///< shared by every spec of its group or file
   /// Static labels, sorted by name; never null. Shared by the specs of one group or file
   /// (file_sd targets with labels of their own get their own merged copy).
@@ -126,8 +127,8 @@ struct ExpandResult {
 /// labels on top (the file wins on a clash). A label whose resulting value is empty is left
 /// out, as Prometheus treats an empty value as no label.
 ///
-/// Options, family and all_addresses come from the group or the [[target_files]] table.
-/// Never throws except std::bad_alloc.
+/// Options, family, all_addresses and exclude_local come from the group or the [[target_files]]
+/// table. Never throws except std::bad_alloc.
 ExpandResult Expand(const config::Config& config, TargetFileCache& cache);
 
 }  // namespace ping_exporter::targets

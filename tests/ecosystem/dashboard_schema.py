@@ -204,7 +204,10 @@ def dashboard_problems(dashboard: dict[str, Any]) -> list[str]:
     if ds is None or ds["type"] != "datasource" or ds.get("query") != "prometheus":
         problems.append("templating: needs variable 'datasource' of type datasource, "
                         "query prometheus")
-    for name in ("job", "target"):
+    # Per-target dashboards pick jobs and targets; the mesh dashboard (tag "mesh") reads the
+    # mesh recording rules, which keep only sources and destinations.
+    choosers = ("source", "destination") if "mesh" in dashboard["tags"] else ("job", "target")
+    for name in choosers:
         var = by_name.get(name)
         if var is None or var["type"] != "query" or not variable_query(var).startswith(
                 "label_values("):

@@ -1,7 +1,8 @@
 """The Prometheus rule files, rendered from the Helm chart (helm/ping-exporter/templates/
 _rules.tpl with values.yaml): one source for the PrometheusRule and for config/alerts*.yml.
 
-    python3 tests/ecosystem/rules_render.py    # rewrites config/alerts.yml and alerts-slo.yml
+    python3 tests/ecosystem/rules_render.py    # rewrites config/alerts.yml, alerts-slo.yml
+                                               # and alerts-mesh.yml
 
 Tests compare the checked-in files with `rule_files()` and render tuned rules with
 `render_rules()`, through the same values users set.
@@ -32,6 +33,9 @@ ALERTS_HEADER = _HEADER.format(
 SLO_HEADER = _HEADER.format(
     what="Optional availability (SLO) burn-rate alerts; load beside alerts.yml.",
     values="availability", tests="alerts-slo_test.yml")
+MESH_HEADER = _HEADER.format(
+    what="Mesh mode rules (README \"Mesh mode\"): dead nodes, bad links; load beside alerts.yml.",
+    values="mesh", tests="alerts-mesh_test.yml")
 
 
 def _spec_groups(rendered: str) -> str:
@@ -61,14 +65,23 @@ def render_rules(helmrender: str, *sets: str) -> str:
     return _spec_groups(proc.stdout)
 
 
+def optional_groups(helmrender: str, switch: str, *sets: str) -> str:
+    """The rule groups `switch` (e.g. "prometheusRule.mesh.enabled") adds to the default
+    rendering, as the text of a rule file's `groups:` list."""
+    default = render_rules(helmrender, *sets)
+    added = render_rules(helmrender, f"{switch}=true", *sets)
+    if not added.startswith(default):
+        raise AssertionError(f"the groups of {switch} must follow the default groups")
+    return "groups:\n" + added[len(default):]
+
+
 def rule_files(helmrender: str) -> dict[pathlib.Path, str]:
-    """What config/alerts.yml and config/alerts-slo.yml must contain."""
-    default = render_rules(helmrender)
-    with_slo = render_rules(helmrender, "prometheusRule.availability.enabled=true")
-    if not with_slo.startswith(default):
-        raise AssertionError("the availability groups must follow the default groups")
-    return {CONFIG_DIR / "alerts.yml": ALERTS_HEADER + default,
-            CONFIG_DIR / "alerts-slo.yml": SLO_HEADER + "groups:\n" + with_slo[len(default):]}
+    """What config/alerts.yml, alerts-slo.yml and alerts-mesh.yml must contain."""
+    return {CONFIG_DIR / "alerts.yml": ALERTS_HEADER + render_rules(helmrender),
+            CONFIG_DIR / "alerts-slo.yml":
+                SLO_HEADER + optional_groups(helmrender, "prometheusRule.availability.enabled"),
+            CONFIG_DIR / "alerts-mesh.yml":
+                MESH_HEADER + optional_groups(helmrender, "prometheusRule.mesh.enabled")}
 
 
 def main() -> int:

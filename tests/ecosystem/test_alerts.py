@@ -1,6 +1,6 @@
-"""config/alerts.yml and config/alerts-slo.yml: promtool checks, the unit tests beside them,
-proof that those unit tests would catch a rule that fires too eagerly, and that both files are
-what the Helm chart renders with its default values (one source for both)."""
+"""config/alerts.yml, config/alerts-slo.yml and config/alerts-mesh.yml: promtool checks, the
+unit tests beside them, proof that those unit tests would catch a rule that fires too eagerly,
+and that the files are what the Helm chart renders with its default values (one source)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ import rules_render
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[2] / "config"
 # Rule file -> its promtool unit tests.
 RULE_FILES: dict[str, str] = {"alerts.yml": "alerts_test.yml",
-                              "alerts-slo.yml": "alerts-slo_test.yml"}
+                              "alerts-slo.yml": "alerts-slo_test.yml",
+                              "alerts-mesh.yml": "alerts-mesh_test.yml"}
 
 # Each alert: its rule file, and an expression over the same series with its condition
 # removed: "fire for every series". The alert tests must fail with it, or their "does not
@@ -37,9 +38,16 @@ ALERTS: dict[str, tuple[str, str]] = {
     "PingExporterRoundsLate": ("alerts.yml", "ping_exporter_rounds_late_total"),
     "PingAvailabilityBudgetBurnFast": ("alerts-slo.yml", "target:ping_loss_ratio:rate1h"),
     "PingAvailabilityBudgetBurnSlow": ("alerts-slo.yml", "target:ping_loss_ratio:rate1d"),
+    "PingMeshNodeDown": ("alerts-mesh.yml", "destination:ping_mesh_peers:count"),
+    "PingMeshLinkBad": ("alerts-mesh.yml", "source_destination:ping_mesh_loss_ratio:rate"),
 }
 PER_TARGET = {"PingHostDown", "PingPacketLoss", "PingHighLatency",
               "PingAvailabilityBudgetBurnFast", "PingAvailabilityBudgetBurnSlow"}
+# What each mesh alert names: the node, or both ends of the link.
+MESH_NAMES: dict[str, tuple[str, ...]] = {
+    "PingMeshNodeDown": ("$labels.destination",),
+    "PingMeshLinkBad": ("$labels.source", "$labels.destination"),
+}
 
 
 def rules(name: str = "alerts.yml") -> dict[str, Any]:
@@ -76,8 +84,10 @@ def test_every_alert_is_present_and_labelled() -> None:
         assert rule.get("for"), f"{name} needs a 'for' so one bad round does not page"
         annotations = rule["annotations"]
         assert annotations.get("summary") and annotations.get("description"), name
-        label = "$labels.target" if name in PER_TARGET else "$labels.instance"
-        assert label in annotations["summary"] + annotations["description"], name
+        labels = MESH_NAMES.get(name) or (
+            ("$labels.target",) if name in PER_TARGET else ("$labels.instance",))
+        for label in labels:
+            assert label in annotations["summary"] + annotations["description"], (name, label)
 
 
 def test_rule_files_are_the_chart_rendering(helmrender: str) -> None:
@@ -102,6 +112,17 @@ def test_values_tune_the_rendered_rules(helmrender: str) -> None:
     assert "25%" not in loss["annotations"]["description"]  # Prometheus formats the threshold
     assert "{{ 0.25 | humanizePercentage }}" in loss["annotations"]["description"]
     assert by_name["PingHostDown"]["for"] == "3m"
+    mesh = yaml.safe_load(rules_render.render_rules(
+        helmrender, "prometheusRule.mesh.enabled=true", "mesh.group=peers",
+        "prometheusRule.mesh.rateWindow=30s", "prometheusRule.mesh.lossThreshold=0.05",
+        "prometheusRule.mesh.nodeDown.peerRatio=0.75", "prometheusRule.mesh.linkBad.for=5m"))
+    mesh_rules = {r.get("alert") or r["record"]: r for g in mesh["groups"] for r in g["rules"]}
+    loss = mesh_rules["source_destination:ping_mesh_loss_ratio:rate"]["expr"]
+    assert '{group="peers"}[30s]' in loss
+    assert "> bool 0.05" in mesh_rules["destination:ping_mesh_peers_losing:count"]["expr"]
+    assert "> 0.75" in mesh_rules["PingMeshNodeDown"]["expr"]
+    assert mesh_rules["PingMeshLinkBad"]["for"] == "5m"
+    assert 'group!="peers"' in mesh_rules["PingHostDown"]["expr"]
     assert "target:ping_rtt_seconds:mean2m" in by_name
     assert {g["interval"] for g in tuned["groups"] if "interval" in g} == {"30s"}
     assert "(1 - 0.995)" in by_name["PingAvailabilityBudgetBurnFast"]["expr"]
@@ -158,6 +179,8 @@ def _mutant_run(promtool: str, workdir: pathlib.Path, alert: str, field: str,
     return f"{alert}.{field}={value}", proc.returncode, proc.stdout + proc.stderr
 
 
+# About 30 promtool runs, two at a time: on a loaded 2-core machine more than the default 90 s.
+@pytest.mark.time_limit(240)
 def test_unit_tests_catch_mutated_rules(promtool: str, tmp_path: pathlib.Path) -> None:
     """Removing an alert's condition must make its "does not fire" cases fail; removing its
     `for` must make its "still pending" cases fail."""

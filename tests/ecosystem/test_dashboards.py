@@ -12,7 +12,8 @@ import pytest
 
 import dashboard_schema
 import stack
-from dashboard_queries import (DASHBOARD_DIR, DASHBOARDS, load, queries, substitute,
+from dashboard_queries import (ALL_DASHBOARDS, DASHBOARD_DIR, DASHBOARDS, MESH_DASHBOARD, load,
+                               queries, substitute,
                                variable_values)
 
 # Expressions allowed to return no data on a healthy loopback, with the reason. Empty on
@@ -21,19 +22,19 @@ EXPECTED_EMPTY: dict[str, str] = {}
 
 
 def test_expected_dashboards_exist() -> None:
-    names = {p.name for p in DASHBOARDS}
-    assert {"ping-overview.json", "ping-target.json"} <= names
+    names = {p.name for p in ALL_DASHBOARDS}
+    assert {"ping-overview.json", "ping-target.json", "ping-mesh.json"} <= names
 
 
 # -- structure -------------------------------------------------------------------------------
-@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ALL_DASHBOARDS, ids=lambda p: p.name)
 def test_dashboard_structure(path: pathlib.Path) -> None:
     problems = dashboard_schema.dashboard_problems(load(path))
     assert problems == []
 
 
 def test_dashboard_uids_are_unique() -> None:
-    uids = [load(p)["uid"] for p in DASHBOARDS]
+    uids = [load(p)["uid"] for p in ALL_DASHBOARDS]
     assert len(uids) == len(set(uids)), uids
 
 
@@ -71,6 +72,30 @@ def test_target_dashboard_is_smokeping_style() -> None:
     assert any('stat=~"min|avg|max"' in t["expr"] for p in panels for t in p["targets"])
 
 
+def test_mesh_dashboard_has_the_promised_panels() -> None:
+    """A source x destination matrix of loss and of RTT, the worst pairs, and the nodes seen
+    down by how many peers, all from the mesh recording rules, narrowed by source and
+    destination."""
+    dash = load(MESH_DASHBOARD)
+    panels = [p for p in dashboard_schema.all_panels(dash) if p["type"] != "row"]
+    exprs = {p["title"]: " ".join(t["expr"] for t in p["targets"]) for p in panels}
+    matrices = {p["title"]: exprs[p["title"]] for p in panels if p["type"] == "table" and
+                any(t["id"] == "groupingToMatrix" and t["options"]["rowField"] == "source" and
+                    t["options"]["columnField"] == "destination"
+                    for t in p.get("transformations", []))}
+    assert any("ping_mesh_loss_ratio" in e for e in matrices.values()), matrices
+    assert any("ping_mesh_rtt_seconds" in e for e in matrices.values()), matrices
+    assert any("topk(" in e and "ping_mesh_loss_ratio" in e for e in exprs.values())
+    assert any("topk(" in e and "ping_mesh_rtt_seconds" in e for e in exprs.values())
+    assert any("destination:ping_mesh_peers_losing:count" in e for e in exprs.values())
+    rules = (DASHBOARD_DIR.parent / "config" / "alerts-mesh.yml").read_text()
+    for where, _, target in queries(dash):
+        for name in re.findall(r"[a-z_]+:ping_mesh_[a-z_]+:[a-z]+", target["expr"]):
+            assert f"record: {name}" in rules, f"{where}: {name} is not a mesh recording rule"
+        if "ping_mesh_" in target["expr"] and "agent_address" not in target["expr"]:
+            assert 'destination=~"$destination"' in target["expr"], where
+
+
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
 def test_series_are_selectable_by_group_instance_and_any_label(path: pathlib.Path) -> None:
     """Variables for group and instance narrow every query, and an ad hoc filter offers every
@@ -89,7 +114,7 @@ def test_series_are_selectable_by_group_instance_and_any_label(path: pathlib.Pat
                 assert 'group=~"$group"' in selector, f"{where}: {selector}"
 
 
-@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ALL_DASHBOARDS, ids=lambda p: p.name)
 def test_latency_queries_cannot_be_nan(path: pathlib.Path) -> None:
     """Round statistics exist only for rounds that got replies: averages over time and
     aggregations come from the ping_rtt_seconds histogram, which counts every reply, and a
@@ -144,7 +169,7 @@ def _mutations() -> Iterator[tuple[str, Any]]:
 
 @pytest.mark.parametrize("name,mutate", list(_mutations()), ids=[n for n, _ in _mutations()])
 def test_validator_rejects_broken_dashboards(name: str, mutate: Any) -> None:
-    for path in DASHBOARDS:
+    for path in ALL_DASHBOARDS:
         broken = copy.deepcopy(load(path))
         mutate(broken)
         assert dashboard_schema.dashboard_problems(broken), f"{name} not caught in {path.name}"

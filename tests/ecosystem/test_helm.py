@@ -31,6 +31,8 @@ MODES: dict[str, list[str]] = {
     "groups": ["-f", str(TESTDATA / "helm-values-groups.yaml"), "--name", "edge",
                "--namespace", "monitoring",
                "--set-string", "podAnnotations.owner=team-{{ .Release.Name }}"],
+    "mesh": ["--set", "mode=mesh", "--set", "serviceMonitor.enabled=true",
+             "--set", "prometheusRule.enabled=true", "--api-versions", "monitoring.coreos.com/v1"],
 }
 WORKLOADS = {"Deployment", "DaemonSet", "StatefulSet"}
 KNOWN_KINDS = WORKLOADS | {"ConfigMap", "Service", "ServiceAccount", "ServiceMonitor",
@@ -216,6 +218,65 @@ def test_monitoring_objects(rendered: dict[str, str]) -> None:
         assert not kinds & {"ServiceMonitor", "PrometheusRule"}, mode
 
 
+def test_mesh_mode_objects(rendered: dict[str, str]) -> None:
+    """mode: mesh is a DaemonSet on every node naming itself after its node, a headless
+    Service listing every agent (ready or not) that the ConfigMap's mesh group resolves, a
+    ServiceMonitor keeping only the mesh series the rules read, and the mesh rules."""
+    import tomllib
+
+    objects = docs(rendered["mesh"])
+    wl = workload(objects)
+    assert wl["kind"] == "DaemonSet"
+    pod_spec = wl["spec"]["template"]["spec"]
+    assert {"operator": "Exists"} in pod_spec["tolerations"]
+    c = container(objects)
+    assert c["env"] == [{"name": "NODE_NAME",
+                         "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
+    assert "--source.name=$(NODE_NAME)" in c["args"]
+
+    headless = [s for s in by_kind(objects, "Service") if s["spec"].get("clusterIP") == "None"]
+    assert len(headless) == 1
+    assert headless[0]["spec"]["publishNotReadyAddresses"] is True
+    assert headless[0]["spec"]["selector"] == wl["spec"]["selector"]["matchLabels"]
+
+    config = tomllib.loads(config_toml(objects))
+    mesh = [g for g in config["targets"] if g["name"] == "mesh"]
+    assert len(mesh) == 1
+    name = headless[0]["metadata"]["name"]
+    assert mesh[0]["hosts"] == [f"{name}.default.svc.cluster.local."]
+    assert mesh[0]["all_addresses"] is True and mesh[0]["exclude_local"] is True
+    assert mesh[0]["family"] == "ip4" and mesh[0]["interval"] == "10s"
+
+    monitor = by_kind(objects, "ServiceMonitor")[0]["spec"]["endpoints"][0]
+    assert monitor["interval"] == "30s"
+    relabel = monitor["metricRelabelings"]
+    assert relabel[1] == {"sourceLabels": ["group", "__tmp_mesh_keep"], "regex": "mesh;",
+                          "action": "drop"}
+    kept = set(relabel[0]["regex"].split("|"))
+    rules = yaml.safe_load((REPO / "config" / "alerts-mesh.yml").read_text())
+    read = set(re.findall(r"\b(ping_[a-z_]+)\{group=", yaml.safe_dump(rules)))
+    assert read and read <= kept, f"the mesh rules read {read - kept}, which are dropped"
+
+    spec = by_kind(objects, "PrometheusRule")[0]["spec"]
+    default = yaml.safe_load((REPO / "config" / "alerts.yml").read_text())["groups"]
+    assert spec["groups"] == default + rules["groups"]
+
+
+@pytest.mark.parametrize("args,expected", [
+    ([], ["--source.name", ""]),
+    (["--set", "sourceName=central"], ["--source.name=central"]),
+])
+def test_source_name_outside_mesh_mode(helmrender: str, args: list[str],
+                                       expected: list[str]) -> None:
+    """Outside mesh mode no source label unless asked: the default, the pod name, would start
+    every series anew at each rollout."""
+    proc = render(helmrender, *args)
+    assert proc.returncode == 0, proc.stderr
+    c_args = container(docs(proc.stdout))["args"]
+    at = next(i for i, a in enumerate(c_args) if a.startswith("--source.name"))
+    assert c_args[at:at + len(expected)] == expected
+
+
 def test_statefulset_shard_wrapper_computes_ordinal(rendered: dict[str, str],
                                                      tmp_path: pathlib.Path) -> None:
     """Runs the container's shell wrapper with a stand-in binary that prints its arguments."""
@@ -302,6 +363,7 @@ def test_rendered_toml_matches_values(rendered: dict[str, str]) -> None:
 # -- the chart refuses bad values ----------------------------------------------------------------
 @pytest.mark.parametrize("args,message", [
     (["--set", "kind=ReplicaSet"], "kind must be one of"),
+    (["--set", "mode=ring"], "mode must be one of"),
     (["--set", "icmp.netRaw=false"], "cannot open ICMP sockets"),
     (["--set", "config.targets=null"], "at least one group"),
     (["--set", "replicas=0"], "replicas must be at least 1"),

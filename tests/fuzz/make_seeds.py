@@ -157,7 +157,7 @@ resolve_interval = "1m"
 [[target_files]]
 name = "from-lines"
 path = "hosts.txt"
-labels = { source = "file" }
+labels = { origin = "file" }
 [[target_files]]
 path = "/etc/ping_exporter/../sd/targets.json"
 format = "file_sd"

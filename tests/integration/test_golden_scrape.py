@@ -2,7 +2,8 @@
 compared line by line with golden files after masking what differs between runs.
 
 Compared exactly: HELP and TYPE lines, family order, series names, label names and label values
-(targets, addresses, groups, static labels, histogram bounds, reasons, states). Masked: every sample
+(targets, addresses, groups, the agent's `source`, static labels, histogram bounds, reasons,
+states). Masked: every sample
 value, and the label values that depend on the build or the machine (build version and revision,
 a target file's absolute path). Whether a series exists at all is not masked: on loopback every
 target answers, so ping_reply_ttl is always there.
@@ -96,7 +97,8 @@ def test_metrics_and_probe_match_the_golden_files(exporter_bin: str) -> None:
         target_file: str = os.path.join(d, "targets.txt")
         with open(target_file, "w", encoding="utf-8") as f:
             f.write(_FILE_HOST + "\n")
-        with Exporter(_config(target_file)) as exp:
+        # A fixed --source.name: the default (the host name) differs between machines.
+        with Exporter(_config(target_file), extra_args=["--source.name=golden-agent"]) as exp:
             # Every target has completed a round: from then on the set of series is fixed.
             def all_rounds_done() -> bool:
                 m = exp.metrics()

@@ -363,8 +363,17 @@ class Exporter:
         os.chmod(self.config_path, 0o644)
 
     def argv(self) -> list[str]:
-        argv: list[str] = [self.bin, f"--config.file={self.config_path}",
-                           "--web.listen-address=127.0.0.1:0", *self.extra_args]
+        # Defaults a test may override through extra_args (a flag given twice is an error). No
+        # `source` label unless asked for: the tests name series by their exact label sets, and
+        # the default (the host name) differs between machines.
+        given: set[str] = {a.split("=", 1)[0] for a in self.extra_args}
+        defaults: list[str] = []
+        if "--web.listen-address" not in given:
+            defaults.append("--web.listen-address=127.0.0.1:0")
+        if "--source.name" not in given:
+            defaults += ["--source.name", ""]
+        argv: list[str] = [self.bin, f"--config.file={self.config_path}", *defaults,
+                           *self.extra_args]
         if self.as_nobody:
             argv = ["setpriv", f"--reuid={_NOBODY}", f"--regid={_NOBODY}", "--clear-groups",
                     *argv]

@@ -41,6 +41,28 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* The workload kind: a DaemonSet in mode mesh, else .Values.kind. */}}
+{{- define "ping-exporter.kind" -}}
+{{- $modes := list "targets" "mesh" }}
+{{- if not (has .Values.mode $modes) }}
+{{- fail (printf "ping-exporter: mode must be one of %s, not %q" (join ", " $modes) .Values.mode) }}
+{{- end }}
+{{- if eq .Values.mode "mesh" }}DaemonSet{{ else }}{{ .Values.kind }}{{ end }}
+{{- end }}
+
+{{/* The headless Service whose name resolves to every mesh agent. */}}
+{{- define "ping-exporter.meshService" -}}
+{{- printf "%s-mesh" (include "ping-exporter.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The mesh peers' name, fully qualified (the trailing dot spares every agent the search-domain
+lookups of a name with fewer dots than ndots).
+*/}}
+{{- define "ping-exporter.meshHost" -}}
+{{ include "ping-exporter.meshService" . }}.{{ .Release.Namespace }}.svc.{{ .Values.mesh.clusterDomain }}.
+{{- end }}
+
 {{/* The exporter binary inside the image. */}}
 {{- define "ping-exporter.binary" -}}/usr/local/bin/ping_exporter{{- end }}
 
@@ -75,7 +97,8 @@ group_label = {{ ne $c.group_label false }}
 {{- range $k, $v := $c.defaults }}
 {{ $k }} = {{ include "ping-exporter.tomlValue" $v }}
 {{- end }}
-{{- if not $c.targets }}
+{{- $mesh := eq .Values.mode "mesh" }}
+{{- if not (or $c.targets $mesh) }}
 {{- fail "ping-exporter: config.targets needs at least one group" }}
 {{- end }}
 {{- range $i, $g := $c.targets }}
@@ -87,6 +110,19 @@ group_label = {{ ne $c.group_label false }}
 {{- if or (ne $k "labels") $v }}
 {{ $k }} = {{ include "ping-exporter.tomlValue" $v }}
 {{- end }}
+{{- end }}
+{{- end }}
+{{- if $mesh }}
+{{- $m := .Values.mesh }}
+[[targets]]
+# The mesh: every agent behind the headless Service, except this one.
+name = {{ toJson $m.group }}
+hosts = [{{ include "ping-exporter.meshHost" . | toJson }}]
+family = {{ toJson $m.family }}
+all_addresses = true
+exclude_local = true
+{{- range $k, $v := $m.probe }}
+{{ $k }} = {{ include "ping-exporter.tomlValue" $v }}
 {{- end }}
 {{- end }}
 {{- end }}

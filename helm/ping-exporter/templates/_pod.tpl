@@ -1,5 +1,7 @@
 {{/* The pod template shared by the Deployment, DaemonSet and StatefulSet. */}}
 {{- define "ping-exporter.podTemplate" -}}
+{{- $kind := include "ping-exporter.kind" . }}
+{{- $mesh := eq .Values.mode "mesh" }}
 {{- if not (or .Values.icmp.netRaw .Values.icmp.pingGroupRange.enabled) }}
 {{- fail "ping-exporter: set icmp.netRaw or icmp.pingGroupRange.enabled, or the exporter cannot open ICMP sockets" }}
 {{- end -}}
@@ -21,7 +23,7 @@ spec:
   imagePullSecrets:
     {{- toYaml . | nindent 4 }}
   {{- end }}
-  {{- if and .Values.hostNetwork (eq .Values.kind "DaemonSet") }}
+  {{- if and .Values.hostNetwork (eq $kind "DaemonSet") }}
   hostNetwork: true
   dnsPolicy: ClusterFirstWithHostNet
   {{- end }}
@@ -41,7 +43,7 @@ spec:
     - name: ping-exporter
       image: "{{ required "image.repository is required" .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"
       imagePullPolicy: {{ .Values.image.pullPolicy }}
-      {{- if eq .Values.kind "StatefulSet" }}
+      {{- if eq $kind "StatefulSet" }}
       # The shard index is the ordinal at the end of the pod name (name-0,
       # name-1, ...); a shell wrapper turns it into --shard=INDEX/COUNT.
       command:
@@ -55,8 +57,25 @@ spec:
             fieldRef:
               fieldPath: metadata.name
       {{- end }}
+      {{- if $mesh }}
+      # The agent's identity: the node it runs on (the downward API).
+      env:
+        - name: NODE_NAME
+          valueFrom:
+            fieldRef:
+              fieldPath: spec.nodeName
+      {{- end }}
       args:
         - --config.file=/etc/ping-exporter/config.toml
+        {{- if $mesh }}
+        - --source.name=$(NODE_NAME)
+        {{- else if .Values.sourceName }}
+        - --source.name={{ .Values.sourceName }}
+        {{- else }}
+        # No source label: the default, the pod name, changes at every rollout.
+        - --source.name
+        - ""
+        {{- end }}
         - --web.listen-address=:{{ int .Values.web.port }}
         - --web.telemetry-path={{ .Values.web.telemetryPath }}
         - --log.level={{ .Values.log.level }}
@@ -106,7 +125,7 @@ spec:
   nodeSelector:
     {{- toYaml . | nindent 4 }}
   {{- end }}
-  {{- with .Values.tolerations }}
+  {{- with concat (ternary .Values.mesh.tolerations list $mesh) .Values.tolerations }}
   tolerations:
     {{- toYaml . | nindent 4 }}
   {{- end }}

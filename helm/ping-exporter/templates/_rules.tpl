@@ -10,20 +10,24 @@ template syntax, passed through as it is.
 {{- $r := .Values.prometheusRule.rules -}}
 {{- $w := $r.rateWindow -}}
 {{- $mean := printf "target:ping_rtt_seconds:mean%s" $w -}}
+{{- /* The mesh group's series are left to the mesh rules: a dead node pages once. */ -}}
+{{- $notMesh := printf "group!=%q" .Values.mesh.group -}}
 - name: ping_exporter.recording
   interval: {{ $r.recordingInterval }}
   rules:
     # Mean RTT of the replies that came back within the window, from the histogram. A number
     # for any target that answered at all, however lossy; absent for one that did not.
     - record: {{ $mean }}
-      expr: rate(ping_rtt_seconds_sum[{{ $w }}]) / (rate(ping_rtt_seconds_count[{{ $w }}]) > 0)
+      expr: |
+        rate(ping_rtt_seconds_sum{ {{- $notMesh -}} }[{{ $w }}])
+          / (rate(ping_rtt_seconds_count{ {{- $notMesh -}} }[{{ $w }}]) > 0)
 - name: ping_exporter.targets
   rules:
     - alert: PingHostDown
       # ping_up is 0 after a round with no valid reply; "for" asks for a run of such rounds so
       # one lost round does not page. A name that does not resolve (address "") is left to
-      # PingExporterResolveErrors.
-      expr: ping_up{address!=""} == 0
+      # PingExporterResolveErrors. The mesh group is left to PingMeshNodeDown.
+      expr: ping_up{address!="",{{ $notMesh }}} == 0
       for: {{ $r.hostDown.for }}
       labels:
         severity: {{ $r.hostDown.severity }}
@@ -37,7 +41,8 @@ template syntax, passed through as it is.
       # down for all of PingHostDown's "for" is left to PingHostDown: a dead host pages once.
       expr: |
         (
-          1 - rate(ping_packets_received_total[{{ $w }}]) / rate(ping_packets_sent_total[{{ $w }}])
+          1 - rate(ping_packets_received_total{ {{- $notMesh -}} }[{{ $w }}])
+                / rate(ping_packets_sent_total{ {{- $notMesh -}} }[{{ $w }}])
             > {{ $r.packetLoss.threshold }}
         )
         unless
@@ -158,6 +163,7 @@ sent) against an objective, as in the Google SRE workbook ("Alerting on SLOs").
 {{- define "ping-exporter.availabilityRules" -}}
 {{- $a := .Values.prometheusRule.availability -}}
 {{- $r := .Values.prometheusRule.rules -}}
+{{- $notMesh := printf "group!=%q" .Values.mesh.group -}}
 {{- $windows := list -}}
 {{- range $speed := list $a.page $a.ticket }}
 {{- range $speed.windows }}
@@ -169,7 +175,9 @@ sent) against an objective, as in the Google SRE workbook ("Alerting on SLOs").
   rules:
     {{- range $windows | uniq }}
     - record: target:ping_loss_ratio:rate{{ . }}
-      expr: 1 - rate(ping_packets_received_total[{{ . }}]) / rate(ping_packets_sent_total[{{ . }}])
+      expr: |
+        1 - rate(ping_packets_received_total{ {{- $notMesh -}} }[{{ . }}])
+              / rate(ping_packets_sent_total{ {{- $notMesh -}} }[{{ . }}])
     {{- end }}
 - name: ping_exporter.availability
   rules:
@@ -204,4 +212,112 @@ sent) against an objective, as in the Google SRE workbook ("Alerting on SLOs").
           early ({{ range $i, $pair := $speed.windows }}{{ if $i }}, or {{ end }}{{ $pair.factor }}x over {{ $pair.long }} and {{ $pair.short }}{{ end }}),
           for {{ $speed.for }}.
     {{- end }}
+{{- end }}
+
+{{/*
+Mesh mode (mode: mesh): every agent pings every other one and labels its series with
+`source` = its node; a destination is a peer address, named by the node whose agent Prometheus
+scrapes at that address (the `instance` of its own series). A node is down when most of its
+peers lose it; a link is bad when one pair loses while both its ends are seen by most others.
+*/}}
+{{- define "ping-exporter.meshRules" -}}
+{{- $m := .Values.prometheusRule.mesh -}}
+{{- $w := $m.rateWindow -}}
+{{- $sel := printf "group=%q" .Values.mesh.group -}}
+{{- $loss := printf "1 - sum by (source, address) (rate(ping_packets_received_total{%s}[%s]))\n  / sum by (source, address) (rate(ping_packets_sent_total{%s}[%s]) > 0)" $sel $w $sel $w -}}
+{{- $rtt := printf "sum by (source, address) (rate(ping_rtt_seconds_sum{%s}[%s]))\n  / sum by (source, address) (rate(ping_rtt_seconds_count{%s}[%s]) > 0)" $sel $w $sel $w -}}
+- name: ping_exporter.mesh.recording
+  interval: {{ $m.recordingInterval }}
+  rules:
+    # Each agent's own address: where Prometheus scrapes it, which is where its peers ping it
+    # (pod or node IP).
+    - record: source:ping_mesh_agent_address:scraped
+      expr: |
+        max by (source, address) (
+          label_replace(
+            group by (source, instance) (ping_packets_sent_total{ {{- $sel -}} }),
+            "address", "$1", "instance", "\\[?([^\\]]*?)\\]?:[0-9]+"
+          )
+        )
+    # Names destinations by their node: remembered for {{ $m.agentMemory }} after the agent was
+    # last scraped, so a node that dies whole (agent included) keeps its name; one node per
+    # address.
+    - record: source:ping_mesh_agent_address:info
+      expr: |
+        source:ping_mesh_agent_address:scraped
+        or on (address)
+        topk by (address) (
+          1, max_over_time(source:ping_mesh_agent_address:scraped[{{ $m.agentMemory }}])
+        )
+    {{- range $record, $expr := dict "source_destination:ping_mesh_loss_ratio:rate" $loss "source_destination:ping_mesh_rtt_seconds:mean" $rtt }}
+    # Per source -> destination over {{ $w }}; `destination` is the peer's node, or its address
+    # while no agent is scraped there.
+    - record: {{ $record }}
+      expr: |
+        (
+          {{- $expr | nindent 10 }}
+        ) * on (address) group_left (destination)
+          label_replace(
+            source:ping_mesh_agent_address:info, "destination", "$1", "source", "(.*)"
+          )
+        or on (source, address)
+        label_replace(
+          {{- $expr | nindent 10 }},
+          "destination", "$1", "address", "(.*)"
+        )
+    {{- end }}
+    # How many peers measure each destination, how many lose more than {{ $m.lossThreshold }} of
+    # the echoes to it, and the share of those.
+    - record: destination:ping_mesh_peers:count
+      expr: count by (address, destination) (source_destination:ping_mesh_loss_ratio:rate)
+    - record: destination:ping_mesh_peers_losing:count
+      expr: |
+        sum by (address, destination) (
+          source_destination:ping_mesh_loss_ratio:rate > bool {{ $m.lossThreshold }}
+        )
+    - record: destination:ping_mesh_peers_losing:ratio
+      expr: destination:ping_mesh_peers_losing:count / destination:ping_mesh_peers:count
+- name: ping_exporter.mesh
+  rules:
+    - alert: PingMeshNodeDown
+      # Most peers lose it: the node (or its agent's network) is down, not one path to it.
+      expr: |
+        destination:ping_mesh_peers_losing:ratio > {{ $m.nodeDown.peerRatio }}
+        and on (address, destination)
+        destination:ping_mesh_peers:count >= {{ $m.nodeDown.minPeers }}
+      for: {{ $m.nodeDown.for }}
+      labels:
+        severity: {{ $m.nodeDown.severity }}
+      annotations:
+        summary: >-
+          {{`node {{ $labels.destination }} is unreachable from {{ $value | humanizePercentage }}
+          of its peers`}}
+        description: >-
+          More than {{`{{`}} {{ $m.nodeDown.peerRatio }} {{`| humanizePercentage }}`}} of the mesh
+          agents pinging {{`{{ $labels.destination }}`}} (address {{`{{ $labels.address }}`}}) lose
+          more than {{`{{`}} {{ $m.lossThreshold }} {{`| humanizePercentage }}`}} of their echo
+          requests over {{ $w }}, for {{ $m.nodeDown.for }}. Its links are left to this alert.
+    - alert: PingMeshLinkBad
+      # One pair loses while both of its ends are seen by most other peers: the path between
+      # the two is broken, not a node.
+      expr: |
+        source_destination:ping_mesh_loss_ratio:rate > {{ $m.lossThreshold }}
+        and on (address)
+          destination:ping_mesh_peers_losing:ratio <= {{ $m.nodeDown.peerRatio }}
+        and on (source)
+          label_replace(
+            destination:ping_mesh_peers_losing:ratio <= {{ $m.nodeDown.peerRatio }},
+            "source", "$1", "destination", "(.*)"
+          )
+      for: {{ $m.linkBad.for }}
+      labels:
+        severity: {{ $m.linkBad.severity }}
+      annotations:
+        summary: >-
+          {{`link {{ $labels.source }} -> {{ $labels.destination }} loses
+          {{ $value | humanizePercentage }} of pings`}}
+        description: >-
+          {{`{{ $labels.source }}`}} loses {{`{{ $value | humanizePercentage }}`}} of its echo
+          requests to {{`{{ $labels.destination }}`}} (address {{`{{ $labels.address }}`}}) over
+          {{ $w }}, while most other peers reach both nodes, for {{ $m.linkBad.for }}.
 {{- end }}

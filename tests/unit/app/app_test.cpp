@@ -63,10 +63,20 @@ TEST(AppOptionsTest, ChecksSayWhatIsWrong) {
            {CheckShard, "1/2", ""},
            {CheckShard, "2/2", "must be I/N with 0 <= I < N"},
            {CheckProbeAllow, "127.0.0.0/8,localhost", ""},
+           {CheckSourceName, "node-1.example", ""},
+           {CheckSourceName, "", ""},  // no source label
+           {CheckSourceName, "n\u00f6de \"7\"", ""},
+           {CheckSourceName, "n\xff", "must be UTF-8 text"},
        }) {
     EXPECT_EQ(c.check(c.value), c.error) << c.value;
   }
   EXPECT_NE(CheckProbeAllow("127.0.0.0/99"), "");
+}
+
+TEST(AppOptionsTest, SourceNameDefaultsToTheHostName) {
+  char name[256] = {};
+  ASSERT_EQ(gethostname(name, sizeof name - 1), 0);
+  EXPECT_EQ(DefaultSourceName(), name);
 }
 
 TEST_F(AppTest, InvalidReloadKeepsRunningAndIsRecorded) {

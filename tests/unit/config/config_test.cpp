@@ -162,6 +162,7 @@ const InvalidCase kInvalidCases[] = {
     {"label-reserved-target", "label name \"target\" is reserved", 3, 24},
     {"label-reserved-address", "label name \"address\" is reserved", 3, 24},
     {"label-reserved-group", "label name \"group\" is reserved", 3, 24},
+    {"label-reserved-source", "label name \"source\" is reserved", 3, 24},
     {"group-label-not-bool", "group_label: expected a boolean (true or false)", 1, 15},
     {"label-reserved-status", "label name \"status\" is reserved", 3, 24},
     {"label-reserved-stat", "label name \"stat\" is reserved", 3, 24},
@@ -218,6 +219,12 @@ const InvalidCase kInvalidCases[] = {
     {"wrong-type-fwmark", "targets[0].fwmark: expected an integer, got string", 3, 10},
     {"wrong-type-all-addresses",
      "targets[0].all_addresses: expected a boolean (true or false), got string", 3, 17},
+    {"wrong-type-exclude-local",
+     "targets[0].exclude_local: expected a boolean (true or false), got string", 3, 17},
+    {"defaults-exclude-local",
+     "defaults: unknown key \"exclude_local\" (\"exclude_local\" can only be set per [[targets]] "
+     "group or [[target_files]] table)",
+     2, 1},
     {"defaults-all-addresses",
      "defaults: unknown key \"all_addresses\" (\"all_addresses\" can only be set per [[targets]] "
      "group or [[target_files]] table)",
@@ -398,7 +405,7 @@ TEST(ConfigTest, ValidFullConfigSetsEveryField) {
   EXPECT_EQ(f0.format, TargetFileFormat::kFileSd);     // set explicitly despite ".txt"
   EXPECT_EQ(f0.family, Family::kIp4);
   EXPECT_TRUE(f0.all_addresses);
-  EXPECT_EQ(f0.labels, (Labels{{"source", "file"}}));
+  EXPECT_EQ(f0.labels, (Labels{{"origin", "file"}}));
   ProbeOptions fo = d;
   fo.interval = seconds(3);
   fo.count = 1;
@@ -415,6 +422,28 @@ TEST(ConfigTest, ValidFullConfigSetsEveryField) {
   EXPECT_FALSE(f1.all_addresses);
   EXPECT_TRUE(f1.labels.empty());
   EXPECT_EQ(f1.options, d);
+}
+
+TEST(ConfigTest, ExcludeLocalIsSetPerGroupAndTargetFile) {
+  ParseResult r = Parse(R"(
+[[targets]]
+name = "mesh"
+hosts = ["peers.example"]
+all_addresses = true
+exclude_local = true
+
+[[targets]]
+hosts = ["127.0.0.1"]
+
+[[target_files]]
+path = "/srv/peers.txt"
+exclude_local = true
+)",
+                        "t.toml");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_TRUE(r->groups[0].exclude_local);
+  EXPECT_FALSE(r->groups[1].exclude_local);  // off by default
+  EXPECT_TRUE(r->target_files[0].exclude_local);
 }
 
 TEST(ConfigTest, GroupsInheritDefaultsThenOverride) {
@@ -539,7 +568,8 @@ TEST(ConfigTest, LabelRules) {
   EXPECT_TRUE(IsLabelName("_a1"));
   EXPECT_FALSE(IsLabelName("1a"));
   EXPECT_FALSE(IsLabelName("a-b"));
-  for (const char* name : {"target", "address", "status", "stat", "reason", "job", "instance"}) {
+  for (const char* name :
+       {"target", "address", "group", "source", "status", "stat", "reason", "job", "instance"}) {
     EXPECT_TRUE(IsReservedLabel(name)) << name;
   }
   EXPECT_FALSE(IsReservedLabel("site"));

@@ -107,6 +107,19 @@ TEST(StoreTest, RenderLabelsPutsTheGroupBeforeStaticLabels) {
   EXPECT_EQ(RenderLabels(info), "target=\"::1\",address=\"::1\",site=\"x\"");
 }
 
+TEST(StoreTest, RenderLabelsPutsTheSourceAfterTheGroupAndLeavesAnEmptyOneOut) {
+  TargetInfo info;
+  info.name = "peers";
+  info.address = "::1";
+  info.group = "mesh";
+  info.source = "node \"7\"";
+  info.labels = {{"site", "x"}};
+  EXPECT_EQ(RenderLabels(info),
+            "target=\"peers\",address=\"::1\",group=\"mesh\",source=\"node \\\"7\\\"\",site=\"x\"");
+  info.source.clear();
+  EXPECT_EQ(RenderLabels(info), "target=\"peers\",address=\"::1\",group=\"mesh\",site=\"x\"");
+}
+
 TEST(StoreTest, ErrnoMapping) {
   EXPECT_EQ(SendErrorFromErrno(ENETUNREACH), SendError::kNetworkUnreachable);
   EXPECT_EQ(SendErrorFromErrno(EPERM), SendError::kPermission);

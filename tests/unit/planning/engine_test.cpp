@@ -27,6 +27,13 @@ using std::chrono::seconds;
 // No name has an answer: literals only.
 targets::Addresses NoAnswers(const targets::TargetSpec&) { return {}; }
 
+PlanContext Context(size_t bucket_count, bool group_label = false) {
+  PlanContext c;
+  c.bucket_count = bucket_count;
+  c.group_label = group_label;
+  return c;
+}
+
 targets::TargetSpec Spec(const std::string& host, std::shared_ptr<const config::Labels> labels =
                                                       std::make_shared<const config::Labels>()) {
   targets::TargetSpec s;
@@ -43,7 +50,7 @@ TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
     specs.push_back(Spec(h, labels));
     specs.back().options = options;
   }
-  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, 3, Shard{}, false, NoAnswers);
+  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, Context(3), NoAnswers);
   ASSERT_EQ(first.size(), 3u);
   EXPECT_EQ(first[0].options.get(), first[2].options.get());
   EXPECT_EQ(first[0].entry.info->labels.size(), 1u);
@@ -53,7 +60,7 @@ TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
   // Same specs again (a reload with new group objects): same entries, not just equal ones.
   auto labels2 = std::make_shared<const config::Labels>(config::Labels{{"site", "a"}});
   for (auto& s : specs) s.labels = labels2;
-  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, 3, Shard{}, false, NoAnswers);
+  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, Context(3), NoAnswers);
   ASSERT_EQ(second.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(second[i].entry.info, first[i].entry.info) << i;
@@ -63,7 +70,7 @@ TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
   // Changed labels: a new target with fresh stats; a new host: fresh too.
   specs[0].labels = std::make_shared<const config::Labels>(config::Labels{{"site", "b"}});
   specs[2] = Spec("127.0.0.9", labels2);
-  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, 3, Shard{}, false, NoAnswers);
+  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, Context(3), NoAnswers);
   ASSERT_EQ(third.size(), 3u);
   EXPECT_NE(third[0].entry.stats, second[0].entry.stats);
   EXPECT_EQ(third[1].entry.stats, second[1].entry.stats);
@@ -75,7 +82,7 @@ TEST(EngineTest, GroupLabelComesFromTheSourceAndCanBeTurnedOff) {
   std::vector<targets::TargetSpec> specs{Spec("127.0.0.1"), Spec("::1")};
   specs[0].source = "core";
   specs[1].source = "edge";
-  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, 0, Shard{}, true, NoAnswers);
+  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, Context(0, true), NoAnswers);
   ASSERT_EQ(first.size(), 2u);
   EXPECT_EQ(first[0].entry.info->label_text,
             "target=\"127.0.0.1\",address=\"127.0.0.1\",group=\"core\"");
@@ -83,14 +90,14 @@ TEST(EngineTest, GroupLabelComesFromTheSourceAndCanBeTurnedOff) {
 
   // A host moved to another group keeps its history under a new identity.
   specs[1].source = "core";
-  std::vector<probe::TargetPlan> moved = BuildPlans(specs, first, 0, Shard{}, true, NoAnswers);
+  std::vector<probe::TargetPlan> moved = BuildPlans(specs, first, Context(0, true), NoAnswers);
   EXPECT_EQ(moved[0].entry.info, first[0].entry.info);
   EXPECT_NE(moved[1].entry.info, first[1].entry.info);
   EXPECT_EQ(moved[1].entry.info->group, "core");
   EXPECT_EQ(moved[1].entry.stats, first[1].entry.stats);
 
   // Opted out: no group label, history kept.
-  std::vector<probe::TargetPlan> off = BuildPlans(specs, moved, 0, Shard{}, false, NoAnswers);
+  std::vector<probe::TargetPlan> off = BuildPlans(specs, moved, Context(0), NoAnswers);
   EXPECT_EQ(off[0].entry.info->label_text, "target=\"127.0.0.1\",address=\"127.0.0.1\"");
   EXPECT_EQ(off[0].entry.stats, moved[0].entry.stats);
 }
@@ -99,8 +106,7 @@ TEST(EngineTest, LiteralOfTheWrongFamilyIsUnresolvedNotProbed) {
   std::vector<targets::TargetSpec> specs{Spec("::1")};
   specs[0].family = config::Family::kIp4;
   std::vector<targets::NameRequest> names;
-  std::vector<probe::TargetPlan> plans =
-      BuildPlans(specs, {}, 0, Shard{}, false, NoAnswers, &names);
+  std::vector<probe::TargetPlan> plans = BuildPlans(specs, {}, Context(0), NoAnswers, &names);
   ASSERT_EQ(plans.size(), 1u);
   EXPECT_FALSE(plans[0].address);
   // Handed to the resolver service, which reports it as a resolve error.
@@ -121,7 +127,7 @@ TEST(EngineTest, NamesTakeTheLatestAnswerAndMovedAddressesKeepTheirStats) {
 
   // Nothing known yet: one unresolved plan per name, and both names go to the resolver.
   std::vector<targets::NameRequest> names;
-  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, 1, Shard{}, false, known, &names);
+  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, Context(1), known, &names);
   ASSERT_EQ(first.size(), 3u);
   EXPECT_EQ(first[0].address, IpAddress::Parse("127.0.0.1"));
   EXPECT_FALSE(first[1].address);
@@ -136,7 +142,7 @@ TEST(EngineTest, NamesTakeTheLatestAnswerAndMovedAddressesKeepTheirStats) {
   // unresolved plan had, under a new identity.
   answers["multi.test"] = {*IpAddress::Parse("127.0.0.2"), *IpAddress::Parse("::1")};
   answers["one.test"] = {*IpAddress::Parse("127.0.0.3"), *IpAddress::Parse("127.0.0.4")};
-  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, 1, Shard{}, false, known);
+  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, Context(1), known);
   ASSERT_EQ(second.size(), 4u);
   EXPECT_EQ(second[0].entry.info, first[0].entry.info);
   EXPECT_EQ(second[1].entry.info->address, "127.0.0.2");
@@ -148,13 +154,106 @@ TEST(EngineTest, NamesTakeTheLatestAnswerAndMovedAddressesKeepTheirStats) {
 
   // one.test moves: same stats, new address label; multi.test unchanged: same entries.
   answers["one.test"] = {*IpAddress::Parse("127.0.0.5")};
-  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, 1, Shard{}, false, known);
+  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, Context(1), known);
   ASSERT_EQ(third.size(), 4u);
   EXPECT_EQ(third[1].entry.info, second[1].entry.info);
   EXPECT_EQ(third[2].entry.info, second[2].entry.info);
   EXPECT_EQ(third[3].entry.info->address, "127.0.0.5");
   EXPECT_EQ(third[3].entry.stats, second[3].entry.stats);
   EXPECT_EQ(third[3].entry.info->label_text, "target=\"one.test\",address=\"127.0.0.5\"");
+}
+
+TEST(EngineTest, SourceNameLabelsEveryTargetAfterItsGroup) {
+  std::vector<targets::TargetSpec> specs{Spec("127.0.0.1"), Spec("peers.test")};
+  specs[0].source = "core";
+  specs[1].source = "mesh";
+  auto known = [](const targets::TargetSpec&) {
+    return targets::Addresses{*IpAddress::Parse("127.0.0.2")};
+  };
+  PlanContext context = Context(0, true);
+  context.source_name = "node-\"a\"";
+  std::vector<probe::TargetPlan> plans = BuildPlans(specs, {}, context, known);
+  ASSERT_EQ(plans.size(), 2u);
+  EXPECT_EQ(plans[0].entry.info->source, "node-\"a\"");
+  EXPECT_EQ(plans[0].entry.info->label_text,
+            "target=\"127.0.0.1\",address=\"127.0.0.1\",group=\"core\",source=\"node-\\\"a\\\"\"");
+  EXPECT_EQ(plans[1].entry.info->label_text,
+            "target=\"peers.test\",address=\"127.0.0.2\",group=\"mesh\",source=\"node-\\\"a\\\"\"");
+  // Unchanged on the next plan: same entries.
+  std::vector<probe::TargetPlan> again = BuildPlans(specs, plans, context, known);
+  EXPECT_EQ(again[1].entry.info, plans[1].entry.info);
+  // Empty: no source label at all.
+  std::vector<probe::TargetPlan> none = BuildPlans(specs, {}, Context(0), known);
+  EXPECT_EQ(none[0].entry.info->label_text, "target=\"127.0.0.1\",address=\"127.0.0.1\"");
+}
+
+TEST(EngineTest, ExcludeLocalDropsThisMachinesAddresses) {
+  std::vector<targets::TargetSpec> specs{Spec("127.0.0.1"), Spec("127.0.0.9"), Spec("peers.test"),
+                                         Spec("self.test"), Spec("single.test")};
+  for (auto& s : specs) s.exclude_local = true;
+  specs[2].all_addresses = true;
+  std::map<std::string, targets::Addresses> answers;
+  answers["peers.test"] = {*IpAddress::Parse("127.0.0.2"), *IpAddress::Parse("127.0.0.1"),
+                           *IpAddress::Parse("::1"), *IpAddress::Parse("127.0.0.3")};
+  answers["self.test"] = {*IpAddress::Parse("127.0.0.1")};
+  answers["single.test"] = {*IpAddress::Parse("::1"), *IpAddress::Parse("127.0.0.4"),
+                            *IpAddress::Parse("127.0.0.5")};
+  auto known = [&](const targets::TargetSpec& s) { return answers[s.host]; };
+  PlanContext context = Context(0);
+  context.local_addresses = {*IpAddress::Parse("127.0.0.1"), *IpAddress::Parse("::1")};
+
+  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, context, known);
+  std::vector<std::string> got;
+  for (const auto& p : first) got.push_back(p.entry.info->name + " " + p.entry.info->address);
+  // A local literal and a name that only resolves to this machine have no plan at all; a
+  // single-address name probes its first address that is not local.
+  EXPECT_EQ(got, (std::vector<std::string>{"127.0.0.9 127.0.0.9", "peers.test 127.0.0.2",
+                                           "peers.test 127.0.0.3", "single.test 127.0.0.4"}));
+
+  // Re-resolved: this machine now has 127.0.0.2 too, and a new peer joined.
+  answers["peers.test"].push_back(*IpAddress::Parse("127.0.0.6"));
+  context.local_addresses.push_back(*IpAddress::Parse("127.0.0.2"));
+  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, context, known);
+  got.clear();
+  for (const auto& p : second) got.push_back(p.entry.info->name + " " + p.entry.info->address);
+  EXPECT_EQ(got, (std::vector<std::string>{"127.0.0.9 127.0.0.9", "peers.test 127.0.0.3",
+                                           "peers.test 127.0.0.6", "single.test 127.0.0.4"}));
+
+  // Without exclude_local every address is probed.
+  for (auto& s : specs) s.exclude_local = false;
+  EXPECT_EQ(BuildPlans(specs, {}, context, known).size(), 2u + 5u + 1u + 1u);
+}
+
+TEST(EngineTest, PeersJoiningAndLeavingKeepTheirOwnHistory) {
+  std::vector<targets::TargetSpec> specs{Spec("peers.test")};
+  specs[0].all_addresses = true;
+  auto a = *IpAddress::Parse("127.0.0.1"), b = *IpAddress::Parse("127.0.0.2"),
+       c = *IpAddress::Parse("127.0.0.3"), d = *IpAddress::Parse("127.0.0.4");
+  targets::Addresses answer{a, b, c};
+  auto known = [&](const targets::TargetSpec&) { return answer; };
+  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, Context(0), known);
+  ASSERT_EQ(first.size(), 3u);
+
+  // b leaves: c keeps its own counters, not b's (which sat at c's new position).
+  answer = {a, c};
+  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, Context(0), known);
+  ASSERT_EQ(second.size(), 2u);
+  EXPECT_EQ(second[0].entry.info, first[0].entry.info);
+  EXPECT_EQ(second[1].entry.info, first[2].entry.info);
+
+  // d joins in front and b comes back: both new; a and c keep theirs.
+  answer = {d, a, b, c};
+  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, Context(0), known);
+  ASSERT_EQ(third.size(), 4u);
+  EXPECT_EQ(third[1].entry.stats, first[0].entry.stats);
+  EXPECT_EQ(third[3].entry.stats, first[2].entry.stats);
+  EXPECT_NE(third[0].entry.stats, first[0].entry.stats);
+  EXPECT_NE(third[2].entry.stats, first[1].entry.stats);
+  EXPECT_NE(third[0].entry.stats, third[2].entry.stats);
+
+  // A repeated address in an answer is probed once.
+  answer = {a, a, c};
+  EXPECT_EQ(BuildPlans(specs, third, Context(0), known).size(), 2u);
 }
 
 // Polls `pred` every 20 ms until it holds or `limit` passes.
