@@ -433,6 +433,13 @@ class System:
         """Network namespace whose lo carries the probes (None: this one)."""
         return None
 
+    def scrape(self, accept_gzip: bool, timeout: float) -> RawScrape:
+        """GET /metrics from inside the namespace the system listens in."""
+        assert self.address is not None
+        ns = self.capture_netns()
+        with ns.entered() if ns is not None else contextlib.nullcontext():
+            return raw_scrape(self.address, accept_gzip=accept_gzip, timeout=timeout)
+
     def capture_targets(self, sampled: set[str]) -> set[str]:
         return sampled
 
@@ -469,9 +476,12 @@ class PingExporter(System):
     name = "ping_exporter"
     has_http = True
 
-    def __init__(self, targets: list[str], workdir: Path, binary: str, workers: int) -> None:
+    def __init__(self, targets: list[str], workdir: Path, binary: str, workers: int,
+                 own_netns: bool) -> None:
         super().__init__(targets, workdir)
         self.binary = binary
+        self.own_netns = own_netns
+        self.namespace: Optional[NetNs] = None
         self.config_path = workdir / "ping_exporter.toml"
         hosts = ",\n".join(f'  "{t}"' for t in targets)
         self.config_path.write_text(
@@ -486,6 +496,23 @@ class PingExporter(System):
             "--web.listen-address=127.0.0.1:0",
             "--icmp.socket=raw",
         ]
+
+    def start(self) -> None:
+        # Its own namespace, like each fping shard: every raw ICMP socket in a namespace sees
+        # every ICMP packet there, so a neighbour's probes would inflate our cost.
+        cmd = self.command()
+        if self.own_netns:
+            self.namespace = NetNs("pe-bench-e-").__enter__()
+            cmd = self.namespace.cmd(cmd)
+        self.launch(cmd, self.name)
+
+    def capture_netns(self) -> Optional[NetNs]:
+        return self.namespace
+
+    def cleanup(self) -> None:
+        if self.namespace is not None:
+            self.namespace.close()
+            self.namespace = None
 
     def wait_ready(self, deadline: float) -> bool:
         pattern = re.compile(r"msg=listening.*?address=(\S+:\d+)")
@@ -505,7 +532,7 @@ class PingExporter(System):
         if self.address is None:
             return None
         t0 = time.monotonic()
-        s = raw_scrape(self.address, accept_gzip=False, timeout=timeout)
+        s = self.scrape(accept_gzip=False, timeout=timeout)
         sent, received, late = sum_metrics(s.body, "ping_packets_sent_total",
                                            "ping_packets_received_total",
                                            "ping_exporter_rounds_late_total")
@@ -557,7 +584,7 @@ class SmokepingProber(System):
         if self.address is None and not self.wait_ready(time.monotonic() + 0.1):
             return None
         t0 = time.monotonic()
-        s = raw_scrape(self.address, accept_gzip=False, timeout=timeout)
+        s = self.scrape(accept_gzip=False, timeout=timeout)
         sent, received = sum_metrics(s.body, "smokeping_requests_total",
                                      "smokeping_response_duration_seconds_count")
         return Counters(sent=sent, received=received, late_rounds=None, at=t0 + s.seconds / 2)
@@ -780,7 +807,7 @@ def time_scrapes(system: System, res: Result, hard_deadline: float) -> None:
             break
         use_gzip = i % 2 == 1
         try:
-            s = raw_scrape(system.address, accept_gzip=use_gzip, timeout=left)
+            s = system.scrape(accept_gzip=use_gzip, timeout=left)
         except (OSError, RuntimeError) as e:
             res.notes.append(f"{'gzip ' if use_gzip else ''}scrape failed: {e}")
             break
@@ -1004,6 +1031,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--sample", type=int, default=2000,
                     help="about how many targets the jitter capture watches")
     ap.add_argument("--no-dead-hosts", action="store_true", help="skip the namespace round")
+    ap.add_argument("--exporter-in-root-netns", action="store_true",
+                    help="run ping_exporter in this namespace instead of one of its own")
     ap.add_argument("--nice", type=int, default=-10,
                     help="niceness of every system under test and of this script (0: leave "
                          "alone); a shared machine's other load then disturbs all of them less")
@@ -1041,7 +1070,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                 workdir = Path(tmp) / f"{name}-{n}"
                 workdir.mkdir()
                 if name == "ping_exporter":
-                    system: System = PingExporter(targets, workdir, args.binary, args.workers)
+                    system: System = PingExporter(targets, workdir, args.binary, args.workers,
+                                                  not args.exporter_in_root_netns)
                 elif name == "smokeping_prober":
                     system = SmokepingProber(targets, workdir)
                 elif name == "fping":

@@ -24,13 +24,16 @@ Duration Phase(std::string_view name, Duration interval) {
 
 Duration PhaseGrid(double rounds_per_second) {
   using std::chrono::milliseconds;
-  constexpr double kRoundsPerStep = 8;
-  for (Duration grid : {milliseconds(1), milliseconds(2), milliseconds(5)}) {
+  // About one full sendmmsg() batch a step: a wake-up costs as much as a
+  // dozen sends, so a busy worker should pay it once per batch, not per few.
+  constexpr double kRoundsPerStep = 64;
+  for (Duration grid :
+       {milliseconds(1), milliseconds(2), milliseconds(5), milliseconds(10), milliseconds(20)}) {
     if (rounds_per_second * std::chrono::duration<double>(grid).count() >= kRoundsPerStep) {
       return grid;
     }
   }
-  return milliseconds(10);
+  return milliseconds(50);
 }
 
 Duration AlignPhase(Duration phase, Duration grid, Duration interval) {

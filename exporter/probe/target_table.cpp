@@ -84,11 +84,17 @@ void TargetTable::Start(TimePoint now) {
   for (const Target& t : targets_) {
     rounds_per_second += 1.0 / std::chrono::duration<double>(t.plan.options->interval).count();
   }
-  Duration grid = PhaseGrid(rounds_per_second);
+  grid_ = PhaseGrid(rounds_per_second);
+  // A one-shot round's latency is the point; a periodic worker with a few
+  // rounds a grid step wakes at every step anyway.
+  constexpr double kBusyRoundsPerStep = 4;
+  coalesce_ =
+      !options_.one_shot &&
+      rounds_per_second * std::chrono::duration<double>(grid_).count() >= kBusyRoundsPerStep;
   for (uint32_t slot = 0; slot < targets_.size(); ++slot) {
     Target& t = targets_[slot];
     Duration interval = t.plan.options->interval;
-    Duration phase = AlignPhase(t.plan.phase, grid, interval);
+    Duration phase = AlignPhase(t.plan.phase, grid_, interval);
     if (phase == t.plan.phase) phase = AlignPhase(t.plan.phase, wheel_.tick(), interval);
     t.next_round = options_.one_shot ? now : FirstSlot(options_.epoch, phase, interval, now);
     wheel_.Push(t.next_round, slot);
@@ -117,8 +123,17 @@ void TargetTable::Handle(uint32_t slot, const Now& now, Outbox& out) {
   }
   if (t.done) return;
   TimePoint next = t.next_round;
-  if (t.round.active()) next = t.round.all_sent() ? t.deadline : t.next_send;
+  if (t.round.active() && !t.round.all_sent()) {
+    next = t.next_send;
+  } else if (t.round.active()) {
+    next = coalesce_ ? GridStepAtOrAfter(t.deadline) : t.deadline;
+  }
   wheel_.Push(next, slot);  // always later than now, so never handed out twice a pass
+}
+
+TimePoint TargetTable::GridStepAtOrAfter(TimePoint t) const {
+  int64_t steps = (t - options_.epoch + grid_ - Duration(1)) / grid_;
+  return options_.epoch + grid_ * steps;
 }
 
 void TargetTable::BeginRound(Target& t, uint32_t slot, const Now& now, Outbox& out) {

@@ -106,6 +106,11 @@ class TargetTable {
   size_t RunDue(const Now& now, Outbox& out);
   /// The tick of the earliest pending event; nullopt when nothing is scheduled.
   std::optional<TimePoint> NextDue() const { return wheel_.NextDue(); }
+  /// Set by Start(): the worker is busy enough that nearly every grid step
+  /// sends, so deadlines wait for the grid step after them (their replies are
+  /// judged by kernel receive time, so the timeout stays exact) and the worker
+  /// may read replies once a step instead of waking for each.
+  bool coalesced() const { return coalesce_; }
   /// One-shot: every target's round is over (and published).
   bool finished() const { return options_.one_shot && done_ == targets_.size(); }
 
@@ -142,6 +147,7 @@ class TargetTable {
   };
 
   void Handle(uint32_t slot, const Now& now, Outbox& out);
+  TimePoint GridStepAtOrAfter(TimePoint t) const;
   void BeginRound(Target& t, uint32_t slot, const Now& now, Outbox& out);
   void SendDue(Target& t, uint32_t slot, const Now& now, Outbox& out);
   void Send(Target& t, uint32_t slot, const Now& now, Outbox& out);
@@ -161,6 +167,8 @@ class TargetTable {
   // One entry per target (its next event) on a 1 ms grid: every target of a
   // tick is handled in one wake-up and its sends share one sendmmsg().
   TimerWheel wheel_;
+  Duration grid_{};            // phase grid chosen by Start()
+  bool coalesce_ = false;      // see coalesced()
   std::vector<uint32_t> due_;  // reused by RunDue()
   RoundResult scratch_;
   size_t done_ = 0;  // one-shot targets whose round is over

@@ -132,6 +132,11 @@ Expected<bool, std::string> Worker::Impl::Init() {
 }
 
 void Worker::Impl::RunDue() {
+  // Coalesced: replies are not waited for but read once a grid step, before
+  // the deadlines of that step are judged.
+  if (table.coalesced()) {
+    for (uint32_t i = 0; i < sockets.size(); ++i) Drain(i);
+  }
   size_t due = table.RunDue(ReadClocks(), outbox);
   FlushAll();
   // Replies from near hosts (loopback, the LAN) are often queued already:
@@ -189,6 +194,16 @@ void Worker::Impl::ReportIfDone() {
 // every worker before starting any, and slots placed early would all be late.
 void Worker::Impl::Loop() {
   table.Start(Clock::now());
+  if (table.coalesced()) {
+    // A busy worker wakes every grid step anyway: a reply in between waits for
+    // it (its kernel receive stamp keeps the RTT exact) instead of costing a
+    // wake-up of its own. Errors (EPOLLERR) still wake the loop.
+    for (const Socket& s : sockets) {
+      epoll_event ev{};
+      ev.data.u64 = static_cast<uint64_t>(&s - sockets.data());
+      epoll_ctl(epoll.get(), EPOLL_CTL_MOD, s.sock.fd(), &ev);
+    }
+  }
   epoll_event events[16];
   while (!stopping.load(std::memory_order_relaxed)) {
     RunDue();

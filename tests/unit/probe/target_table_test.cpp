@@ -430,6 +430,26 @@ TEST(TargetTableTest, ReplyAfterTheDeadlineIsLateBeforeTheDeadlineTickRuns) {
   EXPECT_EQ(in_time.Snapshot(0).late, 0u);
 }
 
+TEST(TargetTableTest, BusyWorkerWakesOnlyOnItsPhaseGrid) {
+  std::vector<std::string> hosts;
+  for (int i = 1; i <= 100; ++i) hosts.push_back("198.18.0." + std::to_string(i));
+  Harness h(hosts, Options(1));
+  // 100 rounds a second: a 50 ms grid (PhaseGrid), five rounds a step.
+  ASSERT_TRUE(h.table().coalesced());
+  // Round starts and deadlines alike fall on grid steps, so a step's sends,
+  // deadlines and replies share one wake-up.
+  for (int i = 0; i < 60; ++i) {
+    std::optional<TimePoint> next = h.table().NextDue();
+    ASSERT_TRUE(next);
+    ASSERT_EQ((*next - kT0) % milliseconds(50), Duration::zero()) << "step " << i;
+    h.Run(*next - kT0);
+  }
+  EXPECT_GE(h.sent().size(), 200u);  // three seconds' worth of rounds ran
+  // A lone target keeps exact deadlines: its wake-ups are few anyway.
+  Harness lone({"198.18.0.1"}, Options(1));
+  EXPECT_FALSE(lone.table().coalesced());
+}
+
 TEST(TargetTableTest, CorruptPayloadIsInvalid) {
   Harness h({"198.18.0.1"}, Options(1));
   h.Run(milliseconds(0));
