@@ -26,9 +26,11 @@ void Round::OnSent(int64_t send_ns, bool ok) {
   ++sent_;
 }
 
-void Round::SetSendTime(uint16_t seq, int64_t send_ns) {
+bool Round::SetSendTime(uint16_t seq, int64_t send_ns) {
   uint32_t i = 0;
-  if (active_ && InCurrent(seq, &i)) SendAt(i) = send_ns;
+  if (!active_ || !InCurrent(seq, &i)) return false;
+  SendAt(i) = send_ns;
+  return true;
 }
 
 void Round::MarkFailed(uint16_t seq) {

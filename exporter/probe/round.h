@@ -52,8 +52,9 @@ class Round {
   void OnSent(int64_t send_ns, bool ok);
 
   /// Corrects the send time of request `seq` of this round (set once the
-  /// batch holding it actually went out).
-  void SetSendTime(uint16_t seq, int64_t send_ns);
+  /// batch holding it actually went out, then to the kernel's stamp). False
+  /// if `seq` is not a request of the active round.
+  bool SetSendTime(uint16_t seq, int64_t send_ns);
   /// Marks request `seq` of this round as not sent (a send error).
   void MarkFailed(uint16_t seq);
   /// Whether request `seq` of the current or the previous round went out or

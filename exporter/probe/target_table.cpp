@@ -176,15 +176,26 @@ void TargetTable::Send(Target& t, uint32_t slot, const Now& now, Outbox& out) {
   if (t.round.all_sent()) t.deadline = now.monotonic + t.plan.options->timeout;
 }
 
-void TargetTable::OnSent(std::span<const uint64_t> tags, int64_t send_ns) {
-  for (uint64_t tag : tags) {
-    Target& t = targets_[TagSlot(tag)];
-    uint16_t seq = TagSeq(tag);
-    t.round.SetSendTime(seq, send_ns);
-    // The timeout counts from when the round's last request really left.
-    if (t.round.all_sent() && static_cast<uint16_t>(seq + 1) == t.round.next_sequence()) {
-      t.deadline = TimePoint(Duration(send_ns)) + t.plan.options->timeout;
-    }
+// Without kernel stamps, the k-th of n requests of one sendmmsg() is taken to
+// have left k/n of the way through the call: on loopback each send includes
+// building its reply, so a batch of 64 takes a few hundred microseconds, and
+// one time for all would add that to the RTTs of the last ones.
+void TargetTable::OnSent(std::span<const uint64_t> tags, int64_t before_ns, int64_t after_ns) {
+  const int64_t span = std::max<int64_t>(after_ns - before_ns, 0);
+  const int64_t n = static_cast<int64_t>(tags.size());
+  for (int64_t k = 0; k < n; ++k) {
+    OnSentAt(tags[static_cast<size_t>(k)], before_ns + span * k / n);
+  }
+}
+
+void TargetTable::OnSentAt(uint64_t tag, int64_t send_ns) {
+  if (TagSlot(tag) >= targets_.size()) return;
+  Target& t = targets_[TagSlot(tag)];
+  uint16_t seq = TagSeq(tag);
+  if (!t.round.SetSendTime(seq, send_ns)) return;  // a round that is over
+  // The timeout counts from when the round's last request really left.
+  if (t.round.all_sent() && static_cast<uint16_t>(seq + 1) == t.round.next_sequence()) {
+    t.deadline = TimePoint(Duration(send_ns)) + t.plan.options->timeout;
   }
 }
 

@@ -114,9 +114,14 @@ class TargetTable {
   /// One-shot: every target's round is over (and published).
   bool finished() const { return options_.one_shot && done_ == targets_.size(); }
 
-  /// The requests with these tags (as written into the outbox) left at
-  /// `send_ns` (monotonic): their RTTs and the round's deadline count from it.
-  void OnSent(std::span<const uint64_t> tags, int64_t send_ns);
+  /// The requests with these tags (as written into the outbox) left one
+  /// after another between `before_ns` and `after_ns` (monotonic, around one
+  /// sendmmsg()): each gets its share of that span as its send time, from
+  /// which its RTT and, for a round's last request, the deadline count.
+  void OnSent(std::span<const uint64_t> tags, int64_t before_ns, int64_t after_ns);
+  /// The kernel's send stamp of one request (moved onto the monotonic clock):
+  /// it replaces the estimate OnSent() made.
+  void OnSentAt(uint64_t tag, int64_t send_ns);
   /// The request with this tag could not be sent (`error` is an errno).
   void OnSendFailed(uint64_t tag, int error);
 

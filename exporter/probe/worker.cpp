@@ -44,8 +44,7 @@ struct Worker::Impl {
   std::vector<Socket> sockets;
   std::vector<icmp::SendBatch> batches;  // one per socket, same index
   Outbox outbox;
-  std::unique_ptr<icmp::ReceiveBatch> receive;
-  std::vector<uint8_t> error_buffer = std::vector<uint8_t>(2048);
+  std::unique_ptr<icmp::ReceiveBatch> receive;  // replies and error-queue entries
   Fd epoll, wake;
   std::atomic<bool> stopping{false};
   bool reported_done = false;
@@ -107,8 +106,13 @@ Expected<bool, std::string> Worker::Impl::Init() {
       if (!opened) return MakeUnexpected(opened.error());
       const icmp::IcmpSocket& sock = opened.value();
       found = table.AddEndpoint(Endpoint{sock.family(), sock.kind(), sock.echo_id()});
+      if (!sock.kernel_send_times()) {
+        log.Debug("no kernel send timestamps on this socket: send times from user space",
+                  {{"family", family == IpFamily::kV4 ? "ip4" : "ip6"},
+                   {"socket", icmp::SocketKindName(sock.kind())}});
+      }
+      batches.emplace_back(kBatch, icmp::kIcmpHeaderSize + max_payload, sock.kernel_send_times());
       sockets.push_back(Socket{std::move(opened.value()), so});
-      batches.emplace_back(kBatch, icmp::kIcmpHeaderSize + max_payload);
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.u64 = found;
@@ -151,16 +155,35 @@ void Worker::Impl::FlushAll() {
     if (batches[i].size() == 0) continue;
     batches[i].Flush(
         sockets[i].sock.fd(), icmp::MonotonicNanos,
-        [&](std::span<const uint64_t> tags, int64_t ns) { table.OnSent(tags, ns); },
+        [&](std::span<const uint64_t> tags, int64_t before_ns, int64_t after_ns) {
+          table.OnSent(tags, before_ns, after_ns);
+        },
         [&](uint64_t tag, int err) { table.OnSendFailed(tag, err); });
+    // On loopback and most drivers the stamps are queued by the time
+    // sendmmsg() returns: take them now, before any reply is read.
+    if (sockets[i].sock.kernel_send_times()) DrainErrors(i);
   }
 }
 
 void Worker::Impl::DrainErrors(uint32_t socket_index) {
-  icmp::QueuedError e;
   int fd = sockets[socket_index].sock.fd();
-  for (int i = 0; i < 256 && icmp::ReadQueuedError(fd, error_buffer, &e); ++i) {
-    table.OnQueuedError(socket_index, e);
+  const icmp::SendBatch& batch = batches[socket_index];
+  for (int round = 0; round < kMaxReceiveRounds; ++round) {
+    int n = receive->ReceiveErrors(fd);
+    if (n <= 0) return;
+    // Kernel stamps are on CLOCK_REALTIME; the table keeps CLOCK_MONOTONIC.
+    Now now = ReadClocks();
+    int64_t wall_minus_mono = now.wall_ns - now.monotonic.time_since_epoch().count();
+    for (int k = 0; k < n; ++k) {
+      icmp::QueuedError e = receive->GetError(static_cast<size_t>(k));
+      if (!e.is_send_time) {
+        table.OnQueuedError(socket_index, e);
+      } else if (std::optional<uint64_t> tag = batch.TagOfSendId(e.send_id);
+                 tag && e.send_time_ns != 0) {
+        table.OnSentAt(*tag, e.send_time_ns - wall_minus_mono);
+      }
+    }
+    if (static_cast<size_t>(n) < kBatch) return;
   }
 }
 

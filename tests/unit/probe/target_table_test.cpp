@@ -70,6 +70,7 @@ std::vector<uint8_t> WrapV4(const std::vector<uint8_t>& icmp, uint8_t ttl,
 
 // A request as the table wrote it into the outbox.
 struct Request {
+  uint64_t tag = 0;  // as the outbox carried it
   uint32_t slot = 0;
   uint16_t sequence = 0;
   std::vector<uint8_t> icmp;
@@ -165,6 +166,8 @@ class Harness {
     Flush();
     return due;
   }
+  // Each flush's requests leave one after another over `span` (one sendmmsg()).
+  void SetSendSpan(Duration span) { send_span_ = span; }
   // The next flush reports every request as failed with `error`.
   void FailSends(int error) { fail_with_ = error; }
 
@@ -210,6 +213,7 @@ class Harness {
       std::vector<uint64_t> tags;
       for (size_t i = 0; i < b.size(); ++i) {
         Request r;
+        r.tag = b.tag(i);
         r.slot = static_cast<uint32_t>(b.tag(i) >> 16);
         r.sequence = static_cast<uint16_t>(b.tag(i));
         r.icmp.assign(b.packet(i).begin(), b.packet(i).end());
@@ -223,7 +227,7 @@ class Harness {
       if (fail_with_ != 0) {
         for (uint64_t tag : tags) table_->OnSendFailed(tag, fail_with_);
       } else if (!tags.empty()) {
-        table_->OnSent(tags, send_ns_);
+        table_->OnSent(tags, send_ns_, send_ns_ + send_span_.count());
       }
       b.Clear();
     }
@@ -240,6 +244,7 @@ class Harness {
   Outbox outbox_;
   std::vector<Request> sent_;
   int64_t send_ns_ = 0;
+  Duration send_span_{};
   int fail_with_ = 0;
 };
 
@@ -448,6 +453,41 @@ TEST(TargetTableTest, BusyWorkerWakesOnlyOnItsPhaseGrid) {
   // A lone target keeps exact deadlines: its wake-ups are few anyway.
   Harness lone({"198.18.0.1"}, Options(1));
   EXPECT_FALSE(lone.table().coalesced());
+}
+
+TEST(TargetTableTest, WithoutKernelStampsABatchsRequestsShareItsSendSpan) {
+  Harness h({"198.18.0.1"}, Options(3, Duration::zero()));
+  h.SetSendSpan(microseconds(300));
+  h.Run(milliseconds(0));
+  ASSERT_EQ(h.sent().size(), 3u);
+  for (const Request& r : h.sent()) {
+    h.Deliver(ReplyTo(r, IpFamily::kV4), "198.18.0.1", milliseconds(1));
+  }
+  // Sent at kSendDelay + 0, 100, 200 us: the last one's RTT is not charged
+  // for the time the first two took.
+  metrics::TargetSnapshot s = h.Snapshot(0);
+  ASSERT_EQ(s.round_received, 3u);
+  EXPECT_NEAR(s.rtt_max, 1e-3 - 50e-6, 1e-9);
+  EXPECT_NEAR(s.rtt_min, 1e-3 - 250e-6, 1e-9);
+}
+
+TEST(TargetTableTest, KernelSendStampSetsTheRttAndTheDeadline) {
+  Harness h({"198.18.0.1"}, Options(1));
+  h.Run(milliseconds(0));
+  const Request req = h.Last(0);
+  // The batch's clock said kSendDelay; the kernel stamped the packet 30 us later.
+  const Duration stamp = kSendDelay + microseconds(30);
+  h.table().OnSentAt(req.tag, Nanos(stamp));
+  // The timeout counts from the stamp: a reply after the batch time's
+  // deadline but inside the stamp's still counts, with RTT = receive - stamp.
+  const Duration received = stamp + milliseconds(100) - microseconds(5);
+  h.Deliver(ReplyTo(req, IpFamily::kV4), "198.18.0.1", received);
+  metrics::TargetSnapshot s = h.Snapshot(0);
+  ASSERT_EQ(s.round_received, 1u);
+  EXPECT_NEAR(s.rtt_max, std::chrono::duration<double>(received - stamp).count(), 1e-9);
+  // A stamp that turns up after its round is over changes nothing.
+  h.table().OnSentAt(req.tag, Nanos(milliseconds(1)));
+  EXPECT_EQ(h.Snapshot(0).rtt_sum, s.rtt_sum);
 }
 
 TEST(TargetTableTest, CorruptPayloadIsInvalid) {
