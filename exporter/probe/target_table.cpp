@@ -332,6 +332,13 @@ void TargetTable::OnPacket(uint32_t endpoint, const icmp::Received& r, const Now
   Duration rtt{};
   switch (t.round.OnReply(m.sequence, rx, m.cookie->send_time_ns, &rtt)) {
     case Verdict::kCounted:
+      if (log_.Enabled(LogLevel::kDebug)) {
+        // One line per reply: what bench/accuracy.py compares with the wire.
+        log_.Debug("reply", {{"target", t.plan.entry.info->name},
+                             {"address", t.plan.entry.info->address},
+                             {"seq", std::to_string(m.sequence)},
+                             {"rtt_ns", std::to_string(rtt.count())}});
+      }
       if (m.ttl) {
         t.last_ttl = *m.ttl;
       } else if (r.ttl) {
