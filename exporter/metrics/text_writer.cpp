@@ -186,6 +186,19 @@ void RoundRttSeries(const Rows& w) {
   }
 }
 
+void JitterSeries(const Rows& w) {
+  const Family& f = family::kJitter;
+  // Jitter needs two replies: absent until then, never a made-up zero.
+  auto known = [](const TargetRow& r) { return r.snap.jitter >= 0; };
+  if (!w.Begin(f, std::any_of(w.rows.begin(), w.rows.end(), known))) return;
+  for (const TargetRow& r : w.rows) {
+    if (!known(r)) continue;
+    Open(w.b, f.name, r.info->label_text);
+    w.b.PutDouble(r.snap.jitter);
+    w.b.Put('\n');
+  }
+}
+
 void ReplyTtlSeries(const Rows& w) {
   const Family& f = family::kReplyTtl;
   // A target has no TTL until its first reply.
@@ -300,9 +313,11 @@ void WriteTargetRows(std::span<const TargetRow> rows, std::span<const double> bu
          [](const TargetSnapshot& s) { return LossRatio(s.round_sent, s.round_received); });
   RttHistogram(w, bucket_bounds);
   RoundRttSeries(w);
+  JitterSeries(w);
   ReplyTtlSeries(w);
   Series(w, family::kDuplicateReplies, [](const TargetSnapshot& s) { return s.duplicates; });
   Series(w, family::kLateReplies, [](const TargetSnapshot& s) { return s.late; });
+  Series(w, family::kOutOfOrderReplies, [](const TargetSnapshot& s) { return s.out_of_order; });
   Series(w, family::kInvalidReplies, [](const TargetSnapshot& s) { return s.invalid; });
   SendErrorSeries(w);
   Series(w, family::kLastRoundTimestamp, [](const TargetSnapshot& s) { return s.last_round_time; });

@@ -215,6 +215,7 @@ void TargetTable::Finish(Target& t, const Now& now) {
   p.rtt_max = scratch_.rtt_max;
   p.rtt_stddev = scratch_.rtt_stddev;
   p.reply_ttl = t.last_ttl;
+  if (t.jitter16_ns >= 0) p.jitter = static_cast<double>(t.jitter16_ns) / 16e9;
   p.completed_at = static_cast<double>(now.wall_ns) / 1e9;
   p.rtts = scratch_.rtts;
   t.plan.entry.stats->Publish(p, bounds_);
@@ -326,12 +327,24 @@ void TargetTable::OnPacket(uint32_t endpoint, const icmp::Received& r, const Now
   int64_t now_ns = Nanos(now.monotonic);
   int64_t rx = r.kernel_time_ns != 0 ? r.kernel_time_ns - (now.wall_ns - now_ns) : now_ns;
   if (rx > now_ns || now_ns - rx > t.plan.options->interval.count()) rx = now_ns;
+  // A cookie from the future, or older than the history reaches back (a
+  // replay of a request whose sequence has come round again), is not ours.
+  const config::ProbeOptions& o = *t.plan.options;
+  const Duration reach =
+      o.interval * (Round::kHistory / std::max<uint32_t>(o.count, 1) + 1) + o.timeout;
+  if (m.cookie->send_time_ns > rx || rx - m.cookie->send_time_ns > reach.count()) {
+    t.plan.entry.stats->AddInvalid();
+    return;
+  }
   // A reply after the round's deadline is late even if the deadline's tick
   // has not been handled yet: the timeout is exact.
   if (t.round.active() && t.round.all_sent() && rx > Nanos(t.deadline)) Finish(t, now);
   Duration rtt{};
-  switch (t.round.OnReply(m.sequence, rx, m.cookie->send_time_ns, &rtt)) {
+  Verdict verdict = t.round.OnReply(m.sequence, rx, m.cookie->send_time_ns, &rtt);
+  if (verdict == Verdict::kCounted || verdict == Verdict::kLate) NoteOrder(t, m.sequence);
+  switch (verdict) {
     case Verdict::kCounted:
+      NoteRtt(t, rtt);
       if (log_.Enabled(LogLevel::kDebug)) {
         // One line per reply: what bench/accuracy.py compares with the wire.
         log_.Debug("reply", {{"target", t.plan.entry.info->name},
@@ -356,6 +369,28 @@ void TargetTable::OnPacket(uint32_t endpoint, const icmp::Received& r, const Now
       t.plan.entry.stats->AddInvalid();
       break;
   }
+}
+
+void TargetTable::NoteOrder(Target& t, uint16_t seq) {
+  if (t.replied && static_cast<int16_t>(seq - t.highest_seq) < 0) {
+    t.plan.entry.stats->AddOutOfOrder();
+    return;
+  }
+  t.highest_seq = seq;
+  t.replied = true;
+}
+
+// RFC 3550 section 6.4.1 with the RTT as the transit time: J += (|D| - J)/16,
+// D the difference between two consecutive replies' RTTs (the send spacing
+// cancels out, as it does for the RFC's transit times).
+void TargetTable::NoteRtt(Target& t, Duration rtt) {
+  int64_t ns = rtt.count();
+  if (t.last_rtt_ns >= 0) {
+    int64_t d = ns > t.last_rtt_ns ? ns - t.last_rtt_ns : t.last_rtt_ns - ns;
+    t.jitter16_ns = std::max<int64_t>(t.jitter16_ns, 0);
+    t.jitter16_ns += d - ((t.jitter16_ns + 8) >> 4);
+  }
+  t.last_rtt_ns = ns;
 }
 
 // Datagram sockets report ICMP errors (and some local ones) through their

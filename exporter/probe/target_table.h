@@ -73,7 +73,10 @@ struct Outbox {
 /// A packet counts as a reply only when echo id, sequence, source address and
 /// the cookie (token, worker, slot, send time) all match; spoofed, corrupt,
 /// replayed, duplicate and late replies are counted apart, and ICMP errors
-/// about our requests count as send errors of their target.
+/// about our requests count as send errors of their target. A reply to one
+/// of the target's last Round::kHistory requests after its round ended is
+/// late, however many rounds late; replies are also checked for arriving
+/// out of sequence order, and counted ones feed the target's RFC 3550 jitter.
 ///
 /// Not thread-safe: one worker thread owns it. Allocates only while being
 /// built; the packet path takes no lock and allocates nothing. Never throws
@@ -142,10 +145,16 @@ class TargetTable {
     TimePoint deadline;
     uint16_t next_seq = 0;
     int32_t last_ttl = -1;
-    bool done = false;        // one-shot: its round is over
-    int8_t last_status = -1;  // RoundState of the previous round, -1 before the first
-    TimePoint last_logged{};  // state-change lines are rate-limited per target
-    uint32_t suppressed = 0;  // changes not logged since last_logged
+    // RFC 3550 interarrival jitter over counted replies in arrival order,
+    // kept as 16 times the estimate (the RFC's integer form), in ns.
+    int64_t last_rtt_ns = -1;
+    int64_t jitter16_ns = -1;  // -1: fewer than two replies yet
+    uint16_t highest_seq = 0;  // of the replies (counted or late) so far
+    bool replied = false;      // highest_seq is set
+    bool done = false;         // one-shot: its round is over
+    int8_t last_status = -1;   // RoundState of the previous round, -1 before the first
+    TimePoint last_logged{};   // state-change lines are rate-limited per target
+    uint32_t suppressed = 0;   // changes not logged since last_logged
   };
   struct AddressHash {
     size_t operator()(const IpAddress& a) const;
@@ -159,6 +168,8 @@ class TargetTable {
   void Finish(Target& t, const Now& now);
   void LogChange(Target& t, metrics::RoundState now_status, TimePoint now);
   void OnError(uint32_t endpoint, const icmp::Message& m, bool ours);
+  void NoteOrder(Target& t, uint16_t seq);
+  void NoteRtt(Target& t, Duration rtt);
   void Blame(const icmp::Received& r);
 
   TableOptions options_;

@@ -15,6 +15,9 @@ behaviours, with an optional "default" for every other address:
 Behaviour keys (all optional; an empty object means "answer correctly at once"):
     delay_ms     float  send the reply this long after the request (larger than the prober's
                         timeout makes a late reply)
+    delay_cycle_ms list of floats: extra delay of this address's requests in turn, cycling
+                        ([10, 30]: RTTs alternate 10 and 30 ms, a jitter of 20 ms per step;
+                        [60, 0] with requests 20 ms apart: the second reply overtakes the first)
     dup          int    send this many extra copies of each reply (duplicates)
     dup_gap_ms   float  spacing between the copies (default 1)
     corrupt      bool   invert every payload byte (checksum still valid, so it reaches the prober)
@@ -78,6 +81,7 @@ class Behaviour:
     """How to answer one destination address."""
 
     delay_ms: float = 0.0
+    delay_cycle_ms: list[float] = field(default_factory=list)
     dup: int = 0
     dup_gap_ms: float = 1.0
     corrupt: bool = False
@@ -98,7 +102,8 @@ class Behaviour:
         b = Behaviour(**raw)
         if b.pattern and set(b.pattern) - {"0", "1"}:
             raise ValueError(f"pattern {b.pattern!r} may hold only 0 and 1")
-        if not 0 <= b.ttl <= 255 or b.dup < 0 or b.delay_ms < 0:
+        if (not 0 <= b.ttl <= 255 or b.dup < 0 or b.delay_ms < 0
+                or any(d < 0 for d in b.delay_cycle_ms)):
             raise ValueError(f"bad behaviour {raw}")
         return b
 
@@ -244,9 +249,12 @@ class Responder(PacketHandler):
         copies: int = 1 + b.dup if answer else 0
         if answer:
             reply: bytes = build_reply(req, b)
+            delay_ms: float = b.delay_ms
+            if b.delay_cycle_ms:
+                delay_ms += b.delay_cycle_ms[nth % len(b.delay_cycle_ms)]
             for i in range(copies):
                 self.serial += 1
-                at: float = now + b.delay_ms / 1000.0 + i * b.dup_gap_ms / 1000.0
+                at: float = now + delay_ms / 1000.0 + i * b.dup_gap_ms / 1000.0
                 heapq.heappush(self.due, (at, self.serial, reply))
         if self.log is not None:
             self.log.write(json.dumps({"t": time.time(), "src": req.src, "dst": req.dst,

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <sstream>
@@ -373,7 +374,7 @@ TEST(TargetTableTest, ReplayAfterSequenceWrapIsInvalid) {
   const Request& req = h.Last(0);
   // Same slot and sequence, but the send time of a request 65 536 sequences ago.
   icmp::Cookie old = req.cookie;
-  old.send_time_ns -= seconds(65536).count();
+  old.send_time_ns -= Duration(seconds(65536)).count();
   h.Deliver(ReplyTo(Reencoded(req, old), IpFamily::kV4), "198.18.0.1", milliseconds(2));
   EXPECT_EQ(h.Snapshot(0).invalid, 1u);
   // The real reply still counts.
@@ -488,6 +489,70 @@ TEST(TargetTableTest, KernelSendStampSetsTheRttAndTheDeadline) {
   // A stamp that turns up after its round is over changes nothing.
   h.table().OnSentAt(req.tag, Nanos(milliseconds(1)));
   EXPECT_EQ(h.Snapshot(0).rtt_sum, s.rtt_sum);
+}
+
+TEST(TargetTableTest, ReplyRoundsAfterItsTimeoutIsLateNotInvalid) {
+  Harness h({"198.18.0.1"}, Options(1));  // 1 s interval, 100 ms timeout
+  h.Run(milliseconds(0));
+  const Request first = h.Last(0);
+  h.Run(milliseconds(101));
+  for (int s = 1; s <= 3; ++s) {
+    h.Run(seconds(s));
+    h.Run(seconds(s) + milliseconds(101));
+  }
+  // 3.2 s after it left, three rounds on (seconds of bufferbloat): late.
+  h.Deliver(ReplyTo(first, IpFamily::kV4), "198.18.0.1", milliseconds(3200));
+  metrics::TargetSnapshot s = h.Snapshot(0);
+  EXPECT_EQ(s.late, 1u);
+  EXPECT_EQ(s.invalid, 0u);
+  EXPECT_EQ(s.received_total, 0u);
+  // A reply whose cookie claims a time the history cannot reach back to is
+  // not ours, even with a sequence the history knows.
+  icmp::Cookie ancient = h.Last(0).cookie;
+  ancient.send_time_ns -= Duration(seconds(600)).count();
+  h.Deliver(ReplyTo(Reencoded(h.Last(0), ancient), IpFamily::kV4), "198.18.0.1",
+            milliseconds(3300));
+  EXPECT_EQ(h.Snapshot(0).invalid, 1u);
+}
+
+TEST(TargetTableTest, RepliesOutOfSequenceOrderAreCounted) {
+  Harness h({"198.18.0.1"}, Options(2, milliseconds(10)));
+  h.Run(milliseconds(0));
+  h.Run(milliseconds(10));
+  ASSERT_EQ(h.sent().size(), 2u);
+  // The second request's reply overtakes the first's.
+  h.Deliver(ReplyTo(h.sent()[1], IpFamily::kV4), "198.18.0.1", milliseconds(12));
+  h.Deliver(ReplyTo(h.sent()[0], IpFamily::kV4), "198.18.0.1", milliseconds(13));
+  metrics::TargetSnapshot s = h.Snapshot(0);
+  EXPECT_EQ(s.round_received, 2u);
+  EXPECT_EQ(s.out_of_order, 1u);
+  // In order again: not counted; a duplicate is not a reordering either.
+  h.Run(seconds(1));
+  h.Run(seconds(1) + milliseconds(10));
+  ASSERT_EQ(h.sent().size(), 4u);
+  h.Deliver(ReplyTo(h.sent()[2], IpFamily::kV4), "198.18.0.1", milliseconds(1012));
+  h.Deliver(ReplyTo(h.sent()[2], IpFamily::kV4), "198.18.0.1", milliseconds(1012));
+  h.Deliver(ReplyTo(h.sent()[3], IpFamily::kV4), "198.18.0.1", milliseconds(1013));
+  EXPECT_EQ(h.Snapshot(0).out_of_order, 1u);
+}
+
+TEST(TargetTableTest, JitterFollowsRfc3550FromTheSecondReply) {
+  Harness h({"198.18.0.1"}, Options(1));
+  const Duration rtts[] = {milliseconds(1), milliseconds(3), milliseconds(2)};
+  double expected = 0;
+  for (int i = 0; i < 3; ++i) {
+    h.Run(seconds(i));
+    h.Deliver(ReplyTo(h.Last(0), IpFamily::kV4), "198.18.0.1", seconds(i) + kSendDelay + rtts[i]);
+    metrics::TargetSnapshot s = h.Snapshot(0);
+    ASSERT_EQ(s.received_total, static_cast<uint64_t>(i + 1));
+    if (i == 0) {
+      EXPECT_EQ(s.jitter, -1) << "one reply has no jitter yet";
+      continue;
+    }
+    double d = std::abs(std::chrono::duration<double>(rtts[i] - rtts[i - 1]).count());
+    expected += (d - expected) / 16;
+    EXPECT_NEAR(s.jitter, expected, 1e-9) << "after reply " << i;
+  }
 }
 
 TEST(TargetTableTest, CorruptPayloadIsInvalid) {
