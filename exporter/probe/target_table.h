@@ -10,7 +10,6 @@
 #include <functional>
 #include <optional>
 #include <span>
-#include <unordered_map>
 #include <vector>
 
 #include "common/ip_address.h"
@@ -156,9 +155,6 @@ class TargetTable {
     TimePoint last_logged{};   // state-change lines are rate-limited per target
     uint32_t suppressed = 0;   // changes not logged since last_logged
   };
-  struct AddressHash {
-    size_t operator()(const IpAddress& a) const;
-  };
 
   void Handle(uint32_t slot, const Now& now, Outbox& out);
   TimePoint GridStepAtOrAfter(TimePoint t) const;
@@ -171,6 +167,8 @@ class TargetTable {
   void NoteOrder(Target& t, uint16_t seq);
   void NoteRtt(Target& t, Duration rtt);
   void Blame(const icmp::Received& r);
+  /// The first target pinging `address`, if any (a binary search of by_address_).
+  std::optional<uint32_t> SlotOf(const IpAddress& address) const;
 
   TableOptions options_;
   std::span<const double> bounds_;
@@ -178,7 +176,7 @@ class TargetTable {
   Logger& log_;
   std::vector<Target> targets_;
   std::vector<Endpoint> endpoints_;
-  std::unordered_map<IpAddress, uint32_t, AddressHash> by_address_;
+  std::vector<uint32_t> by_address_;  // resolved slots, sorted by address
   size_t max_payload_ = icmp::kCookieSize;
   // One entry per target (its next event) on a 1 ms grid: every target of a
   // tick is handled in one wake-up and its sends share one sendmmsg().

@@ -45,10 +45,12 @@ import json
 import os
 import select
 import signal
+import socket
 import stat
 import struct
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, TextIO
@@ -513,6 +515,92 @@ class TunResponder(ResponderProcess):
     def __enter__(self) -> "TunResponder":
         super().__enter__()
         return self
+
+
+class EchoWire:
+    """The kernel's timestamps of the echo requests and replies crossing a responder's TUN
+    device, from an AF_PACKET socket in its namespace (test side): what the prober's RTTs are
+    checked against, whatever the responder's own timing was. Context manager (the device must
+    exist); packets are read on a thread of its own. `rtt` may be called while it runs."""
+
+    _ETH_P_ALL: int = 0x0003
+    _SO_TIMESTAMPNS: int = 35
+
+    def __init__(self, ns: "NetNsLike", dev: str = "pe-tun0") -> None:
+        self._ns = ns
+        self._dev: str = dev
+        self._sock: Optional[socket.socket] = None
+        self._thread: Optional[threading.Thread] = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._requests: dict[tuple[str, int], float] = {}  # (destination, seq) -> stamp
+        self._replies: dict[tuple[str, int], float] = {}  # (source, seq) -> first stamp
+
+    def __enter__(self) -> "EchoWire":
+        with self._ns.entered():
+            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM,
+                                       socket.htons(self._ETH_P_ALL))
+        self._sock.setsockopt(socket.SOL_SOCKET, self._SO_TIMESTAMPNS, 1)
+        self._sock.bind((self._dev, self._ETH_P_ALL))
+        self._sock.settimeout(0.1)
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._sock is not None:
+            self._sock.close()
+
+    def _loop(self) -> None:
+        assert self._sock is not None
+        while not self._stop.is_set():
+            try:
+                packet, anc, _flags, _addr = self._sock.recvmsg(128, 64)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            stamp: Optional[float] = None
+            for level, kind, blob in anc:
+                if level == socket.SOL_SOCKET and kind == self._SO_TIMESTAMPNS:
+                    sec, nsec = struct.unpack("qq", blob[:16])
+                    stamp = sec + nsec / 1e9
+            echo = self._echo(packet)
+            if stamp is None or echo is None:
+                continue
+            is_request, address, seq = echo
+            with self._lock:
+                table = self._requests if is_request else self._replies
+                table.setdefault((address, seq), stamp)
+
+    @staticmethod
+    def _echo(packet: bytes) -> Optional[tuple[bool, str, int]]:
+        """(is_request, the far end's address, sequence) of an echo request or reply."""
+        if len(packet) >= 28 and packet[0] >> 4 == 4 and packet[9] == _PROTO_ICMP:
+            icmp: bytes = packet[(packet[0] & 0x0F) * 4:]
+            far: bytes = packet[16:20] if icmp[:1] == bytes([_ICMP_ECHO_REQUEST]) else packet[12:16]
+            kinds = (_ICMP_ECHO_REQUEST, _ICMP_ECHO_REPLY)
+            address = str(ipaddress.IPv4Address(far))
+        elif len(packet) >= 48 and packet[0] >> 4 == 6 and packet[6] == _PROTO_ICMPV6:
+            icmp = packet[40:]
+            far = packet[24:40] if icmp[:1] == bytes([_ICMP6_ECHO_REQUEST]) else packet[8:24]
+            kinds = (_ICMP6_ECHO_REQUEST, _ICMP6_ECHO_REPLY)
+            address = str(ipaddress.IPv6Address(far))
+        else:
+            return None
+        if len(icmp) < 8 or icmp[0] not in kinds:
+            return None
+        return icmp[0] == kinds[0], address, struct.unpack("!H", icmp[6:8])[0]
+
+    def rtt(self, address: str, seq: int) -> Optional[float]:
+        """Reply stamp minus request stamp of request `seq` to `address`, once both were seen."""
+        with self._lock:
+            sent = self._requests.get((address, seq))
+            answered = self._replies.get((address, seq))
+        return None if sent is None or answered is None else answered - sent
 
 
 if __name__ == "__main__":
