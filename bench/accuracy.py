@@ -21,7 +21,6 @@ import argparse
 import bisect
 import collections
 import contextlib
-import ctypes
 import dataclasses
 import datetime
 import json
@@ -31,11 +30,9 @@ import platform
 import re
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -45,21 +42,13 @@ sys.path.insert(0, str(BENCH))
 
 import run as bench  # noqa: E402  (bench/run.py: targets, systems, process handling)
 from lib.netns import NetNs  # noqa: E402
+from run import bpf_insn  # noqa: E402
 
-ETH_P_IP = 0x0800
-SO_TIMESTAMPNS = 35
-SO_ATTACH_FILTER = 26
-SOL_PACKET = 263
-PACKET_STATISTICS = 6
 ABOVE_S = 100e-6  # the share of RTTs reported above this is one of the issue's goals
 WARMUP_S = 5.0
 
 
-def _bpf(code: int, jt: int, jf: int, k: int) -> bytes:
-    return struct.pack("HBBI", code, jt, jf, k & 0xFFFFFFFF)
-
-
-class EchoCapture:
+class EchoCapture(bench.LoCapture):
     """Kernel timestamps of echo requests to and replies from a sample of loopback targets.
 
     A classic BPF filter passes only ICMP echo requests whose destination, and echo replies whose
@@ -68,88 +57,44 @@ class EchoCapture:
     """
 
     def __init__(self, netns: Optional[NetNs], last_octet_max: int) -> None:
-        with netns.entered() if netns is not None else contextlib.nullcontext():
-            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
-        prog = self._program(last_octet_max)
-        self._prog_buf = ctypes.create_string_buffer(b"".join(prog))
-        fprog = struct.pack("HL", len(prog), ctypes.addressof(self._prog_buf))
-        self._sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
-        self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        self._sock.bind(("lo", ETH_P_IP))
-        self._sock.settimeout(0.2)
         self.requests: dict[tuple[str, int], float] = {}
         self.replies: dict[tuple[str, int], float] = {}
-        # (time, sequence) of each host's replies, in arrival order
+        # (time, sequence) of each host's replies, sorted once the capture stops
         self.replies_by_host: dict[str, list[tuple[float, int]]] = collections.defaultdict(list)
-        self.drops = 0
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        # SOCK_DGRAM: offsets count from the IP header. A jump lands at pc + 1 + offset.
+        super().__init__(netns, [
+            bpf_insn(0x30, 0, 0, 9),  # 0: ldb [9]             protocol
+            bpf_insn(0x15, 0, 13, 1),  # 1: jeq #1 (ICMP)       -> 2 : 15 drop
+            bpf_insn(0xB1, 0, 0, 0),  # 2: ldxb 4*([0]&0xf)     IP header length
+            bpf_insn(0x50, 0, 0, 0),  # 3: ldb [x+0]           ICMP type
+            bpf_insn(0x15, 0, 4, 8),  # 4: jeq #8 (request)     -> 5 : 9
+            bpf_insn(0x30, 0, 0, 16),  # 5: ldb [16]            destination, first octet
+            bpf_insn(0x15, 0, 8, 127),  # 6: jeq #127            -> 7 : 15 drop
+            bpf_insn(0x30, 0, 0, 19),  # 7: ldb [19]            destination, last octet
+            bpf_insn(0x05, 0, 0, 4),  # 8: ja 13
+            bpf_insn(0x15, 0, 5, 0),  # 9: jeq #0 (reply)       -> 10 : 15 drop
+            bpf_insn(0x30, 0, 0, 12),  # 10: ldb [12]           source, first octet
+            bpf_insn(0x15, 0, 3, 127),  # 11: jeq #127          -> 12 : 15 drop
+            bpf_insn(0x30, 0, 0, 15),  # 12: ldb [15]           source, last octet
+            bpf_insn(0x25, 1, 0, last_octet_max),  # 13: jgt #max  -> 15 drop : 14
+            bpf_insn(0x06, 0, 0, 64),  # 14: accept the first 64 bytes
+            bpf_insn(0x06, 0, 0, 0),  # 15: drop
+        ])
 
-    @staticmethod
-    def _program(last_octet_max: int) -> list[bytes]:
-        """SOCK_DGRAM: offsets count from the IP header. A jump lands at pc + 1 + offset."""
-        return [
-            _bpf(0x30, 0, 0, 9),  # 0: ldb [9]             protocol
-            _bpf(0x15, 0, 13, 1),  # 1: jeq #1 (ICMP)       -> 2 : 15 drop
-            _bpf(0xB1, 0, 0, 0),  # 2: ldxb 4*([0]&0xf)     IP header length
-            _bpf(0x50, 0, 0, 0),  # 3: ldb [x+0]           ICMP type
-            _bpf(0x15, 0, 4, 8),  # 4: jeq #8 (request)     -> 5 : 9
-            _bpf(0x30, 0, 0, 16),  # 5: ldb [16]            destination, first octet
-            _bpf(0x15, 0, 8, 127),  # 6: jeq #127            -> 7 : 15 drop
-            _bpf(0x30, 0, 0, 19),  # 7: ldb [19]            destination, last octet
-            _bpf(0x05, 0, 0, 4),  # 8: ja 13
-            _bpf(0x15, 0, 5, 0),  # 9: jeq #0 (reply)       -> 10 : 15 drop
-            _bpf(0x30, 0, 0, 12),  # 10: ldb [12]           source, first octet
-            _bpf(0x15, 0, 3, 127),  # 11: jeq #127          -> 12 : 15 drop
-            _bpf(0x30, 0, 0, 15),  # 12: ldb [15]           source, last octet
-            _bpf(0x25, 1, 0, last_octet_max),  # 13: jgt #max  -> 15 drop : 14
-            _bpf(0x06, 0, 0, 64),  # 14: accept the first 64 bytes
-            _bpf(0x06, 0, 0, 0),  # 15: drop
-        ]
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data, anc, _flags, _addr = self._sock.recvmsg(64, 64)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            ts: Optional[float] = None
-            for level, kind, blob in anc:
-                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                    sec, nsec = struct.unpack("qq", blob[:16])
-                    ts = sec + nsec / 1e9
-            ihl = (data[0] & 0x0F) * 4
-            if ts is None or len(data) < ihl + 8:
-                continue
-            icmp_type = data[ihl]
-            seq = int.from_bytes(data[ihl + 6 : ihl + 8], "big")
-            if icmp_type == 8:
-                self.requests.setdefault((socket.inet_ntoa(data[16:20]), seq), ts)
-            else:
-                host = socket.inet_ntoa(data[12:16])
-                self.replies.setdefault((host, seq), ts)
-                self.replies_by_host[host].append((ts, seq))
-
-    def start(self) -> None:
-        self._sock.setblocking(False)
-        with contextlib.suppress(BlockingIOError, OSError):
-            while True:
-                self._sock.recv(64)
-        self._sock.settimeout(0.2)
-        self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)  # resets the counters
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
+    def handle(self, data: bytes, stamp: float) -> None:
+        ihl = (data[0] & 0x0F) * 4
+        if len(data) < ihl + 8:
+            return
+        seq = int.from_bytes(data[ihl + 6 : ihl + 8], "big")
+        if data[ihl] == 8:
+            self.requests.setdefault((socket.inet_ntoa(data[16:20]), seq), stamp)
+        else:
+            host = socket.inet_ntoa(data[12:16])
+            self.replies.setdefault((host, seq), stamp)
+            self.replies_by_host[host].append((stamp, seq))
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        _packets, self.drops = struct.unpack(
-            "II", self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
-        self._sock.close()
+        super().stop()
         for replies in self.replies_by_host.values():
             replies.sort()
 

@@ -517,6 +517,26 @@ class TunResponder(ResponderProcess):
         return self
 
 
+def read_stamped(sock: socket.socket, stop: threading.Event, size: int,
+                 handle: Callable[[bytes, float], None]) -> None:
+    """Reads packets (their first `size` bytes) from a socket with SO_TIMESTAMPNS and a timeout
+    until `stop` is set or the socket closes, handing each to `handle` with its kernel timestamp
+    (the time now if it came without one)."""
+    while not stop.is_set():
+        try:
+            packet, anc, _flags, _addr = sock.recvmsg(size, 64)
+        except socket.timeout:
+            continue
+        except OSError:
+            return
+        stamp: Optional[float] = None
+        for level, kind, blob in anc:
+            if level == socket.SOL_SOCKET and kind == EchoWire.SO_TIMESTAMPNS:
+                sec, nsec = struct.unpack("qq", blob[:16])
+                stamp = sec + nsec / 1e9
+        handle(packet, time.time() if stamp is None else stamp)
+
+
 class EchoWire:
     """The kernel's timestamps of the echo requests and replies crossing a responder's TUN
     device, from an AF_PACKET socket in its namespace (test side): what the prober's RTTs are
@@ -524,7 +544,7 @@ class EchoWire:
     exist); packets are read on a thread of its own. `rtt` may be called while it runs."""
 
     _ETH_P_ALL: int = 0x0003
-    _SO_TIMESTAMPNS: int = 35
+    SO_TIMESTAMPNS: int = 35
 
     def __init__(self, ns: "NetNsLike", dev: str = "pe-tun0") -> None:
         self._ns = ns
@@ -540,7 +560,7 @@ class EchoWire:
         with self._ns.entered():
             self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM,
                                        socket.htons(self._ETH_P_ALL))
-        self._sock.setsockopt(socket.SOL_SOCKET, self._SO_TIMESTAMPNS, 1)
+        self._sock.setsockopt(socket.SOL_SOCKET, self.SO_TIMESTAMPNS, 1)
         self._sock.bind((self._dev, self._ETH_P_ALL))
         self._sock.settimeout(0.1)
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -556,25 +576,16 @@ class EchoWire:
 
     def _loop(self) -> None:
         assert self._sock is not None
-        while not self._stop.is_set():
-            try:
-                packet, anc, _flags, _addr = self._sock.recvmsg(128, 64)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            stamp: Optional[float] = None
-            for level, kind, blob in anc:
-                if level == socket.SOL_SOCKET and kind == self._SO_TIMESTAMPNS:
-                    sec, nsec = struct.unpack("qq", blob[:16])
-                    stamp = sec + nsec / 1e9
-            echo = self._echo(packet)
-            if stamp is None or echo is None:
-                continue
-            is_request, address, seq = echo
-            with self._lock:
-                table = self._requests if is_request else self._replies
-                table.setdefault((address, seq), stamp)
+        read_stamped(self._sock, self._stop, 128, self._handle)
+
+    def _handle(self, packet: bytes, stamp: float) -> None:
+        echo = self._echo(packet)
+        if echo is None:
+            return
+        is_request, address, seq = echo
+        with self._lock:
+            table = self._requests if is_request else self._replies
+            table.setdefault((address, seq), stamp)
 
     @staticmethod
     def _echo(packet: bytes) -> Optional[tuple[bool, str, int]]:
