@@ -72,13 +72,14 @@ bool AttachFilter(int fd, IpFamily family, uint16_t id) {
   return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) == 0;
 }
 
-bool ApplyOptions(int fd, IpFamily family, const SocketOptions& o) {
+bool ApplyOptions(int fd, IpFamily family, SocketKind kind, const SocketOptions& o) {
   if (family == IpFamily::kV4) {
     if (o.ttl && !SetInt(fd, IPPROTO_IP, IP_TTL, *o.ttl)) return false;
     if (o.tos && !SetInt(fd, IPPROTO_IP, IP_TOS, *o.tos)) return false;
     int pmtu = o.dont_fragment ? IP_PMTUDISC_PROBE : IP_PMTUDISC_DONT;
     if (!SetInt(fd, IPPROTO_IP, IP_MTU_DISCOVER, pmtu)) return false;
-    if (!SetInt(fd, IPPROTO_IP, IP_RECVTTL, 1)) return false;
+    // Raw IPv4 sockets read the TTL from the IP header they deliver.
+    if (kind == SocketKind::kDatagram && !SetInt(fd, IPPROTO_IP, IP_RECVTTL, 1)) return false;
   } else {
     if (o.ttl && !SetInt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, *o.ttl)) return false;
     if (o.tos && !SetInt(fd, IPPROTO_IPV6, IPV6_TCLASS, *o.tos)) return false;
@@ -202,7 +203,7 @@ Expected<IcmpSocket, std::string> IcmpSocket::Open(IpFamily family, SocketKind k
   if (!SetInt(s, SOL_SOCKET, SO_SNDBUFFORCE, kSocketBufferBytes)) {
     SetInt(s, SOL_SOCKET, SO_SNDBUF, kSocketBufferBytes);
   }
-  if (!ApplyOptions(s, family, options)) return MakeUnexpected(Errno("socket options"));
+  if (!ApplyOptions(s, family, kind, options)) return MakeUnexpected(Errno("socket options"));
   if (!options.interface.empty() &&
       setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, options.interface.c_str(),
                  static_cast<socklen_t>(options.interface.size())) != 0) {

@@ -27,13 +27,13 @@ Duration PhaseGrid(double rounds_per_second) {
   // About one full sendmmsg() batch a step: a wake-up costs as much as a
   // dozen sends, so a busy worker should pay it once per batch, not per few.
   constexpr double kRoundsPerStep = 64;
-  for (Duration grid :
-       {milliseconds(1), milliseconds(2), milliseconds(5), milliseconds(10), milliseconds(20)}) {
+  for (Duration grid : {milliseconds(1), milliseconds(2), milliseconds(5), milliseconds(10),
+                        milliseconds(20), milliseconds(50)}) {
     if (rounds_per_second * std::chrono::duration<double>(grid).count() >= kRoundsPerStep) {
       return grid;
     }
   }
-  return milliseconds(50);
+  return milliseconds(100);
 }
 
 Duration AlignPhase(Duration phase, Duration grid, Duration interval) {

@@ -136,10 +136,13 @@ Expected<bool, std::string> Worker::Impl::Init() {
 }
 
 void Worker::Impl::RunDue() {
-  // Coalesced: replies are not waited for but read once a grid step, before
-  // the deadlines of that step are judged.
+  // Coalesced: replies and errors are not waited for but read once a grid
+  // step, before the deadlines of that step are judged.
   if (table.coalesced()) {
-    for (uint32_t i = 0; i < sockets.size(); ++i) Drain(i);
+    for (uint32_t i = 0; i < sockets.size(); ++i) {
+      DrainErrors(i);
+      Drain(i);
+    }
   }
   size_t due = table.RunDue(ReadClocks(), outbox);
   FlushAll();
@@ -218,14 +221,11 @@ void Worker::Impl::ReportIfDone() {
 void Worker::Impl::Loop() {
   table.Start(Clock::now());
   if (table.coalesced()) {
-    // A busy worker wakes every grid step anyway: a reply in between waits for
-    // it (its kernel receive stamp keeps the RTT exact) instead of costing a
-    // wake-up of its own. Errors (EPOLLERR) still wake the loop.
-    for (const Socket& s : sockets) {
-      epoll_event ev{};
-      ev.data.u64 = static_cast<uint64_t>(&s - sockets.data());
-      epoll_ctl(epoll.get(), EPOLL_CTL_MOD, s.sock.fd(), &ev);
-    }
+    // A busy worker wakes every grid step anyway: a reply or error in between
+    // waits for it (kernel stamps keep the RTT exact) instead of waking it.
+    // Off the epoll set altogether, so the kernel does not even run the
+    // wake-up callback for every reply and every send stamp.
+    for (const Socket& s : sockets) epoll_ctl(epoll.get(), EPOLL_CTL_DEL, s.sock.fd(), nullptr);
   }
   epoll_event events[16];
   while (!stopping.load(std::memory_order_relaxed)) {
