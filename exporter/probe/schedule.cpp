@@ -24,9 +24,10 @@ Duration Phase(std::string_view name, Duration interval) {
 
 Duration PhaseGrid(double rounds_per_second) {
   using std::chrono::milliseconds;
-  // About one full sendmmsg() batch a step: a wake-up costs as much as a
-  // dozen sends, so a busy worker should pay it once per batch, not per few.
-  constexpr double kRoundsPerStep = 64;
+  // About one full sendmmsg() batch a step: a wake-up with its context
+  // switches costs as much as a few probes (about 25 us in this VM), so a
+  // busy worker should pay it once per batch, not per few targets.
+  constexpr double kRoundsPerStep = 128;
   for (Duration grid : {milliseconds(1), milliseconds(2), milliseconds(5), milliseconds(10),
                         milliseconds(20), milliseconds(50)}) {
     if (rounds_per_second * std::chrono::duration<double>(grid).count() >= kRoundsPerStep) {

@@ -29,7 +29,7 @@ TimePoint FirstSlot(TimePoint epoch, Duration phase, Duration interval, TimePoin
 
 /// The grid a worker aligns its targets' phases to, so the targets of one
 /// grid step leave in one wake-up and one sendmmsg(): the smallest of 1, 2,
-/// 5, 10, 20, 50 ms that gives about 64 rounds a step at `rounds_per_second`
+/// 5, 10, 20, 50 ms that gives about 128 rounds a step at `rounds_per_second`
 /// (summed over the worker's targets), else 100 ms. Intervals stay exact; only
 /// where in its interval a target's rounds fall moves, by less than a step.
 Duration PhaseGrid(double rounds_per_second);

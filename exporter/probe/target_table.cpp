@@ -52,7 +52,8 @@ TargetTable::TargetTable(const TableOptions& options, std::vector<TargetPlan> pl
       bounds_(bucket_bounds),
       counters_(counters),
       log_(logger),
-      wheel_(options.epoch) {
+      wheel_(options.epoch),
+      deadlines_(options.epoch) {
   scratch_.rtts.reserve(Round::kMaxCount);
   targets_.reserve(plans.size());
   for (TargetPlan& plan : plans) {
@@ -70,6 +71,7 @@ TargetTable::TargetTable(const TableOptions& options, std::vector<TargetPlan> pl
     return AddressLess(*targets_[a].plan.address, *targets_[b].plan.address);
   });
   due_.reserve(targets_.size());
+  open_.resize((targets_.size() + 63) / 64);
   // Random first sequence numbers from one seed, spread by splitmix64.
   uint64_t state = options.seed;
   for (Target& t : targets_) {
@@ -113,7 +115,20 @@ void TargetTable::Start(TimePoint now) {
   }
 }
 
+std::optional<TimePoint> TargetTable::NextDue() const {
+  if (finished()) return std::nullopt;  // only entries of rounds over early are left
+  std::optional<TimePoint> a = wheel_.NextDue();
+  std::optional<TimePoint> b = deadlines_.NextDue();
+  if (!a || !b) return a ? a : b;
+  return std::min(*a, *b);
+}
+
 size_t TargetTable::RunDue(const Now& now, Outbox& out) {
+  // Rounds at their deadline end first, so their targets may start the next
+  // one in this same pass.
+  due_.clear();
+  deadlines_.PopDue(now.monotonic, &due_);
+  for (uint32_t slot : due_) HandleDeadline(slot, now);
   due_.clear();
   wheel_.PopDue(now.monotonic, &due_);
   // Two stages ahead: first a target's own state, then (its pointers now in
@@ -132,9 +147,9 @@ size_t TargetTable::RunDue(const Now& now, Outbox& out) {
   return n;
 }
 
-// Called when the target's wheel entry is due (never early). The entry may be
-// stale (a round that completed before its deadline): then only the next
-// event is queued. Every target keeps exactly one entry in the wheel.
+// Called when the target's wheel entry is due (never early): its next send or
+// its next round. Every target keeps exactly one entry in wheel_; deadlines
+// are deadlines_' (HandleDeadline).
 void TargetTable::Handle(uint32_t slot, const Now& now, Outbox& out) {
   Target& t = targets_[slot];
   if (t.done) return;
@@ -146,13 +161,30 @@ void TargetTable::Handle(uint32_t slot, const Now& now, Outbox& out) {
     BeginRound(t, slot, now, out);
   }
   if (t.done) return;
+  // A one-shot round with every request out has nothing left but its deadline.
+  if (options_.one_shot && t.round.active() && t.round.all_sent()) return;
   TimePoint next = t.next_round;
   if (t.round.active() && !t.round.all_sent()) {
     next = t.next_send;
-  } else if (t.round.active()) {
-    next = coalesce_ ? GridStepAtOrAfter(t.deadline) : t.deadline;
+  } else if (t.round.active() && now.monotonic >= t.next_round) {
+    next = t.deadline;  // the next round is due but this one is not over: rare, at its end
   }
   wheel_.Push(next, slot);  // always later than now, so never handed out twice a pass
+}
+
+void TargetTable::HandleDeadline(uint32_t slot, const Now& now) {
+  if (!((open_[slot / 64] >> (slot % 64)) & 1)) return;  // over before its deadline
+  Target& t = targets_[slot];
+  if (!t.round.all_sent()) return;  // a newer round still sending: its own entry comes
+  if (now.monotonic >= t.deadline) {
+    Finish(t, now);
+  } else {
+    PushDeadline(t, slot);  // the kernel's send stamp moved it later
+  }
+}
+
+void TargetTable::PushDeadline(const Target& t, uint32_t slot) {
+  deadlines_.Push(coalesce_ ? GridStepAtOrAfter(t.deadline) : t.deadline, slot);
 }
 
 TimePoint TargetTable::GridStepAtOrAfter(TimePoint t) const {
@@ -168,6 +200,7 @@ void TargetTable::BeginRound(Target& t, uint32_t slot, const Now& now, Outbox& o
   if (next.skipped > 0) counters_.rounds_late.fetch_add(next.skipped, std::memory_order_relaxed);
   t.next_round = next.due;
   t.round.Begin(t.next_seq);
+  open_[slot / 64] |= uint64_t{1} << (slot % 64);
   if (!t.plan.address) {
     // Unresolved: the round is lost before it starts; say so in the metrics.
     t.plan.entry.stats->AddSendError(metrics::SendError::kResolve);
@@ -197,7 +230,10 @@ void TargetTable::Send(Target& t, uint32_t slot, const Now& now, Outbox& out) {
   t.next_seq = static_cast<uint16_t>(seq + 1);
   t.next_send += t.plan.options->spacing;
   if (n > 0) batch.Commit(n, *t.plan.address, Tag(slot, seq));
-  if (t.round.all_sent()) t.deadline = now.monotonic + t.plan.options->timeout;
+  if (t.round.all_sent()) {
+    t.deadline = now.monotonic + t.plan.options->timeout;
+    PushDeadline(t, slot);
+  }
 }
 
 // Without kernel stamps, the k-th of n requests of one sendmmsg() is taken to
@@ -230,6 +266,8 @@ void TargetTable::OnSendFailed(uint64_t tag, int error) {
 }
 
 void TargetTable::Finish(Target& t, const Now& now) {
+  const auto slot = static_cast<uint32_t>(&t - targets_.data());
+  open_[slot / 64] &= ~(uint64_t{1} << (slot % 64));
   t.round.Finish(&scratch_);
   metrics::PublishedRound p;
   p.sent = scratch_.sent;

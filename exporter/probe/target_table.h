@@ -107,7 +107,7 @@ class TargetTable {
   /// them. Returns how many targets were due.
   size_t RunDue(const Now& now, Outbox& out);
   /// The tick of the earliest pending event; nullopt when nothing is scheduled.
-  std::optional<TimePoint> NextDue() const { return wheel_.NextDue(); }
+  std::optional<TimePoint> NextDue() const;
   /// Set by Start(): the worker is busy enough that nearly every grid step
   /// sends, so deadlines wait for the grid step after them (their replies are
   /// judged by kernel receive time, so the timeout stays exact) and the worker
@@ -157,6 +157,8 @@ class TargetTable {
   };
 
   void Handle(uint32_t slot, const Now& now, Outbox& out);
+  void HandleDeadline(uint32_t slot, const Now& now);
+  void PushDeadline(const Target& t, uint32_t slot);
   TimePoint GridStepAtOrAfter(TimePoint t) const;
   void BeginRound(Target& t, uint32_t slot, const Now& now, Outbox& out);
   void SendDue(Target& t, uint32_t slot, const Now& now, Outbox& out);
@@ -181,9 +183,15 @@ class TargetTable {
   // One entry per target (its next event) on a 1 ms grid: every target of a
   // tick is handled in one wake-up and its sends share one sendmmsg().
   TimerWheel wheel_;
-  Duration grid_{};            // phase grid chosen by Start()
-  bool coalesce_ = false;      // see coalesced()
-  std::vector<uint32_t> due_;  // reused by RunDue()
+  // The deadlines of rounds whose requests are all out, kept apart from
+  // wheel_: a round that ends early (every reply in) leaves its entry here,
+  // and the entry is dropped on open_'s bit, without touching the target's
+  // state, which has left the cache since its requests went out.
+  TimerWheel deadlines_;
+  std::vector<uint64_t> open_;  // bit per slot: its round is active
+  Duration grid_{};             // phase grid chosen by Start()
+  bool coalesce_ = false;       // see coalesced()
+  std::vector<uint32_t> due_;   // reused by RunDue()
   RoundResult scratch_;
   size_t done_ = 0;  // one-shot targets whose round is over
 };

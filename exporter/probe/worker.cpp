@@ -11,7 +11,7 @@
 namespace ping_exporter::probe {
 namespace {
 
-constexpr size_t kBatch = 64;
+constexpr size_t kBatch = 128;
 // Receive batches read per wake-up and socket, so timers are never starved.
 constexpr int kMaxReceiveRounds = 32;
 constexpr uint64_t kWakeKey = UINT64_MAX;

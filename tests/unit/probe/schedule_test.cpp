@@ -148,10 +148,11 @@ TEST(ScheduleTest, WheelMatchesASortedReferenceOverManyEvents) {
 }
 
 TEST(ScheduleTest, PhasesAlignToAGridThatDividesTheInterval) {
-  EXPECT_EQ(PhaseGrid(100'000), milliseconds(1));
-  EXPECT_EQ(PhaseGrid(50'000), milliseconds(2));
-  EXPECT_EQ(PhaseGrid(5'000), milliseconds(20));
-  EXPECT_EQ(PhaseGrid(2'000), milliseconds(50));
+  EXPECT_EQ(PhaseGrid(200'000), milliseconds(1));
+  EXPECT_EQ(PhaseGrid(100'000), milliseconds(2));
+  EXPECT_EQ(PhaseGrid(50'000), milliseconds(5));
+  EXPECT_EQ(PhaseGrid(5'000), milliseconds(50));
+  EXPECT_EQ(PhaseGrid(2'000), milliseconds(100));
   EXPECT_EQ(PhaseGrid(500), milliseconds(100));
   EXPECT_EQ(PhaseGrid(0), milliseconds(100));
   EXPECT_EQ(AlignPhase(microseconds(123'456), milliseconds(2), seconds(1)), milliseconds(122));
