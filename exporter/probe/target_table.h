@@ -180,7 +180,7 @@ class TargetTable {
   std::vector<Endpoint> endpoints_;
   std::vector<uint32_t> by_address_;  // resolved slots, sorted by address
   size_t max_payload_ = icmp::kCookieSize;
-  // One entry per target (its next event) on a 1 ms grid: every target of a
+  // One entry per target (its next send or round) on a 1 ms grid: every target of a
   // tick is handled in one wake-up and its sends share one sendmmsg().
   TimerWheel wheel_;
   // The deadlines of rounds whose requests are all out, kept apart from

@@ -15,6 +15,8 @@ constexpr size_t kBatch = 128;
 // Receive batches read per wake-up and socket, so timers are never starved.
 constexpr int kMaxReceiveRounds = 32;
 constexpr uint64_t kWakeKey = UINT64_MAX;
+// Send stamps are read right after each sendmmsg() or at the next grid step.
+constexpr int64_t kMaxStampAgeNs = 1'000'000'000;
 
 Now ReadClocks() { return Now{Clock::now(), icmp::RealtimeNanos()}; }
 
@@ -176,14 +178,20 @@ void Worker::Impl::DrainErrors(uint32_t socket_index) {
     if (n <= 0) return;
     // Kernel stamps are on CLOCK_REALTIME; the table keeps CLOCK_MONOTONIC.
     Now now = ReadClocks();
-    int64_t wall_minus_mono = now.wall_ns - now.monotonic.time_since_epoch().count();
+    const int64_t now_ns = now.monotonic.time_since_epoch().count();
+    const int64_t wall_minus_mono = now.wall_ns - now_ns;
     for (int k = 0; k < n; ++k) {
       icmp::QueuedError e = receive->GetError(static_cast<size_t>(k));
       if (!e.is_send_time) {
         table.OnQueuedError(socket_index, e);
-      } else if (std::optional<uint64_t> tag = batch.TagOfSendId(e.send_id);
-                 tag && e.send_time_ns != 0) {
-        table.OnSentAt(*tag, e.send_time_ns - wall_minus_mono);
+        continue;
+      }
+      std::optional<uint64_t> tag = batch.TagOfSendId(e.send_id);
+      const int64_t sent_ns = e.send_time_ns - wall_minus_mono;
+      // A stamp from the future or from long ago means the wall clock stepped
+      // between the stamp and our reading of it: keep the batch's own time.
+      if (tag && e.send_time_ns != 0 && sent_ns <= now_ns && now_ns - sent_ns < kMaxStampAgeNs) {
+        table.OnSentAt(*tag, sent_ns);
       }
     }
     if (static_cast<size_t>(n) < kBatch) return;

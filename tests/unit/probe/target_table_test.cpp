@@ -122,8 +122,9 @@ std::vector<uint8_t> ErrorAbout(const Request& req, const IpAddress& destination
 class Harness {
  public:
   Harness(const std::vector<std::string>& addresses, const config::ProbeOptions& options,
-          icmp::SocketKind kind = icmp::SocketKind::kRaw, bool one_shot = false)
-      : log_(logs_, LogLevel::kInfo, LogFormat::kLogfmt) {
+          icmp::SocketKind kind = icmp::SocketKind::kRaw, bool one_shot = false,
+          LogLevel level = LogLevel::kInfo)
+      : log_(logs_, level, LogFormat::kLogfmt) {
     std::vector<TargetPlan> plans;
     for (const std::string& a : addresses) {
       metrics::TargetInfo info;
@@ -298,6 +299,20 @@ TEST(TargetTableTest, ValidRepliesCountWithKernelRttAndArePublished) {
                    static_cast<double>(Nanos(milliseconds(15)) + kWallOffsetNs) / 1e9);
   EXPECT_EQ(s.duplicates + s.late + s.invalid, 0u);
   EXPECT_EQ(h.counters().rounds_completed.load(), 1u);
+}
+
+TEST(TargetTableTest, EveryCountedReplyIsLoggedAtDebugLevel) {
+  // bench/accuracy.py and the delay test match these lines with the wire.
+  Harness h({"198.18.0.1"}, Options(1), icmp::SocketKind::kRaw, false, LogLevel::kDebug);
+  h.Run(milliseconds(0));
+  const Request req = h.Last(0);
+  h.Deliver(ReplyTo(req, IpFamily::kV4), "198.18.0.1", milliseconds(2));
+  h.Deliver(ReplyTo(req, IpFamily::kV4), "198.18.0.1", milliseconds(3));  // a duplicate
+  const std::string line =
+      "msg=reply target=198.18.0.1 address=198.18.0.1 seq=" + std::to_string(req.sequence) +
+      " rtt_ns=" + std::to_string((milliseconds(2) - kSendDelay).count()) + "\n";
+  EXPECT_NE(h.logs().find(line), std::string::npos) << h.logs();
+  EXPECT_EQ(h.logs().find("msg=reply"), h.logs().rfind("msg=reply")) << "only counted replies";
 }
 
 TEST(TargetTableTest, StateChangesAreLoggedAtMostEveryTenSeconds) {
