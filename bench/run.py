@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from lib.exporter import RawScrape, parse_metrics, raw_scrape  # noqa: E402
 from lib.netns import NetNs  # noqa: E402
+from lib.tun_responder import read_stamped  # noqa: E402
 
 DEFAULT_BIN = os.environ.get("PING_EXPORTER_BIN", str(REPO / "build" / "ping_exporter"))
 SMOKEPING_BIN = "/usr/bin/prometheus-smokeping-prober"
@@ -204,11 +205,63 @@ def free_port() -> int:
 # Echo-request capture on lo
 
 
-def _bpf(code: int, jt: int, jf: int, k: int) -> bytes:
+def bpf_insn(code: int, jt: int, jf: int, k: int) -> bytes:
     return struct.pack("HBBI", code, jt, jf, k & 0xFFFFFFFF)
 
 
-class SendCapture:
+class LoCapture:
+    """An AF_PACKET socket on a namespace's `lo` behind a classic BPF program, with kernel
+    timestamps, read on a thread of its own: subclasses say which packets (`program`) and what to
+    keep of each (`handle`). Started and stopped from one thread."""
+
+    def __init__(self, netns: Optional[NetNs], program: list[bytes]) -> None:
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        with netns.entered() if netns is not None else contextlib.nullcontext():
+            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
+        self._prog_buf = ctypes.create_string_buffer(b"".join(program))
+        fprog = struct.pack("HL", len(program), ctypes.addressof(self._prog_buf))
+        self._sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
+        self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self._sock.bind(("lo", ETH_P_IP))
+        self._sock.settimeout(0.2)
+        self.drops = 0
+
+    def handle(self, data: bytes, stamp: float) -> None:
+        """One packet (from its IP header on, at most 64 bytes) and its kernel timestamp."""
+        raise NotImplementedError
+
+    def _drain_stats(self) -> None:
+        # Reading PACKET_STATISTICS resets the kernel counters: the first read discards what
+        # arrived before the window.
+        raw = self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
+        _packets, drops = struct.unpack("II", raw)
+        self.drops = drops
+
+    def _loop(self) -> None:
+        read_stamped(self._sock, self._stop, 64, self.handle)
+
+    def start(self) -> None:
+        # Empty the queue so packets sent before the window do not count.
+        self._sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError, OSError):
+            while True:
+                self._sock.recv(64)
+        self._sock.settimeout(0.2)
+        self._drain_stats()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._drain_stats()
+        self._sock.close()
+
+
+class SendCapture(LoCapture):
     """Records kernel timestamps of ICMP echo requests to a sample of our loopback targets.
 
     A classic BPF filter keeps only IPv4 echo requests to 127.x.y.z with z <= last_octet_max, so
@@ -222,83 +275,32 @@ class SendCapture:
         self._targets = targets
         self._sent: dict[str, list[float]] = {}
         self.echo_ids: collections.Counter[int] = collections.Counter()
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-        with netns.entered() if netns is not None else contextlib.nullcontext():
-            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
         # SOCK_DGRAM: offsets are from the IP header. Drop = jump to the last instruction.
-        prog = [
-            _bpf(0x30, 0, 0, 9),  # ldb [9]           protocol
-            _bpf(0x15, 0, 8, 1),  # jeq #1 (ICMP)     else drop
-            _bpf(0x30, 0, 0, 16),  # ldb [16]          first octet of destination
-            _bpf(0x15, 0, 6, 127),  # jeq #127          else drop
-            _bpf(0x30, 0, 0, 19),  # ldb [19]          last octet of destination
-            _bpf(0x25, 4, 0, last_octet_max),  # jgt #max  drop
-            _bpf(0xB1, 0, 0, 0),  # ldxb 4*([0]&0xf)  IP header length
-            _bpf(0x50, 0, 0, 0),  # ldb [x+0]         ICMP type
-            _bpf(0x15, 0, 1, 8),  # jeq #8 (echo)     else drop
-            _bpf(0x06, 0, 0, 64),  # ret #64          accept, 64 bytes are enough
-            _bpf(0x06, 0, 0, 0),  # ret #0           drop
-        ]
-        self._prog_buf = ctypes.create_string_buffer(b"".join(prog))
-        fprog = struct.pack("HL", len(prog), ctypes.addressof(self._prog_buf))
-        self._sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
-        self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        self._sock.bind(("lo", ETH_P_IP))
-        self._sock.settimeout(0.2)
-        self.drops = 0
+        super().__init__(netns, [
+            bpf_insn(0x30, 0, 0, 9),  # ldb [9]           protocol
+            bpf_insn(0x15, 0, 8, 1),  # jeq #1 (ICMP)     else drop
+            bpf_insn(0x30, 0, 0, 16),  # ldb [16]          first octet of destination
+            bpf_insn(0x15, 0, 6, 127),  # jeq #127          else drop
+            bpf_insn(0x30, 0, 0, 19),  # ldb [19]          last octet of destination
+            bpf_insn(0x25, 4, 0, last_octet_max),  # jgt #max  drop
+            bpf_insn(0xB1, 0, 0, 0),  # ldxb 4*([0]&0xf)  IP header length
+            bpf_insn(0x50, 0, 0, 0),  # ldb [x+0]         ICMP type
+            bpf_insn(0x15, 0, 1, 8),  # jeq #8 (echo)     else drop
+            bpf_insn(0x06, 0, 0, 64),  # ret #64          accept, 64 bytes are enough
+            bpf_insn(0x06, 0, 0, 0),  # ret #0           drop
+        ])
 
-    def _drain_stats(self) -> None:
-        # Reading PACKET_STATISTICS resets the kernel counters: the first read discards what
-        # arrived before the window.
-        raw = self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
-        _packets, drops = struct.unpack("II", raw)
-        self.drops = drops
+    def handle(self, data: bytes, stamp: float) -> None:
+        dst = socket.inet_ntoa(data[16:20])
+        if dst not in self._targets:
+            return
+        self._sent.setdefault(dst, []).append(stamp)
+        ihl = (data[0] & 0x0F) * 4
+        if len(data) >= ihl + 6:
+            self.echo_ids[int.from_bytes(data[ihl + 4 : ihl + 6], "big")] += 1
 
-    def _loop(self) -> None:
-        sent = self._sent
-        targets = self._targets
-        ids = self.echo_ids
-        while not self._stop.is_set():
-            try:
-                data, anc, _flags, _addr = self._sock.recvmsg(64, 64)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            dst = socket.inet_ntoa(data[16:20])
-            if dst not in targets:
-                continue
-            ts: Optional[float] = None
-            for level, kind, blob in anc:
-                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                    sec, nsec = struct.unpack("qq", blob[:16])
-                    ts = sec + nsec / 1e9
-            if ts is None:
-                ts = time.time()
-            sent.setdefault(dst, []).append(ts)
-            ihl = (data[0] & 0x0F) * 4
-            if len(data) >= ihl + 6:
-                ids[int.from_bytes(data[ihl + 4 : ihl + 6], "big")] += 1
-
-    def start(self) -> None:
-        # Empty the queue so packets sent before the window do not count.
-        self._sock.setblocking(False)
-        with contextlib.suppress(BlockingIOError, OSError):
-            while True:
-                self._sock.recv(64)
-        self._sock.settimeout(0.2)
-        self._drain_stats()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> dict[str, list[float]]:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._drain_stats()
-        self._sock.close()
+    def stop(self) -> dict[str, list[float]]:  # type: ignore[override]
+        super().stop()
         return self._sent
 
 
@@ -433,6 +435,13 @@ class System:
         """Network namespace whose lo carries the probes (None: this one)."""
         return None
 
+    def scrape(self, accept_gzip: bool, timeout: float) -> RawScrape:
+        """GET /metrics from inside the namespace the system listens in."""
+        assert self.address is not None
+        ns = self.capture_netns()
+        with ns.entered() if ns is not None else contextlib.nullcontext():
+            return raw_scrape(self.address, accept_gzip=accept_gzip, timeout=timeout)
+
     def capture_targets(self, sampled: set[str]) -> set[str]:
         return sampled
 
@@ -469,9 +478,12 @@ class PingExporter(System):
     name = "ping_exporter"
     has_http = True
 
-    def __init__(self, targets: list[str], workdir: Path, binary: str, workers: int) -> None:
+    def __init__(self, targets: list[str], workdir: Path, binary: str, workers: int,
+                 own_netns: bool) -> None:
         super().__init__(targets, workdir)
         self.binary = binary
+        self.own_netns = own_netns
+        self.namespace: Optional[NetNs] = None
         self.config_path = workdir / "ping_exporter.toml"
         hosts = ",\n".join(f'  "{t}"' for t in targets)
         self.config_path.write_text(
@@ -486,6 +498,23 @@ class PingExporter(System):
             "--web.listen-address=127.0.0.1:0",
             "--icmp.socket=raw",
         ]
+
+    def start(self) -> None:
+        # Its own namespace, like each fping shard: every raw ICMP socket in a namespace sees
+        # every ICMP packet there, so a neighbour's probes would inflate our cost.
+        cmd = self.command()
+        if self.own_netns:
+            self.namespace = NetNs("pe-bench-e-").__enter__()
+            cmd = self.namespace.cmd(cmd)
+        self.launch(cmd, self.name)
+
+    def capture_netns(self) -> Optional[NetNs]:
+        return self.namespace
+
+    def cleanup(self) -> None:
+        if self.namespace is not None:
+            self.namespace.close()
+            self.namespace = None
 
     def wait_ready(self, deadline: float) -> bool:
         pattern = re.compile(r"msg=listening.*?address=(\S+:\d+)")
@@ -505,7 +534,7 @@ class PingExporter(System):
         if self.address is None:
             return None
         t0 = time.monotonic()
-        s = raw_scrape(self.address, accept_gzip=False, timeout=timeout)
+        s = self.scrape(accept_gzip=False, timeout=timeout)
         sent, received, late = sum_metrics(s.body, "ping_packets_sent_total",
                                            "ping_packets_received_total",
                                            "ping_exporter_rounds_late_total")
@@ -557,7 +586,7 @@ class SmokepingProber(System):
         if self.address is None and not self.wait_ready(time.monotonic() + 0.1):
             return None
         t0 = time.monotonic()
-        s = raw_scrape(self.address, accept_gzip=False, timeout=timeout)
+        s = self.scrape(accept_gzip=False, timeout=timeout)
         sent, received = sum_metrics(s.body, "smokeping_requests_total",
                                      "smokeping_response_duration_seconds_count")
         return Counters(sent=sent, received=received, late_rounds=None, at=t0 + s.seconds / 2)
@@ -780,7 +809,7 @@ def time_scrapes(system: System, res: Result, hard_deadline: float) -> None:
             break
         use_gzip = i % 2 == 1
         try:
-            s = raw_scrape(system.address, accept_gzip=use_gzip, timeout=left)
+            s = system.scrape(accept_gzip=use_gzip, timeout=left)
         except (OSError, RuntimeError) as e:
             res.notes.append(f"{'gzip ' if use_gzip else ''}scrape failed: {e}")
             break
@@ -1004,6 +1033,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--sample", type=int, default=2000,
                     help="about how many targets the jitter capture watches")
     ap.add_argument("--no-dead-hosts", action="store_true", help="skip the namespace round")
+    ap.add_argument("--exporter-in-root-netns", action="store_true",
+                    help="run ping_exporter in this namespace instead of one of its own")
     ap.add_argument("--nice", type=int, default=-10,
                     help="niceness of every system under test and of this script (0: leave "
                          "alone); a shared machine's other load then disturbs all of them less")
@@ -1041,7 +1072,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                 workdir = Path(tmp) / f"{name}-{n}"
                 workdir.mkdir()
                 if name == "ping_exporter":
-                    system: System = PingExporter(targets, workdir, args.binary, args.workers)
+                    system: System = PingExporter(targets, workdir, args.binary, args.workers,
+                                                  not args.exporter_in_root_netns)
                 elif name == "smokeping_prober":
                     system = SmokepingProber(targets, workdir)
                 elif name == "fping":

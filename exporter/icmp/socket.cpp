@@ -4,6 +4,7 @@
 #include <linux/errqueue.h>
 #include <linux/filter.h>
 #include <linux/icmp.h>
+#include <linux/net_tstamp.h>
 #include <netinet/icmp6.h>
 #include <unistd.h>
 
@@ -17,8 +18,18 @@
 namespace ping_exporter::icmp {
 namespace {
 
-constexpr size_t kControlSize = 128;
+// Error-queue entries carry the most: SCM_TIMESTAMPNS, SCM_TIMESTAMPING, the
+// extended error with an IPv6 address, and IP_TTL.
+constexpr size_t kControlSize = 256;
 constexpr int kSocketBufferBytes = 4 << 20;
+
+// Newer than Debian 12's kernel headers (Linux 6.13).
+#ifndef SCM_TS_OPT_ID
+constexpr int SCM_TS_OPT_ID = 81;
+#endif
+constexpr uint32_t kOptRxFilter = 1u << 17;  // SOF_TIMESTAMPING_OPT_RX_FILTER (Linux 6.12)
+constexpr int kMsgProbe = 0x10;              // MSG_PROBE: glibc does not export it
+constexpr uint32_t kSendIdFlag = 0x8000'0000u;
 
 std::string Errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
@@ -61,13 +72,14 @@ bool AttachFilter(int fd, IpFamily family, uint16_t id) {
   return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) == 0;
 }
 
-bool ApplyOptions(int fd, IpFamily family, const SocketOptions& o) {
+bool ApplyOptions(int fd, IpFamily family, SocketKind kind, const SocketOptions& o) {
   if (family == IpFamily::kV4) {
     if (o.ttl && !SetInt(fd, IPPROTO_IP, IP_TTL, *o.ttl)) return false;
     if (o.tos && !SetInt(fd, IPPROTO_IP, IP_TOS, *o.tos)) return false;
     int pmtu = o.dont_fragment ? IP_PMTUDISC_PROBE : IP_PMTUDISC_DONT;
     if (!SetInt(fd, IPPROTO_IP, IP_MTU_DISCOVER, pmtu)) return false;
-    if (!SetInt(fd, IPPROTO_IP, IP_RECVTTL, 1)) return false;
+    // Raw IPv4 sockets read the TTL from the IP header they deliver.
+    if (kind == SocketKind::kDatagram && !SetInt(fd, IPPROTO_IP, IP_RECVTTL, 1)) return false;
   } else {
     if (o.ttl && !SetInt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, *o.ttl)) return false;
     if (o.tos && !SetInt(fd, IPPROTO_IPV6, IPV6_TCLASS, *o.tos)) return false;
@@ -100,6 +112,46 @@ int TryBind(int fd, IpFamily family, const std::optional<IpAddress>& source, uin
     reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port = htons(port);
   }
   return bind(fd, reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+// Asks for a software stamp of every request as it leaves, queued on the error
+// queue without the packet (TSONLY) under an id we choose per packet. The
+// kernel must accept SCM_TS_OPT_ID: a MSG_PROBE send to loopback parses the
+// control message and sends nothing (EINVAL where it is unknown). Any other
+// outcome means the control message was accepted. If it is not, stamps are
+// switched off again and the caller falls back to user-space send times.
+bool EnableSendTimestamps(int fd, IpFamily family) {
+  uint32_t flags = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE |
+                   SOF_TIMESTAMPING_OPT_ID | SOF_TIMESTAMPING_OPT_TSONLY;
+  // RX_FILTER keeps SOFTWARE from adding a second receive stamp to every
+  // reply (SO_TIMESTAMPNS gives one already); older kernels lack it.
+  if (!SetInt(fd, SOL_SOCKET, SO_TIMESTAMPING, static_cast<int>(flags | kOptRxFilter)) &&
+      !SetInt(fd, SOL_SOCKET, SO_TIMESTAMPING, static_cast<int>(flags))) {
+    return false;
+  }
+  std::optional<IpAddress> loopback =
+      IpAddress::Parse(family == IpFamily::kV4 ? "127.0.0.1" : "::1");
+  sockaddr_storage ss{};
+  socklen_t len = loopback->ToSockaddr(&ss);
+  uint8_t request[kIcmpHeaderSize] = {family == IpFamily::kV4 ? uint8_t{8} : uint8_t{128}};
+  iovec iov{request, sizeof request};
+  alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(uint32_t))] = {};
+  msghdr m{};
+  m.msg_name = &ss;
+  m.msg_namelen = len;
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_TS_OPT_ID;
+  c->cmsg_len = CMSG_LEN(sizeof(uint32_t));
+  if (sendmsg(fd, &m, kMsgProbe) < 0 && errno == EINVAL) {
+    SetInt(fd, SOL_SOCKET, SO_TIMESTAMPING, 0);
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -151,7 +203,7 @@ Expected<IcmpSocket, std::string> IcmpSocket::Open(IpFamily family, SocketKind k
   if (!SetInt(s, SOL_SOCKET, SO_SNDBUFFORCE, kSocketBufferBytes)) {
     SetInt(s, SOL_SOCKET, SO_SNDBUF, kSocketBufferBytes);
   }
-  if (!ApplyOptions(s, family, options)) return MakeUnexpected(Errno("socket options"));
+  if (!ApplyOptions(s, family, kind, options)) return MakeUnexpected(Errno("socket options"));
   if (!options.interface.empty() &&
       setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, options.interface.c_str(),
                  static_cast<socklen_t>(options.interface.size())) != 0) {
@@ -204,51 +256,31 @@ Expected<IcmpSocket, std::string> IcmpSocket::Open(IpFamily family, SocketKind k
     id = ntohs(family == IpFamily::kV4 ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
                                        : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
   }
-  return IcmpSocket(std::move(fd), family, kind, id);
+  // Last: a datagram socket must be bound before its first send, even a probe.
+  bool stamps = EnableSendTimestamps(s, family);
+  return IcmpSocket(std::move(fd), family, kind, id, stamps);
 }
 
-bool ReadQueuedError(int fd, std::vector<uint8_t>& buffer, QueuedError* out) {
-  alignas(cmsghdr) char control[256];
-  iovec iov{buffer.data(), buffer.size()};
-  sockaddr_storage destination{};
-  msghdr m{};
-  m.msg_name = &destination;
-  m.msg_namelen = sizeof destination;
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof control;
-  ssize_t n;
-  do {
-    n = recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return false;
-  *out = QueuedError{};
-  out->request = {buffer.data(), static_cast<size_t>(n)};
-  out->destination =
-      IpAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&destination), m.msg_namelen);
-  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
-    bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
-    bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
-    if (!v4 && !v6) continue;
-    sock_extended_err ee;
-    std::memcpy(&ee, CMSG_DATA(c), sizeof ee);
-    out->error = static_cast<int>(ee.ee_errno);
-    out->from_icmp = ee.ee_origin == SO_EE_ORIGIN_ICMP || ee.ee_origin == SO_EE_ORIGIN_ICMP6;
-    out->type = ee.ee_type;
-    out->code = ee.ee_code;
-  }
-  return true;
-}
-
-SendBatch::SendBatch(size_t capacity, size_t max_packet)
+SendBatch::SendBatch(size_t capacity, size_t max_packet, bool send_ids)
     : capacity_(capacity),
       max_packet_(max_packet),
       buffers_(capacity * max_packet),
       addresses_(capacity),
       iovecs_(capacity),
       headers_(capacity),
-      tags_(capacity) {}
+      tags_(capacity) {
+  if (!send_ids) return;
+  controls_.resize(capacity * CMSG_SPACE(sizeof(uint32_t)));
+  id_tags_.resize(kSendIdMemory);
+  id_of_slot_.resize(kSendIdMemory);
+}
+
+std::optional<uint64_t> SendBatch::TagOfSendId(uint32_t send_id) const {
+  if (id_tags_.empty() || !(send_id & kSendIdFlag)) return std::nullopt;
+  size_t k = send_id % kSendIdMemory;
+  if (id_of_slot_[k] != send_id) return std::nullopt;
+  return id_tags_[k];
+}
 
 std::span<uint8_t> SendBatch::Next() {
   if (full()) return {};
@@ -264,6 +296,20 @@ void SendBatch::Commit(size_t packet_size, const IpAddress& destination, uint64_
   h.msg_hdr.msg_iov = &iovecs_[count_];
   h.msg_hdr.msg_iovlen = 1;
   tags_[count_] = tag;
+  if (!controls_.empty()) {
+    uint32_t id = kSendIdFlag | (next_id_++ & ~kSendIdFlag);
+    size_t k = id % kSendIdMemory;
+    id_tags_[k] = tag;
+    id_of_slot_[k] = id;
+    constexpr size_t kSpace = CMSG_SPACE(sizeof(uint32_t));
+    h.msg_hdr.msg_control = controls_.data() + count_ * kSpace;
+    h.msg_hdr.msg_controllen = kSpace;
+    cmsghdr* c = CMSG_FIRSTHDR(&h.msg_hdr);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_TS_OPT_ID;
+    c->cmsg_len = CMSG_LEN(sizeof id);
+    std::memcpy(CMSG_DATA(c), &id, sizeof id);
+  }
   ++count_;
 }
 
@@ -290,7 +336,11 @@ ReceiveBatch::ReceiveBatch(size_t capacity, size_t max_packet)
       iovecs_(capacity),
       headers_(capacity) {}
 
-int ReceiveBatch::Receive(int fd) {
+int ReceiveBatch::Receive(int fd) { return ReceiveFrom(fd, 0); }
+
+int ReceiveBatch::ReceiveErrors(int fd) { return ReceiveFrom(fd, MSG_ERRQUEUE); }
+
+int ReceiveBatch::ReceiveFrom(int fd, int flags) {
   for (size_t i = 0; i < capacity_; ++i) {
     iovecs_[i] = {buffers_.data() + i * max_packet_, max_packet_};
     mmsghdr& h = headers_[i];
@@ -303,7 +353,8 @@ int ReceiveBatch::Receive(int fd) {
     h.msg_hdr.msg_controllen = kControlSize;
   }
   for (;;) {
-    int n = recvmmsg(fd, headers_.data(), static_cast<unsigned>(capacity_), MSG_DONTWAIT, nullptr);
+    int n = recvmmsg(fd, headers_.data(), static_cast<unsigned>(capacity_), MSG_DONTWAIT | flags,
+                     nullptr);
     if (n >= 0) return n;
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
@@ -337,6 +388,38 @@ Received ReceiveBatch::Get(size_t i) const {
     }
   }
   return r;
+}
+
+QueuedError ReceiveBatch::GetError(size_t i) const {
+  const mmsghdr& h = headers_[i];
+  QueuedError out;
+  size_t len = std::min<size_t>(h.msg_len, max_packet_);
+  out.request = {buffers_.data() + i * max_packet_, len};
+  out.destination = IpAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&addresses_[i]),
+                                            h.msg_hdr.msg_namelen);
+  int64_t stamp_ns = 0;
+  msghdr m = h.msg_hdr;  // CMSG macros want a non-const header
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPING) {
+      timespec ts[3];  // software, (deprecated), hardware
+      std::memcpy(ts, CMSG_DATA(c), sizeof ts);
+      stamp_ns = int64_t{ts[0].tv_sec} * 1'000'000'000 + ts[0].tv_nsec;
+      continue;
+    }
+    bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
+    bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
+    if (!v4 && !v6) continue;
+    sock_extended_err ee;
+    std::memcpy(&ee, CMSG_DATA(c), sizeof ee);
+    out.error = static_cast<int>(ee.ee_errno);
+    out.from_icmp = ee.ee_origin == SO_EE_ORIGIN_ICMP || ee.ee_origin == SO_EE_ORIGIN_ICMP6;
+    out.is_send_time = ee.ee_origin == SO_EE_ORIGIN_TIMESTAMPING;
+    out.send_id = ee.ee_data;
+    out.type = ee.ee_type;
+    out.code = ee.ee_code;
+  }
+  if (out.is_send_time) out.send_time_ns = stamp_ns;
+  return out;
 }
 
 }  // namespace ping_exporter::icmp

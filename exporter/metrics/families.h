@@ -115,6 +115,13 @@ inline constexpr Family kRoundRtt{
     .scope = Scope::kTarget,
     .round = true,
     .help = "Round-trip time statistics of the last completed round (absent without replies)."};
+inline constexpr Family kJitter{
+    .name = "ping_jitter_seconds",
+    .unit = "seconds",
+    .scope = Scope::kTarget,
+    .help =
+        "RFC 3550 interarrival jitter of the valid replies' round-trip times (from the "
+        "second reply on)."};
 inline constexpr Family kReplyTtl{.name = "ping_reply_ttl",
                                   .scope = Scope::kTarget,
                                   .round = true,
@@ -127,6 +134,11 @@ inline constexpr Family kLateReplies{.name = "ping_late_replies_total",
                                      .type = MetricType::kCounter,
                                      .scope = Scope::kTarget,
                                      .help = "Replies that arrived after their round's timeout."};
+inline constexpr Family kOutOfOrderReplies{
+    .name = "ping_out_of_order_replies_total",
+    .type = MetricType::kCounter,
+    .scope = Scope::kTarget,
+    .help = "Replies (in time or late) that arrived after a reply to a later request."};
 inline constexpr Family kInvalidReplies{
     .name = "ping_invalid_replies_total",
     .type = MetricType::kCounter,
@@ -253,9 +265,11 @@ inline constexpr auto kAllFamilies = std::to_array<const Family*>({
     &family::kLossRatio,
     &family::kRtt,
     &family::kRoundRtt,
+    &family::kJitter,
     &family::kReplyTtl,
     &family::kDuplicateReplies,
     &family::kLateReplies,
+    &family::kOutOfOrderReplies,
     &family::kInvalidReplies,
     &family::kSendErrors,
     &family::kLastRoundTimestamp,

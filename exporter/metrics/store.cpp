@@ -103,6 +103,7 @@ std::string RenderLabels(const TargetInfo& info) {
 TargetStats::TargetStats(size_t bucket_count)
     : buckets_(new std::atomic<uint64_t>[bucket_count + 1]), bucket_count_(bucket_count) {
   for (size_t i = 0; i <= bucket_count; ++i) buckets_[i].store(0, std::memory_order_relaxed);
+  StoreDouble(jitter_, -1);
 }
 
 void TargetStats::StoreDouble(std::atomic<uint64_t>& a, double v) {
@@ -132,6 +133,7 @@ void TargetStats::Publish(const PublishedRound& r, std::span<const double> bound
   if (r.reply_ttl >= 0)
     reply_ttl_.store(static_cast<uint64_t>(r.reply_ttl) + 1, std::memory_order_relaxed);
   StoreDouble(last_round_time_, r.completed_at);
+  StoreDouble(jitter_, r.jitter);
   sent_total_.store(sent_total_.load(std::memory_order_relaxed) + r.sent,
                     std::memory_order_relaxed);
   received_total_.store(received_total_.load(std::memory_order_relaxed) + r.received,
@@ -173,6 +175,7 @@ void TargetStats::Read(TargetSnapshot* out) const {
     out->rtt_stddev = LoadDouble(rtt_stddev_);
     out->reply_ttl = static_cast<int32_t>(reply_ttl_.load(std::memory_order_relaxed)) - 1;
     out->last_round_time = LoadDouble(last_round_time_);
+    out->jitter = LoadDouble(jitter_);
     out->sent_total = sent_total_.load(std::memory_order_relaxed);
     out->received_total = received_total_.load(std::memory_order_relaxed);
     out->rtt_sum = LoadDouble(rtt_sum_);
@@ -186,6 +189,7 @@ void TargetStats::Read(TargetSnapshot* out) const {
   out->duplicates = duplicates_.load(std::memory_order_relaxed);
   out->late = late_.load(std::memory_order_relaxed);
   out->invalid = invalid_.load(std::memory_order_relaxed);
+  out->out_of_order = out_of_order_.load(std::memory_order_relaxed);
   for (size_t i = 0; i < kSendErrorCount; ++i) {
     out->send_errors[i] = send_errors_[i].load(std::memory_order_relaxed);
   }

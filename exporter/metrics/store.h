@@ -80,6 +80,7 @@ struct PublishedRound {
   int32_t reply_ttl = -1;        ///< -1: no reply seen yet
   double completed_at = 0;       ///< wall clock, seconds since the epoch
   std::span<const double> rtts;  ///< observations for the histogram
+  double jitter = -1;            ///< RFC 3550 interarrival jitter, seconds; -1: not yet known
 };
 
 /// A consistent copy of one target's numbers.
@@ -88,9 +89,10 @@ struct TargetSnapshot {
   uint32_t round_sent = 0, round_received = 0;
   double rtt_min = 0, rtt_avg = 0, rtt_max = 0, rtt_stddev = 0;
   int32_t reply_ttl = -1;
+  double jitter = -1;  ///< seconds; -1: not yet known
   double last_round_time = 0;
   uint64_t sent_total = 0, received_total = 0;
-  uint64_t duplicates = 0, late = 0, invalid = 0;
+  uint64_t duplicates = 0, late = 0, invalid = 0, out_of_order = 0;
   std::array<uint64_t, kSendErrorCount> send_errors{};
   std::vector<uint64_t> buckets;  ///< cumulative counts, one per bound, then +Inf
   double rtt_sum = 0;
@@ -134,6 +136,7 @@ class TargetStats {
   void AddDuplicate() { Bump(duplicates_); }
   void AddLate() { Bump(late_); }
   void AddInvalid() { Bump(invalid_); }
+  void AddOutOfOrder() { Bump(out_of_order_); }
   void AddSendError(SendError e) { Bump(send_errors_[static_cast<size_t>(e)]); }
   /// The owning worker's state-change log of this target (see StateLog).
   StateLog& state_log() { return state_log_; }
@@ -160,7 +163,8 @@ class TargetStats {
   std::atomic<uint64_t> rtt_sum_{0}, rtt_count_{0};
   std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // non-cumulative, +Inf last
   size_t bucket_count_;
-  std::atomic<uint64_t> duplicates_{0}, late_{0}, invalid_{0};
+  std::atomic<uint64_t> duplicates_{0}, late_{0}, invalid_{0}, out_of_order_{0};
+  std::atomic<uint64_t> jitter_{0};  // double bits; the sign bit set (-1): not yet known
   std::array<std::atomic<uint64_t>, kSendErrorCount> send_errors_{};
   StateLog state_log_;
 };

@@ -114,10 +114,14 @@ struct Rows {
   }
 };
 
-template <typename Value>
-void Series(const Rows& w, const Family& f, Value value) {
-  if (!w.Begin(f, !w.rows.empty())) return;
+// Writes `f` with value(snapshot) for each row that has() a value: families a
+// target has no value of yet (a TTL before its first reply) are absent for it,
+// never a made-up number.
+template <typename Has, typename Value>
+void SeriesWhere(const Rows& w, const Family& f, Has has, Value value) {
+  if (!w.Begin(f, std::any_of(w.rows.begin(), w.rows.end(), has))) return;
   for (const TargetRow& r : w.rows) {
+    if (!has(r)) continue;
     Open(w.b, f.name, r.info->label_text);
     auto v = value(r.snap);
     if constexpr (std::is_floating_point_v<decltype(v)>) {
@@ -127,6 +131,12 @@ void Series(const Rows& w, const Family& f, Value value) {
     }
     w.b.Put('\n');
   }
+}
+
+template <typename Value>
+void Series(const Rows& w, const Family& f, Value value) {
+  SeriesWhere(
+      w, f, [](const TargetRow&) { return true; }, value);
 }
 
 void StatusSeries(const Rows& w) {
@@ -191,19 +201,6 @@ void RoundRttSeries(const Rows& w) {
       w.b.PutDouble(values[i]);
       w.b.Put('\n');
     }
-  }
-}
-
-void ReplyTtlSeries(const Rows& w) {
-  const Family& f = family::kReplyTtl;
-  // A target has no TTL until its first reply.
-  auto has_ttl = [](const TargetRow& r) { return r.snap.reply_ttl >= 0; };
-  if (!w.Begin(f, std::any_of(w.rows.begin(), w.rows.end(), has_ttl))) return;
-  for (const TargetRow& r : w.rows) {
-    if (!has_ttl(r)) continue;
-    Open(w.b, f.name, r.info->label_text);
-    w.b.PutUint(static_cast<uint64_t>(r.snap.reply_ttl));
-    w.b.Put('\n');
   }
 }
 
@@ -308,9 +305,15 @@ void WriteTargetRows(std::span<const TargetRow> rows, std::span<const double> bu
          [](const TargetSnapshot& s) { return LossRatio(s.round_sent, s.round_received); });
   RttHistogram(w, bucket_bounds);
   RoundRttSeries(w);
-  ReplyTtlSeries(w);
+  SeriesWhere(
+      w, family::kJitter, [](const TargetRow& r) { return r.snap.jitter >= 0; },
+      [](const TargetSnapshot& s) { return s.jitter; });
+  SeriesWhere(
+      w, family::kReplyTtl, [](const TargetRow& r) { return r.snap.reply_ttl >= 0; },
+      [](const TargetSnapshot& s) { return static_cast<uint64_t>(s.reply_ttl); });
   Series(w, family::kDuplicateReplies, [](const TargetSnapshot& s) { return s.duplicates; });
   Series(w, family::kLateReplies, [](const TargetSnapshot& s) { return s.late; });
+  Series(w, family::kOutOfOrderReplies, [](const TargetSnapshot& s) { return s.out_of_order; });
   Series(w, family::kInvalidReplies, [](const TargetSnapshot& s) { return s.invalid; });
   SendErrorSeries(w);
   Series(w, family::kLastRoundTimestamp, [](const TargetSnapshot& s) { return s.last_round_time; });

@@ -26,9 +26,11 @@ void Round::OnSent(int64_t send_ns, bool ok) {
   ++sent_;
 }
 
-void Round::SetSendTime(uint16_t seq, int64_t send_ns) {
+bool Round::SetSendTime(uint16_t seq, int64_t send_ns) {
   uint32_t i = 0;
-  if (active_ && InCurrent(seq, &i)) SendAt(i) = send_ns;
+  if (!active_ || !InCurrent(seq, &i)) return false;
+  SendAt(i) = send_ns;
+  return true;
 }
 
 void Round::MarkFailed(uint16_t seq) {
@@ -38,15 +40,22 @@ void Round::MarkFailed(uint16_t seq) {
 
 bool Round::Sent(uint16_t seq) const {
   uint32_t i = 0;
-  if (InCurrent(seq, &i)) return true;
-  return has_previous_ && static_cast<uint16_t>(seq - prev_first_seq_) < prev_sent_;
+  uint64_t bit = 0;
+  return (active_ && InCurrent(seq, &i)) || InHistory(seq, &bit);
 }
 
 bool Round::SendFailed(uint16_t seq) const {
   uint32_t i = 0;
-  if (InCurrent(seq, &i)) return (send_failed_ >> i) & 1;
-  uint16_t offset = static_cast<uint16_t>(seq - prev_first_seq_);
-  return has_previous_ && offset < prev_sent_ && ((prev_failed_ >> offset) & 1);
+  if (active_ && InCurrent(seq, &i)) return (send_failed_ >> i) & 1;
+  uint64_t bit = 0;
+  return InHistory(seq, &bit) && (hist_failed_ & bit);
+}
+
+bool Round::InHistory(uint16_t seq, uint64_t* bit) const {
+  uint16_t back = static_cast<uint16_t>(hist_end_ - seq);  // 1 = the newest
+  if (back == 0 || back > kHistory) return false;
+  *bit = uint64_t{1} << (kHistory - back);
+  return (hist_sent_ & *bit) != 0;
 }
 
 bool Round::InCurrent(uint16_t seq, uint32_t* index) const {
@@ -79,16 +88,13 @@ Verdict Round::OnReply(uint16_t seq, int64_t receive_ns, int64_t cookie_ns, Dura
     if (rtt) *rtt = Duration(d);
     return Verdict::kCounted;
   }
-  if (has_previous_) {
-    uint16_t offset = static_cast<uint16_t>(seq - prev_first_seq_);
-    if (offset < prev_sent_) {
-      uint64_t bit = uint64_t{1} << offset;
-      if ((prev_answered_ | prev_late_) & bit) return Verdict::kDuplicate;
-      prev_late_ |= bit;
-      return Verdict::kLate;
-    }
-  }
-  return Verdict::kUnknown;
+  uint64_t bit = 0;
+  if (!InHistory(seq, &bit)) return Verdict::kUnknown;
+  // As in the current round: a request whose send failed has no reply.
+  if (hist_failed_ & bit) return Verdict::kUnknown;
+  if (hist_settled_ & bit) return Verdict::kDuplicate;
+  hist_settled_ |= bit;
+  return Verdict::kLate;
 }
 
 void Round::Finish(RoundResult* out) {
@@ -115,12 +121,22 @@ void Round::Finish(RoundResult* out) {
   } else {
     out->rtt_min = out->rtt_avg = out->rtt_max = out->rtt_stddev = 0;
   }
-  has_previous_ = true;
-  prev_first_seq_ = first_seq_;
-  prev_sent_ = sent_;
-  prev_answered_ = answered_;
-  prev_late_ = 0;
-  prev_failed_ = send_failed_;
+  // The round joins the history: the window moves on to its end, and its
+  // requests take the newest sent_ bits.
+  uint16_t end = static_cast<uint16_t>(first_seq_ + sent_);
+  uint32_t shift = static_cast<uint16_t>(end - hist_end_);
+  auto older = [shift](uint64_t v) { return shift >= kHistory ? 0 : v >> shift; };
+  hist_sent_ = older(hist_sent_);
+  hist_failed_ = older(hist_failed_);
+  hist_settled_ = older(hist_settled_);
+  if (sent_ > 0) {
+    uint64_t mask = sent_ >= 64 ? ~uint64_t{0} : (uint64_t{1} << sent_) - 1;
+    uint32_t base = kHistory - sent_;
+    hist_sent_ |= mask << base;
+    hist_failed_ |= (send_failed_ & mask) << base;
+    hist_settled_ |= ((answered_ | send_failed_) & mask) << base;
+  }
+  hist_end_ = end;
   active_ = false;
 }
 

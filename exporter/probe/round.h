@@ -14,7 +14,7 @@ namespace ping_exporter::probe {
 enum class Verdict : uint8_t {
   kCounted,    ///< first valid reply to a request of the current round
   kDuplicate,  ///< a second reply to a request already answered
-  kLate,       ///< a reply to a request of the previous round, after its result was final
+  kLate,       ///< a reply to a request of a round that is over (one of the last kHistory)
   kUnknown,    ///< matches no request we have in memory
 };
 
@@ -26,11 +26,18 @@ struct RoundResult {
   std::vector<double> rtts;  ///< seconds, one per counted reply (capacity reused)
 };
 
-/// State of the current and the previous round of one target. Single-threaded
-/// (owned by one worker); allocates only in the constructor (once). Movable, not copyable.
+/// State of the current round of one target and what is left of the rounds
+/// before it: which of the last kHistory requests were sent, failed, or are
+/// settled (answered in time, or already counted late), so a reply that comes
+/// rounds late (seconds of bufferbloat) is told apart from an invalid one.
+/// Single-threaded (owned by one worker); allocates only in the constructor
+/// (once). Movable, not copyable.
 class Round {
  public:
   static constexpr uint32_t kMaxCount = 64;
+  /// Requests before the current round that a late reply can still be matched to.
+  static constexpr uint32_t kHistory = 64;
+  static_assert(kMaxCount <= kHistory, "a whole round must fit into the history");
 
   explicit Round(uint32_t count);
 
@@ -52,14 +59,15 @@ class Round {
   void OnSent(int64_t send_ns, bool ok);
 
   /// Corrects the send time of request `seq` of this round (set once the
-  /// batch holding it actually went out).
-  void SetSendTime(uint16_t seq, int64_t send_ns);
+  /// batch holding it actually went out, then to the kernel's stamp). False
+  /// if `seq` is not a request of the active round.
+  bool SetSendTime(uint16_t seq, int64_t send_ns);
   /// Marks request `seq` of this round as not sent (a send error).
   void MarkFailed(uint16_t seq);
-  /// Whether request `seq` of the current or the previous round went out or
-  /// was attempted: an ICMP error quoting it may be about it.
+  /// Whether request `seq` of the current round or of the history went out
+  /// or was attempted: an ICMP error quoting it may be about it.
   bool Sent(uint16_t seq) const;
-  /// Whether sending request `seq` of the current or the previous round
+  /// Whether sending request `seq` of the current round or of the history
   /// failed (that failure is already counted as a send error).
   bool SendFailed(uint16_t seq) const;
 
@@ -74,8 +82,13 @@ class Round {
   /// Ends the round; later replies to it are kLate. Fills `out`.
   void Finish(RoundResult* out);
 
+  /// Asks the CPU to fetch the per-request times into cache (a hint, no effect otherwise).
+  void Prefetch() const { __builtin_prefetch(times_.get()); }
+
  private:
   bool InCurrent(uint16_t seq, uint32_t* index) const;
+  /// Bit of `seq` in the history words, if it is one of the requests there.
+  bool InHistory(uint16_t seq, uint64_t* bit) const;
   uint32_t count_;
   bool active_ = false;
   uint16_t first_seq_ = 0;
@@ -92,13 +105,12 @@ class Round {
   int64_t CookieAt(uint32_t i) const { return times_[count_ + i]; }
   int64_t& RttAt(uint32_t i) { return times_[2 * count_ + i]; }
   int64_t RttAt(uint32_t i) const { return times_[2 * count_ + i]; }
-  // The previous round, kept to tell late replies and late duplicates apart.
-  bool has_previous_ = false;
-  uint16_t prev_first_seq_ = 0;
-  uint32_t prev_sent_ = 0;
-  uint64_t prev_answered_ = 0;
-  uint64_t prev_late_ = 0;
-  uint64_t prev_failed_ = 0;
+  // The kHistory sequences before hist_end_, oldest first: bit k is sequence
+  // hist_end_ - kHistory + k. Finish() moves the round in.
+  uint16_t hist_end_ = 0;
+  uint64_t hist_sent_ = 0;
+  uint64_t hist_failed_ = 0;
+  uint64_t hist_settled_ = 0;  // answered in time, counted late, or failed
 };
 
 }  // namespace ping_exporter::probe

@@ -24,13 +24,21 @@ Duration Phase(std::string_view name, Duration interval) {
 
 Duration PhaseGrid(double rounds_per_second) {
   using std::chrono::milliseconds;
-  constexpr double kRoundsPerStep = 8;
-  for (Duration grid : {milliseconds(1), milliseconds(2), milliseconds(5)}) {
+  // About one full sendmmsg() batch a step: a wake-up with its context
+  // switches costs as much as a few probes (about 25 us in this VM), so a
+  // busy worker should pay it once per batch, not per few targets.
+  constexpr double kRoundsPerStep = 128;
+  // Fewer than two rounds a step even on the coarsest grid: there is nothing
+  // to batch, and a coarse grid would only move first rounds (up to an
+  // interval later, when the aligned slot falls just before the start).
+  if (rounds_per_second * 0.1 < 2) return milliseconds(10);
+  for (Duration grid : {milliseconds(1), milliseconds(2), milliseconds(5), milliseconds(10),
+                        milliseconds(20), milliseconds(50)}) {
     if (rounds_per_second * std::chrono::duration<double>(grid).count() >= kRoundsPerStep) {
       return grid;
     }
   }
-  return milliseconds(10);
+  return milliseconds(100);
 }
 
 Duration AlignPhase(Duration phase, Duration grid, Duration interval) {

@@ -28,9 +28,12 @@ Duration Phase(std::string_view name, Duration interval);
 TimePoint FirstSlot(TimePoint epoch, Duration phase, Duration interval, TimePoint now);
 
 /// The grid a worker aligns its targets' phases to, so the targets of one
-/// grid step leave in one wake-up: the smallest of 1, 2, 5, 10 ms that gives
-/// about eight rounds a step at `rounds_per_second` (summed over the
-/// worker's targets), and 10 ms at most, so spreading stays fine-grained.
+/// grid step leave in one wake-up and one sendmmsg(): the smallest of 1, 2,
+/// 5, 10, 20, 50 ms that gives about 128 rounds a step at `rounds_per_second`
+/// (summed over the worker's targets), else 100 ms; but 10 ms for fewer than
+/// 20 rounds a second, which have nothing to batch.
+/// Intervals stay exact; only where in its interval a target's rounds fall
+/// moves, by less than a step.
 Duration PhaseGrid(double rounds_per_second);
 /// `phase` rounded down to a multiple of `grid`; unchanged if `grid` is not
 /// positive or does not divide `interval` (the alignment would drift).

@@ -28,14 +28,22 @@ metrics::SendError FromIcmpError(icmp::ErrorReason r) {
   }
 }
 
-}  // namespace
-
-size_t TargetTable::AddressHash::operator()(const IpAddress& a) const {
-  if (a.is_v4()) return std::hash<uint32_t>()(a.v4().s_addr);
-  uint64_t h[2];
-  std::memcpy(h, &a.v6(), sizeof h);
-  return std::hash<uint64_t>()(h[0] ^ (h[1] * 0x9E3779B97F4A7C15ull));
+// Asks for the cache lines of [p, p + bytes) ahead of use. A target is visited
+// once an interval, so its state has always left the cache when its turn
+// comes, and a wake-up handles dozens of them back to back.
+void Prefetch(const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off);
 }
+
+// A total order on addresses for the sorted address index: family, then bytes.
+bool AddressLess(const IpAddress& a, const IpAddress& b) {
+  if (a.family() != b.family()) return a.family() < b.family();
+  if (a.is_v4()) return std::memcmp(&a.v4(), &b.v4(), sizeof(in_addr)) < 0;
+  return std::memcmp(&a.v6(), &b.v6(), sizeof(in6_addr)) < 0;
+}
+
+}  // namespace
 
 TargetTable::TargetTable(const TableOptions& options, std::vector<TargetPlan> plans,
                          std::span<const double> bucket_bounds, PoolCounters& counters,
@@ -44,7 +52,8 @@ TargetTable::TargetTable(const TableOptions& options, std::vector<TargetPlan> pl
       bounds_(bucket_bounds),
       counters_(counters),
       log_(logger),
-      wheel_(options.epoch) {
+      wheel_(options.epoch),
+      deadlines_(options.epoch) {
   scratch_.rtts.reserve(Round::kMaxCount);
   targets_.reserve(plans.size());
   for (TargetPlan& plan : plans) {
@@ -53,11 +62,16 @@ TargetTable::TargetTable(const TableOptions& options, std::vector<TargetPlan> pl
     targets_.emplace_back(std::move(plan), count);
   }
   std::vector<TargetPlan>().swap(plans);  // moved-from husks: free them now
+  // Four bytes a target instead of a hash node: only errors and strays look here.
   by_address_.reserve(targets_.size());
   for (uint32_t slot = 0; slot < targets_.size(); ++slot) {
-    if (targets_[slot].plan.address) by_address_.emplace(*targets_[slot].plan.address, slot);
+    if (targets_[slot].plan.address) by_address_.push_back(slot);
   }
+  std::stable_sort(by_address_.begin(), by_address_.end(), [this](uint32_t a, uint32_t b) {
+    return AddressLess(*targets_[a].plan.address, *targets_[b].plan.address);
+  });
   due_.reserve(targets_.size());
+  open_.resize((targets_.size() + 63) / 64);
   // Random first sequence numbers from one seed, spread by splitmix64.
   uint64_t state = options.seed;
   for (Target& t : targets_) {
@@ -84,27 +98,58 @@ void TargetTable::Start(TimePoint now) {
   for (const Target& t : targets_) {
     rounds_per_second += 1.0 / std::chrono::duration<double>(t.plan.options->interval).count();
   }
-  Duration grid = PhaseGrid(rounds_per_second);
+  grid_ = PhaseGrid(rounds_per_second);
+  // A one-shot round's latency is the point; a periodic worker with a few
+  // rounds a grid step wakes at every step anyway.
+  constexpr double kBusyRoundsPerStep = 4;
+  coalesce_ =
+      !options_.one_shot &&
+      rounds_per_second * std::chrono::duration<double>(grid_).count() >= kBusyRoundsPerStep;
   for (uint32_t slot = 0; slot < targets_.size(); ++slot) {
     Target& t = targets_[slot];
     Duration interval = t.plan.options->interval;
-    Duration phase = AlignPhase(t.plan.phase, grid, interval);
+    Duration phase = AlignPhase(t.plan.phase, grid_, interval);
     if (phase == t.plan.phase) phase = AlignPhase(t.plan.phase, wheel_.tick(), interval);
     t.next_round = options_.one_shot ? now : FirstSlot(options_.epoch, phase, interval, now);
     wheel_.Push(t.next_round, slot);
   }
 }
 
-size_t TargetTable::RunDue(const Now& now, Outbox& out) {
-  due_.clear();
-  wheel_.PopDue(now.monotonic, &due_);
-  for (uint32_t slot : due_) Handle(slot, now, out);
-  return due_.size();
+std::optional<TimePoint> TargetTable::NextDue() const {
+  if (finished()) return std::nullopt;  // only entries of rounds over early are left
+  std::optional<TimePoint> a = wheel_.NextDue();
+  std::optional<TimePoint> b = deadlines_.NextDue();
+  if (!a || !b) return a ? a : b;
+  return std::min(*a, *b);
 }
 
-// Called when the target's wheel entry is due (never early). The entry may be
-// stale (a round that completed before its deadline): then only the next
-// event is queued. Every target keeps exactly one entry in the wheel.
+size_t TargetTable::RunDue(const Now& now, Outbox& out) {
+  // Rounds at their deadline end first, so their targets may start the next
+  // one in this same pass.
+  due_.clear();
+  deadlines_.PopDue(now.monotonic, &due_);
+  for (uint32_t slot : due_) HandleDeadline(slot, now);
+  due_.clear();
+  wheel_.PopDue(now.monotonic, &due_);
+  // Two stages ahead: first a target's own state, then (its pointers now in
+  // cache) its round's times and the stats its round will be published to.
+  constexpr size_t kAhead = 8;
+  const size_t n = due_.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) Prefetch(&targets_[due_[i + kAhead]], sizeof(Target));
+    if (i + kAhead / 2 < n) {
+      const Target& t = targets_[due_[i + kAhead / 2]];
+      t.round.Prefetch();
+      Prefetch(t.plan.entry.stats.get(), sizeof(metrics::TargetStats));
+    }
+    Handle(due_[i], now, out);
+  }
+  return n;
+}
+
+// Called when the target's wheel entry is due (never early): its next send or
+// its next round. Every target keeps exactly one entry in wheel_; deadlines
+// are deadlines_' (HandleDeadline).
 void TargetTable::Handle(uint32_t slot, const Now& now, Outbox& out) {
   Target& t = targets_[slot];
   if (t.done) return;
@@ -116,9 +161,35 @@ void TargetTable::Handle(uint32_t slot, const Now& now, Outbox& out) {
     BeginRound(t, slot, now, out);
   }
   if (t.done) return;
+  // A one-shot round with every request out has nothing left but its deadline.
+  if (options_.one_shot && t.round.active() && t.round.all_sent()) return;
   TimePoint next = t.next_round;
-  if (t.round.active()) next = t.round.all_sent() ? t.deadline : t.next_send;
+  if (t.round.active() && !t.round.all_sent()) {
+    next = t.next_send;
+  } else if (t.round.active() && now.monotonic >= t.next_round) {
+    next = t.deadline;  // the next round is due but this one is not over: rare, at its end
+  }
   wheel_.Push(next, slot);  // always later than now, so never handed out twice a pass
+}
+
+void TargetTable::HandleDeadline(uint32_t slot, const Now& now) {
+  if (!((open_[slot / 64] >> (slot % 64)) & 1)) return;  // over before its deadline
+  Target& t = targets_[slot];
+  if (!t.round.all_sent()) return;  // a newer round still sending: its own entry comes
+  if (now.monotonic >= t.deadline) {
+    Finish(t, now);
+  } else {
+    PushDeadline(t, slot);  // the kernel's send stamp moved it later
+  }
+}
+
+void TargetTable::PushDeadline(const Target& t, uint32_t slot) {
+  deadlines_.Push(coalesce_ ? GridStepAtOrAfter(t.deadline) : t.deadline, slot);
+}
+
+TimePoint TargetTable::GridStepAtOrAfter(TimePoint t) const {
+  int64_t steps = (t - options_.epoch + grid_ - Duration(1)) / grid_;
+  return options_.epoch + grid_ * steps;
 }
 
 void TargetTable::BeginRound(Target& t, uint32_t slot, const Now& now, Outbox& out) {
@@ -129,6 +200,7 @@ void TargetTable::BeginRound(Target& t, uint32_t slot, const Now& now, Outbox& o
   if (next.skipped > 0) counters_.rounds_late.fetch_add(next.skipped, std::memory_order_relaxed);
   t.next_round = next.due;
   t.round.Begin(t.next_seq);
+  open_[slot / 64] |= uint64_t{1} << (slot % 64);
   if (!t.plan.address) {
     // Unresolved: the round is lost before it starts; say so in the metrics.
     t.plan.entry.stats->AddSendError(metrics::SendError::kResolve);
@@ -158,18 +230,32 @@ void TargetTable::Send(Target& t, uint32_t slot, const Now& now, Outbox& out) {
   t.next_seq = static_cast<uint16_t>(seq + 1);
   t.next_send += t.plan.options->spacing;
   if (n > 0) batch.Commit(n, *t.plan.address, Tag(slot, seq));
-  if (t.round.all_sent()) t.deadline = now.monotonic + t.plan.options->timeout;
+  if (t.round.all_sent()) {
+    t.deadline = now.monotonic + t.plan.options->timeout;
+    PushDeadline(t, slot);
+  }
 }
 
-void TargetTable::OnSent(std::span<const uint64_t> tags, int64_t send_ns) {
-  for (uint64_t tag : tags) {
-    Target& t = targets_[TagSlot(tag)];
-    uint16_t seq = TagSeq(tag);
-    t.round.SetSendTime(seq, send_ns);
-    // The timeout counts from when the round's last request really left.
-    if (t.round.all_sent() && static_cast<uint16_t>(seq + 1) == t.round.next_sequence()) {
-      t.deadline = TimePoint(Duration(send_ns)) + t.plan.options->timeout;
-    }
+// Without kernel stamps, the k-th of n requests of one sendmmsg() is taken to
+// have left k/n of the way through the call: on loopback each send includes
+// building its reply, so a batch of 64 takes a few hundred microseconds, and
+// one time for all would add that to the RTTs of the last ones.
+void TargetTable::OnSent(std::span<const uint64_t> tags, int64_t before_ns, int64_t after_ns) {
+  const int64_t span = std::max<int64_t>(after_ns - before_ns, 0);
+  const int64_t n = static_cast<int64_t>(tags.size());
+  for (int64_t k = 0; k < n; ++k) {
+    OnSentAt(tags[static_cast<size_t>(k)], before_ns + span * k / n);
+  }
+}
+
+void TargetTable::OnSentAt(uint64_t tag, int64_t send_ns) {
+  if (TagSlot(tag) >= targets_.size()) return;
+  Target& t = targets_[TagSlot(tag)];
+  uint16_t seq = TagSeq(tag);
+  if (!t.round.SetSendTime(seq, send_ns)) return;  // a round that is over
+  // The timeout counts from when the round's last request really left.
+  if (t.round.all_sent() && static_cast<uint16_t>(seq + 1) == t.round.next_sequence()) {
+    t.deadline = TimePoint(Duration(send_ns)) + t.plan.options->timeout;
   }
 }
 
@@ -180,6 +266,8 @@ void TargetTable::OnSendFailed(uint64_t tag, int error) {
 }
 
 void TargetTable::Finish(Target& t, const Now& now) {
+  const auto slot = static_cast<uint32_t>(&t - targets_.data());
+  open_[slot / 64] &= ~(uint64_t{1} << (slot % 64));
   t.round.Finish(&scratch_);
   metrics::PublishedRound p;
   p.sent = scratch_.sent;
@@ -189,6 +277,7 @@ void TargetTable::Finish(Target& t, const Now& now) {
   p.rtt_max = scratch_.rtt_max;
   p.rtt_stddev = scratch_.rtt_stddev;
   p.reply_ttl = t.last_ttl;
+  if (t.jitter16_ns >= 0) p.jitter = static_cast<double>(t.jitter16_ns) / 16e9;
   p.completed_at = static_cast<double>(now.wall_ns) / 1e9;
   p.rtts = scratch_.rtts;
   t.plan.entry.stats->Publish(p, bounds_);
@@ -231,14 +320,20 @@ void TargetTable::LogChange(Target& t, metrics::RoundState state, TimePoint now)
   log.pending = 0;
 }
 
+std::optional<uint32_t> TargetTable::SlotOf(const IpAddress& address) const {
+  auto it = std::lower_bound(by_address_.begin(), by_address_.end(), address,
+                             [this](uint32_t slot, const IpAddress& a) {
+                               return AddressLess(*targets_[slot].plan.address, a);
+                             });
+  if (it == by_address_.end() || *targets_[*it].plan.address != address) return std::nullopt;
+  return *it;
+}
+
 void TargetTable::Blame(const icmp::Received& r) {
   std::optional<IpAddress> from = IpAddress::FromSockaddr(r.source, r.source_len);
-  if (from) {
-    auto it = by_address_.find(*from);
-    if (it != by_address_.end()) {
-      targets_[it->second].plan.entry.stats->AddInvalid();
-      return;
-    }
+  if (std::optional<uint32_t> slot = from ? SlotOf(*from) : std::nullopt) {
+    targets_[*slot].plan.entry.stats->AddInvalid();
+    return;
   }
   counters_.unmatched_replies.fetch_add(1, std::memory_order_relaxed);
 }
@@ -256,9 +351,9 @@ void TargetTable::OnError(uint32_t endpoint, const icmp::Message& m, bool ours) 
   if (ours) {
     slot = m.cookie->slot;
   } else if (!m.cookie && m.quotes_echo_request && m.id == endpoints_[endpoint].echo_id) {
-    auto it = by_address_.find(*m.quoted_destination);
-    if (it == by_address_.end()) return;
-    slot = it->second;
+    std::optional<uint32_t> found = SlotOf(*m.quoted_destination);
+    if (!found) return;
+    slot = *found;
     if (targets_[slot].socket != endpoint || !targets_[slot].round.Sent(m.sequence)) return;
   } else {
     return;
@@ -306,12 +401,31 @@ void TargetTable::OnPacket(uint32_t endpoint, const icmp::Received& r, const Now
   int64_t now_ns = Nanos(now.monotonic);
   int64_t rx = r.kernel_time_ns != 0 ? r.kernel_time_ns - (now.wall_ns - now_ns) : now_ns;
   if (rx > now_ns || now_ns - rx > t.plan.options->interval.count()) rx = now_ns;
+  // A cookie from the future, or older than the history reaches back (a
+  // replay of a request whose sequence has come round again), is not ours.
+  const config::ProbeOptions& o = *t.plan.options;
+  const Duration reach =
+      o.interval * (Round::kHistory / std::max<uint32_t>(o.count, 1) + 1) + o.timeout;
+  if (m.cookie->send_time_ns > rx || rx - m.cookie->send_time_ns > reach.count()) {
+    t.plan.entry.stats->AddInvalid();
+    return;
+  }
   // A reply after the round's deadline is late even if the deadline's tick
   // has not been handled yet: the timeout is exact.
   if (t.round.active() && t.round.all_sent() && rx > Nanos(t.deadline)) Finish(t, now);
   Duration rtt{};
-  switch (t.round.OnReply(m.sequence, rx, m.cookie->send_time_ns, &rtt)) {
+  Verdict verdict = t.round.OnReply(m.sequence, rx, m.cookie->send_time_ns, &rtt);
+  if (verdict == Verdict::kCounted || verdict == Verdict::kLate) NoteOrder(t, m.sequence);
+  switch (verdict) {
     case Verdict::kCounted:
+      NoteRtt(t, rtt);
+      if (log_.Enabled(LogLevel::kDebug)) {
+        // One line per reply: what bench/accuracy.py compares with the wire.
+        log_.Debug("reply", {{"target", t.plan.entry.info->name},
+                             {"address", t.plan.entry.info->address},
+                             {"seq", std::to_string(m.sequence)},
+                             {"rtt_ns", std::to_string(rtt.count())}});
+      }
       if (m.ttl) {
         t.last_ttl = *m.ttl;
       } else if (r.ttl) {
@@ -331,6 +445,28 @@ void TargetTable::OnPacket(uint32_t endpoint, const icmp::Received& r, const Now
   }
 }
 
+void TargetTable::NoteOrder(Target& t, uint16_t seq) {
+  if (t.replied && static_cast<int16_t>(seq - t.highest_seq) < 0) {
+    t.plan.entry.stats->AddOutOfOrder();
+    return;
+  }
+  t.highest_seq = seq;
+  t.replied = true;
+}
+
+// RFC 3550 section 6.4.1 with the RTT as the transit time: J += (|D| - J)/16,
+// D the difference between two consecutive replies' RTTs (the send spacing
+// cancels out, as it does for the RFC's transit times).
+void TargetTable::NoteRtt(Target& t, Duration rtt) {
+  int64_t ns = rtt.count();
+  if (t.last_rtt_ns >= 0) {
+    int64_t d = ns > t.last_rtt_ns ? ns - t.last_rtt_ns : t.last_rtt_ns - ns;
+    t.jitter16_ns = std::max<int64_t>(t.jitter16_ns, 0);
+    t.jitter16_ns += d - ((t.jitter16_ns + 8) >> 4);
+  }
+  t.last_rtt_ns = ns;
+}
+
 // Datagram sockets report ICMP errors (and some local ones) through their
 // error queue, with our request attached: blame its target, never count it.
 // Raw sockets read the ICMP errors as messages (OnError), so only their local
@@ -347,9 +483,9 @@ void TargetTable::OnQueuedError(uint32_t endpoint, const icmp::QueuedError& e) {
   } else if (std::optional<uint16_t> seq = icmp::EchoRequestSequence(ep.family, e.request);
              seq && e.destination) {
     // An 8-byte quote: no cookie, so match destination and a sequence it was sent.
-    auto it = by_address_.find(*e.destination);
-    if (it == by_address_.end() || !targets_[it->second].round.Sent(*seq)) return;
-    slot = it->second;
+    std::optional<uint32_t> found = SlotOf(*e.destination);
+    if (!found || !targets_[*found].round.Sent(*seq)) return;
+    slot = *found;
     sequence = *seq;
   } else {
     return;

@@ -10,7 +10,6 @@
 #include <functional>
 #include <optional>
 #include <span>
-#include <unordered_map>
 #include <vector>
 
 #include "common/ip_address.h"
@@ -73,7 +72,10 @@ struct Outbox {
 /// A packet counts as a reply only when echo id, sequence, source address and
 /// the cookie (token, worker, slot, send time) all match; spoofed, corrupt,
 /// replayed, duplicate and late replies are counted apart, and ICMP errors
-/// about our requests count as send errors of their target.
+/// about our requests count as send errors of their target. A reply to one
+/// of the target's last Round::kHistory requests after its round ended is
+/// late, however many rounds late; replies are also checked for arriving
+/// out of sequence order, and counted ones feed the target's RFC 3550 jitter.
 ///
 /// Not thread-safe: one worker thread owns it. Allocates only while being
 /// built; the packet path takes no lock and allocates nothing. Never throws
@@ -105,13 +107,23 @@ class TargetTable {
   /// them. Returns how many targets were due.
   size_t RunDue(const Now& now, Outbox& out);
   /// The tick of the earliest pending event; nullopt when nothing is scheduled.
-  std::optional<TimePoint> NextDue() const { return wheel_.NextDue(); }
+  std::optional<TimePoint> NextDue() const;
+  /// Set by Start(): the worker is busy enough that nearly every grid step
+  /// sends, so deadlines wait for the grid step after them (their replies are
+  /// judged by kernel receive time, so the timeout stays exact) and the worker
+  /// may read replies once a step instead of waking for each.
+  bool coalesced() const { return coalesce_; }
   /// One-shot: every target's round is over (and published).
   bool finished() const { return options_.one_shot && done_ == targets_.size(); }
 
-  /// The requests with these tags (as written into the outbox) left at
-  /// `send_ns` (monotonic): their RTTs and the round's deadline count from it.
-  void OnSent(std::span<const uint64_t> tags, int64_t send_ns);
+  /// The requests with these tags (as written into the outbox) left one
+  /// after another between `before_ns` and `after_ns` (monotonic, around one
+  /// sendmmsg()): each gets its share of that span as its send time, from
+  /// which its RTT and, for a round's last request, the deadline count.
+  void OnSent(std::span<const uint64_t> tags, int64_t before_ns, int64_t after_ns);
+  /// The kernel's send stamp of one request (moved onto the monotonic clock):
+  /// it replaces the estimate OnSent() made.
+  void OnSentAt(uint64_t tag, int64_t send_ns);
   /// The request with this tag could not be sent (`error` is an errno).
   void OnSendFailed(uint64_t tag, int error);
 
@@ -132,20 +144,30 @@ class TargetTable {
     TimePoint deadline;
     uint16_t next_seq = 0;
     int32_t last_ttl = -1;
-    bool done = false;  // one-shot: its round is over
-  };
-  struct AddressHash {
-    size_t operator()(const IpAddress& a) const;
+    // RFC 3550 interarrival jitter over counted replies in arrival order,
+    // kept as 16 times the estimate (the RFC's integer form), in ns.
+    int64_t last_rtt_ns = -1;
+    int64_t jitter16_ns = -1;  // -1: fewer than two replies yet
+    uint16_t highest_seq = 0;  // of the replies (counted or late) so far
+    bool replied = false;      // highest_seq is set
+    bool done = false;         // one-shot: its round is over
   };
 
   void Handle(uint32_t slot, const Now& now, Outbox& out);
+  void HandleDeadline(uint32_t slot, const Now& now);
+  void PushDeadline(const Target& t, uint32_t slot);
+  TimePoint GridStepAtOrAfter(TimePoint t) const;
   void BeginRound(Target& t, uint32_t slot, const Now& now, Outbox& out);
   void SendDue(Target& t, uint32_t slot, const Now& now, Outbox& out);
   void Send(Target& t, uint32_t slot, const Now& now, Outbox& out);
   void Finish(Target& t, const Now& now);
   void LogChange(Target& t, metrics::RoundState now_status, TimePoint now);
   void OnError(uint32_t endpoint, const icmp::Message& m, bool ours);
+  void NoteOrder(Target& t, uint16_t seq);
+  void NoteRtt(Target& t, Duration rtt);
   void Blame(const icmp::Received& r);
+  /// The first target pinging `address`, if any (a binary search of by_address_).
+  std::optional<uint32_t> SlotOf(const IpAddress& address) const;
 
   TableOptions options_;
   std::span<const double> bounds_;
@@ -153,12 +175,20 @@ class TargetTable {
   Logger& log_;
   std::vector<Target> targets_;
   std::vector<Endpoint> endpoints_;
-  std::unordered_map<IpAddress, uint32_t, AddressHash> by_address_;
+  std::vector<uint32_t> by_address_;  // resolved slots, sorted by address
   size_t max_payload_ = icmp::kCookieSize;
-  // One entry per target (its next event) on a 1 ms grid: every target of a
+  // One entry per target (its next send or round) on a 1 ms grid: every target of a
   // tick is handled in one wake-up and its sends share one sendmmsg().
   TimerWheel wheel_;
-  std::vector<uint32_t> due_;  // reused by RunDue()
+  // The deadlines of rounds whose requests are all out, kept apart from
+  // wheel_: a round that ends early (every reply in) leaves its entry here,
+  // and the entry is dropped on open_'s bit, without touching the target's
+  // state, which has left the cache since its requests went out.
+  TimerWheel deadlines_;
+  std::vector<uint64_t> open_;  // bit per slot: its round is active
+  Duration grid_{};             // phase grid chosen by Start()
+  bool coalesce_ = false;       // see coalesced()
+  std::vector<uint32_t> due_;   // reused by RunDue()
   RoundResult scratch_;
   size_t done_ = 0;  // one-shot targets whose round is over
 };

@@ -11,10 +11,12 @@
 namespace ping_exporter::probe {
 namespace {
 
-constexpr size_t kBatch = 64;
+constexpr size_t kBatch = 128;
 // Receive batches read per wake-up and socket, so timers are never starved.
 constexpr int kMaxReceiveRounds = 32;
 constexpr uint64_t kWakeKey = UINT64_MAX;
+// Send stamps are read right after each sendmmsg() or at the next grid step.
+constexpr int64_t kMaxStampAgeNs = 1'000'000'000;
 
 Now ReadClocks() { return Now{Clock::now(), icmp::RealtimeNanos()}; }
 
@@ -44,8 +46,7 @@ struct Worker::Impl {
   std::vector<Socket> sockets;
   std::vector<icmp::SendBatch> batches;  // one per socket, same index
   Outbox outbox;
-  std::unique_ptr<icmp::ReceiveBatch> receive;
-  std::vector<uint8_t> error_buffer = std::vector<uint8_t>(2048);
+  std::unique_ptr<icmp::ReceiveBatch> receive;  // replies and error-queue entries
   Fd epoll, wake;
   std::atomic<bool> stopping{false};
   bool reported_done = false;
@@ -107,8 +108,13 @@ Expected<bool, std::string> Worker::Impl::Init() {
       if (!opened) return MakeUnexpected(opened.error());
       const icmp::IcmpSocket& sock = opened.value();
       found = table.AddEndpoint(Endpoint{sock.family(), sock.kind(), sock.echo_id()});
+      if (!sock.kernel_send_times()) {
+        log.Debug("no kernel send timestamps on this socket: send times from user space",
+                  {{"family", family == IpFamily::kV4 ? "ip4" : "ip6"},
+                   {"socket", icmp::SocketKindName(sock.kind())}});
+      }
+      batches.emplace_back(kBatch, icmp::kIcmpHeaderSize + max_payload, sock.kernel_send_times());
       sockets.push_back(Socket{std::move(opened.value()), so});
-      batches.emplace_back(kBatch, icmp::kIcmpHeaderSize + max_payload);
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.u64 = found;
@@ -132,6 +138,14 @@ Expected<bool, std::string> Worker::Impl::Init() {
 }
 
 void Worker::Impl::RunDue() {
+  // Coalesced: replies and errors are not waited for but read once a grid
+  // step, before the deadlines of that step are judged.
+  if (table.coalesced()) {
+    for (uint32_t i = 0; i < sockets.size(); ++i) {
+      DrainErrors(i);
+      Drain(i);
+    }
+  }
   size_t due = table.RunDue(ReadClocks(), outbox);
   FlushAll();
   // Replies from near hosts (loopback, the LAN) are often queued already:
@@ -146,16 +160,41 @@ void Worker::Impl::FlushAll() {
     if (batches[i].size() == 0) continue;
     batches[i].Flush(
         sockets[i].sock.fd(), icmp::MonotonicNanos,
-        [&](std::span<const uint64_t> tags, int64_t ns) { table.OnSent(tags, ns); },
+        [&](std::span<const uint64_t> tags, int64_t before_ns, int64_t after_ns) {
+          table.OnSent(tags, before_ns, after_ns);
+        },
         [&](uint64_t tag, int err) { table.OnSendFailed(tag, err); });
+    // On loopback and most drivers the stamps are queued by the time
+    // sendmmsg() returns: take them now, before any reply is read.
+    if (sockets[i].sock.kernel_send_times()) DrainErrors(i);
   }
 }
 
 void Worker::Impl::DrainErrors(uint32_t socket_index) {
-  icmp::QueuedError e;
   int fd = sockets[socket_index].sock.fd();
-  for (int i = 0; i < 256 && icmp::ReadQueuedError(fd, error_buffer, &e); ++i) {
-    table.OnQueuedError(socket_index, e);
+  const icmp::SendBatch& batch = batches[socket_index];
+  for (int round = 0; round < kMaxReceiveRounds; ++round) {
+    int n = receive->ReceiveErrors(fd);
+    if (n <= 0) return;
+    // Kernel stamps are on CLOCK_REALTIME; the table keeps CLOCK_MONOTONIC.
+    Now now = ReadClocks();
+    const int64_t now_ns = now.monotonic.time_since_epoch().count();
+    const int64_t wall_minus_mono = now.wall_ns - now_ns;
+    for (int k = 0; k < n; ++k) {
+      icmp::QueuedError e = receive->GetError(static_cast<size_t>(k));
+      if (!e.is_send_time) {
+        table.OnQueuedError(socket_index, e);
+        continue;
+      }
+      std::optional<uint64_t> tag = batch.TagOfSendId(e.send_id);
+      const int64_t sent_ns = e.send_time_ns - wall_minus_mono;
+      // A stamp from the future or from long ago means the wall clock stepped
+      // between the stamp and our reading of it: keep the batch's own time.
+      if (tag && e.send_time_ns != 0 && sent_ns <= now_ns && now_ns - sent_ns < kMaxStampAgeNs) {
+        table.OnSentAt(*tag, sent_ns);
+      }
+    }
+    if (static_cast<size_t>(n) < kBatch) return;
   }
 }
 
@@ -189,6 +228,13 @@ void Worker::Impl::ReportIfDone() {
 // every worker before starting any, and slots placed early would all be late.
 void Worker::Impl::Loop() {
   table.Start(Clock::now());
+  if (table.coalesced()) {
+    // A busy worker wakes every grid step anyway: a reply or error in between
+    // waits for it (kernel stamps keep the RTT exact) instead of waking it.
+    // Off the epoll set altogether, so the kernel does not even run the
+    // wake-up callback for every reply and every send stamp.
+    for (const Socket& s : sockets) epoll_ctl(epoll.get(), EPOLL_CTL_DEL, s.sock.fd(), nullptr);
+  }
   epoll_event events[16];
   while (!stopping.load(std::memory_order_relaxed)) {
     RunDue();

@@ -1,8 +1,10 @@
 #pragma once
 // One prober thread: an epoll loop over its own ICMP sockets that sleeps
 // until its next due event and hands what it reads to its TargetTable (one
-// shard of the targets). Replies never cross threads and the probe path takes
-// no lock and allocates nothing.
+// shard of the targets): replies, ICMP errors and the kernel's send stamps. A
+// busy worker (TargetTable::coalesced) reads its sockets once a grid step
+// instead of waking for them. Replies never cross threads and the probe path
+// takes no lock and allocates nothing.
 
 #include <condition_variable>
 #include <cstdint>

@@ -8,6 +8,7 @@ ICMP) socket runs as nobody with ping_group_range opened in the namespace.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -15,14 +16,16 @@ import pytest
 
 from lib.exporter import Exporter, Metrics, require_binary
 from lib.netns import NetNs, require_netns_support
-from lib.tun_responder import TunResponder
+from lib.tun_responder import EchoWire, TunResponder
 
 COUNT: int = 2
 TIMEOUT_S: float = 0.2
 DELAY_S: float = 0.05
+DELAY_TOLERANCE_S: float = 0.002  # per reply: the responder runs SCHED_FIFO, RTTs are kernel stamps
 LATE_S: float = 0.35  # > TIMEOUT_S, and both replies still arrive before the next round (600 ms)
 ROUNDS: int = 4
-BUCKETS = [0.001, 0.01, 0.04, 0.06, 0.1, 0.25, 0.5, 1.0]
+BUCKETS = [0.001, 0.01, 0.04, DELAY_S - DELAY_TOLERANCE_S, DELAY_S + DELAY_TOLERANCE_S, 0.1,
+           0.25, 0.5, 1.0]
 
 # last address byte -> (name, behaviour)
 HOSTS: dict[int, tuple[str, dict]] = {
@@ -59,6 +62,7 @@ class Env:
     socket: str
     exporter: Exporter
     metrics: Metrics
+    wire: EchoWire
 
     def value(self, name: str, family: str, host: str, **labels: str) -> float:
         n = next(k for k, (nm, _) in HOSTS.items() if nm == host)
@@ -67,13 +71,21 @@ class Env:
         assert v is not None, (name, addr, labels, self.exporter.describe())
         return v
 
+    def replies(self, family: str, host: str) -> list[tuple[int, float]]:
+        """(sequence, RTT) of every reply the exporter counted for the host (its debug lines)."""
+        n = next(k for k, (nm, _) in HOSTS.items() if nm == host)
+        line = re.compile(rf"msg=reply target={re.escape(_addr(family, n))} "
+                          r".*seq=(\d+) rtt_ns=(\d+)")
+        return [(int(m.group(1)), int(m.group(2)) / 1e9)
+                for m in line.finditer(self.exporter.stderr_text())]
+
 
 @pytest.fixture(scope="module", params=["raw", "dgram"])
 def env(request: pytest.FixtureRequest) -> Iterator[Env]:
     require_binary()
     require_netns_support()
     socket_kind: str = request.param
-    with NetNs() as ns, TunResponder(ns, _behaviours()):
+    with NetNs() as ns, TunResponder(ns, _behaviours()), EchoWire(ns) as wire:
         if socket_kind == "dgram":
             ns.sysctl("net.ipv4.ping_group_range", "0 2147483647")
         hosts = [_addr(f, n) for f in ("ip4", "ip6") for n in HOSTS]
@@ -82,7 +94,7 @@ def env(request: pytest.FixtureRequest) -> Iterator[Env]:
                                "spacing": "50ms", "count": COUNT},
                   "targets": [{"hosts": hosts}]}
         with Exporter(config, netns=ns, as_nobody=socket_kind == "dgram",
-                      extra_args=[f"--icmp.socket={socket_kind}"]) as exp:
+                      extra_args=[f"--icmp.socket={socket_kind}", "--log.level=debug"]) as exp:
             # Enough rounds everywhere, and the late replies of the last one have landed.
             def enough(m: Metrics) -> bool:
                 sent = {lab["target"]: v for lab, v in m.select("ping_packets_sent_total")}
@@ -95,7 +107,7 @@ def env(request: pytest.FixtureRequest) -> Iterator[Env]:
 
             m = exp.wait_for(enough, ROUNDS * 0.6 + 10, interval=0.2,
                              message=f"{ROUNDS} rounds everywhere")
-            yield Env(socket_kind, exp, m)
+            yield Env(socket_kind, exp, m, wire)
             assert exp.stop() == 0
 
 
@@ -114,23 +126,34 @@ def test_baseline_host_is_alive_and_fast(env: Env, family: str) -> None:
 
 
 @FAMILIES
-def test_delay_is_measured_in_round_stats_and_histogram(env: Env, family: str) -> None:
-    for stat in ("min", "avg", "max"):
-        rtt = env.value("ping_round_rtt_seconds", family, "delay", stat=stat)
-        assert DELAY_S - 0.005 <= rtt <= DELAY_S + 0.010, (stat, rtt)
-    assert 0 <= env.value("ping_round_rtt_seconds", family, "delay", stat="stddev") < 0.005
+def test_delay_is_measured_per_reply_within_two_ms(env: Env, family: str) -> None:
+    """Every reply's RTT within DELAY_TOLERANCE_S of the same packets' times on the TUN device
+    (kernel stamps, EchoWire), and so of the injected delay whenever the responder kept it. The
+    responder is a Python process: on a busy machine it sometimes answers late (a 145 ms reply
+    was seen, on the wire as in the exporter), which is the host's delay, not a measuring error.
+    """
+    low, high = DELAY_S - DELAY_TOLERANCE_S, DELAY_S + DELAY_TOLERANCE_S
+    address = _addr(family, next(k for k, (nm, _) in HOSTS.items() if nm == "delay"))
+    # The replies the scrape has counted: the first `count` the log shows (the log runs on, and
+    # its newest replies may not have reached the capture's thread yet).
     count = env.value("ping_rtt_seconds_count", family, "delay")
     received = env.value("ping_packets_received_total", family, "delay")
     assert count == received and count >= (ROUNDS - 1) * COUNT, (count, received)
-    assert env.value("ping_rtt_seconds_bucket", family, "delay", le="0.04") == 0
-    # Every reply in the 40-100 ms buckets; most within +10 ms. An occasional reply 10-50 ms
-    # late has been seen on datagram IPv6 sockets since the probe loop moved to a phase grid
-    # (2 of 8 in about 1 run of 12): open in the notes, not hidden by this bound.
-    assert env.value("ping_rtt_seconds_bucket", family, "delay", le="0.1") == count
-    assert env.value("ping_rtt_seconds_bucket", family, "delay", le="0.06") >= count * 0.7
-    assert env.value("ping_rtt_seconds_bucket", family, "delay", le="+Inf") == count
-    mean = env.value("ping_rtt_seconds_sum", family, "delay") / count
-    assert DELAY_S - 0.005 <= mean <= DELAY_S + 0.010, mean
+    replies = env.replies(family, "delay")[:int(count)]
+    assert len(replies) == count, replies
+    wire: list[float] = []
+    for seq, rtt in replies:
+        w = env.wire.rtt(address, seq)
+        assert w is not None, f"seq {seq}: reported {rtt} s, not seen on the wire"
+        assert abs(rtt - w) <= DELAY_TOLERANCE_S, f"seq {seq}: reported {rtt} s, wire {w} s"
+        wire.append(w)
+    kept = [w for w in wire if low <= w <= high]
+    assert len(kept) >= len(wire) / 2, f"the responder kept its delay too rarely: {wire}"
+    # The histogram holds exactly those replies, in the buckets their wire times say.
+    for le in (low, high):
+        on_wire = sum(1 for w in wire if w <= le)
+        assert env.value("ping_rtt_seconds_bucket", family, "delay", le=str(le)) == on_wire, le
+    assert env.value("ping_round_rtt_seconds", family, "delay", stat="min") >= low
 
 
 @FAMILIES

@@ -15,6 +15,9 @@ behaviours, with an optional "default" for every other address:
 Behaviour keys (all optional; an empty object means "answer correctly at once"):
     delay_ms     float  send the reply this long after the request (larger than the prober's
                         timeout makes a late reply)
+    delay_cycle_ms list of floats: extra delay of this address's requests in turn, cycling
+                        ([10, 30]: RTTs alternate 10 and 30 ms, a jitter of 20 ms per step;
+                        [60, 0] with requests 20 ms apart: the second reply overtakes the first)
     dup          int    send this many extra copies of each reply (duplicates)
     dup_gap_ms   float  spacing between the copies (default 1)
     corrupt      bool   invert every payload byte (checksum still valid, so it reaches the prober)
@@ -42,10 +45,12 @@ import json
 import os
 import select
 import signal
+import socket
 import stat
 import struct
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, TextIO
@@ -78,6 +83,7 @@ class Behaviour:
     """How to answer one destination address."""
 
     delay_ms: float = 0.0
+    delay_cycle_ms: list[float] = field(default_factory=list)
     dup: int = 0
     dup_gap_ms: float = 1.0
     corrupt: bool = False
@@ -98,7 +104,8 @@ class Behaviour:
         b = Behaviour(**raw)
         if b.pattern and set(b.pattern) - {"0", "1"}:
             raise ValueError(f"pattern {b.pattern!r} may hold only 0 and 1")
-        if not 0 <= b.ttl <= 255 or b.dup < 0 or b.delay_ms < 0:
+        if (not 0 <= b.ttl <= 255 or b.dup < 0 or b.delay_ms < 0
+                or any(d < 0 for d in b.delay_cycle_ms)):
             raise ValueError(f"bad behaviour {raw}")
         return b
 
@@ -244,9 +251,12 @@ class Responder(PacketHandler):
         copies: int = 1 + b.dup if answer else 0
         if answer:
             reply: bytes = build_reply(req, b)
+            delay_ms: float = b.delay_ms
+            if b.delay_cycle_ms:
+                delay_ms += b.delay_cycle_ms[nth % len(b.delay_cycle_ms)]
             for i in range(copies):
                 self.serial += 1
-                at: float = now + b.delay_ms / 1000.0 + i * b.dup_gap_ms / 1000.0
+                at: float = now + delay_ms / 1000.0 + i * b.dup_gap_ms / 1000.0
                 heapq.heappush(self.due, (at, self.serial, reply))
         if self.log is not None:
             self.log.write(json.dumps({"t": time.time(), "src": req.src, "dst": req.dst,
@@ -505,6 +515,103 @@ class TunResponder(ResponderProcess):
     def __enter__(self) -> "TunResponder":
         super().__enter__()
         return self
+
+
+def read_stamped(sock: socket.socket, stop: threading.Event, size: int,
+                 handle: Callable[[bytes, float], None]) -> None:
+    """Reads packets (their first `size` bytes) from a socket with SO_TIMESTAMPNS and a timeout
+    until `stop` is set or the socket closes, handing each to `handle` with its kernel timestamp
+    (the time now if it came without one)."""
+    while not stop.is_set():
+        try:
+            packet, anc, _flags, _addr = sock.recvmsg(size, 64)
+        except socket.timeout:
+            continue
+        except OSError:
+            return
+        stamp: Optional[float] = None
+        for level, kind, blob in anc:
+            if level == socket.SOL_SOCKET and kind == EchoWire.SO_TIMESTAMPNS:
+                sec, nsec = struct.unpack("qq", blob[:16])
+                stamp = sec + nsec / 1e9
+        handle(packet, time.time() if stamp is None else stamp)
+
+
+class EchoWire:
+    """The kernel's timestamps of the echo requests and replies crossing a responder's TUN
+    device, from an AF_PACKET socket in its namespace (test side): what the prober's RTTs are
+    checked against, whatever the responder's own timing was. Context manager (the device must
+    exist); packets are read on a thread of its own. `rtt` may be called while it runs."""
+
+    _ETH_P_ALL: int = 0x0003
+    SO_TIMESTAMPNS: int = 35
+
+    def __init__(self, ns: "NetNsLike", dev: str = "pe-tun0") -> None:
+        self._ns = ns
+        self._dev: str = dev
+        self._sock: Optional[socket.socket] = None
+        self._thread: Optional[threading.Thread] = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._requests: dict[tuple[str, int], float] = {}  # (destination, seq) -> stamp
+        self._replies: dict[tuple[str, int], float] = {}  # (source, seq) -> first stamp
+
+    def __enter__(self) -> "EchoWire":
+        with self._ns.entered():
+            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM,
+                                       socket.htons(self._ETH_P_ALL))
+        self._sock.setsockopt(socket.SOL_SOCKET, self.SO_TIMESTAMPNS, 1)
+        self._sock.bind((self._dev, self._ETH_P_ALL))
+        self._sock.settimeout(0.1)
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._sock is not None:
+            self._sock.close()
+
+    def _loop(self) -> None:
+        assert self._sock is not None
+        read_stamped(self._sock, self._stop, 128, self._handle)
+
+    def _handle(self, packet: bytes, stamp: float) -> None:
+        echo = self._echo(packet)
+        if echo is None:
+            return
+        is_request, address, seq = echo
+        with self._lock:
+            table = self._requests if is_request else self._replies
+            table.setdefault((address, seq), stamp)
+
+    @staticmethod
+    def _echo(packet: bytes) -> Optional[tuple[bool, str, int]]:
+        """(is_request, the far end's address, sequence) of an echo request or reply."""
+        if len(packet) >= 28 and packet[0] >> 4 == 4 and packet[9] == _PROTO_ICMP:
+            icmp: bytes = packet[(packet[0] & 0x0F) * 4:]
+            far: bytes = packet[16:20] if icmp[:1] == bytes([_ICMP_ECHO_REQUEST]) else packet[12:16]
+            kinds = (_ICMP_ECHO_REQUEST, _ICMP_ECHO_REPLY)
+            address = str(ipaddress.IPv4Address(far))
+        elif len(packet) >= 48 and packet[0] >> 4 == 6 and packet[6] == _PROTO_ICMPV6:
+            icmp = packet[40:]
+            far = packet[24:40] if icmp[:1] == bytes([_ICMP6_ECHO_REQUEST]) else packet[8:24]
+            kinds = (_ICMP6_ECHO_REQUEST, _ICMP6_ECHO_REPLY)
+            address = str(ipaddress.IPv6Address(far))
+        else:
+            return None
+        if len(icmp) < 8 or icmp[0] not in kinds:
+            return None
+        return icmp[0] == kinds[0], address, struct.unpack("!H", icmp[6:8])[0]
+
+    def rtt(self, address: str, seq: int) -> Optional[float]:
+        """Reply stamp minus request stamp of request `seq` to `address`, once both were seen."""
+        with self._lock:
+            sent = self._requests.get((address, seq))
+            answered = self._replies.get((address, seq))
+        return None if sent is None or answered is None else answered - sent
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ std::optional<Message> EchoOnce(const IcmpSocket& s, const IpAddress& dst, Reply
   send.Commit(n, dst, 1);
   int errors = 0;
   size_t sent = send.Flush(
-      s.fd(), MonotonicNanos, [](std::span<const uint64_t>, int64_t) {},
+      s.fd(), MonotonicNanos, [](std::span<const uint64_t>, int64_t, int64_t) {},
       [&](uint64_t, int) { ++errors; });
   EXPECT_EQ(sent, 1u);
   EXPECT_EQ(errors, 0);
@@ -99,6 +99,57 @@ TEST(SocketTest, RawFilterDropsOtherIdentifiers) {
   EXPECT_EQ(recv.Receive(listener->fd()), 0);
 }
 
+// Sends three requests to `dst` in one batch and reads the kernel's send
+// stamps back: each names its request by the id SendBatch gave it and lies
+// between the clock readings around the sendmmsg(). Returns how many came back.
+// (The socket stamps every send: earlier ones without an id may be queued too.)
+int StampedSends(const IcmpSocket& s, const IpAddress& dst) {
+  SendBatch send(4, 128, true);
+  for (uint16_t seq = 0; seq < 3; ++seq) {
+    Cookie c{5, seq, 0, 0, kToken};
+    size_t n = EncodeEchoRequest(s.family(), s.echo_id(), seq, c, 56, send.Next());
+    send.Commit(n, dst, 100 + seq);
+  }
+  int64_t before = RealtimeNanos();
+  EXPECT_EQ(send.Flush(
+                s.fd(), MonotonicNanos, [](std::span<const uint64_t>, int64_t, int64_t) {},
+                [](uint64_t, int) {}),
+            3u);
+  int64_t after = RealtimeNanos();
+  std::vector<uint64_t> tags;
+  ReceiveBatch errors(8, 512);
+  for (int attempt = 0; attempt < 20 && tags.size() < 3; ++attempt) {
+    pollfd p{s.fd(), 0, 0};  // the error queue shows as POLLERR
+    if (poll(&p, 1, 100) <= 0) continue;
+    int got = errors.ReceiveErrors(s.fd());
+    for (int i = 0; i < got; ++i) {
+      QueuedError e = errors.GetError(static_cast<size_t>(i));
+      if (!e.is_send_time) continue;
+      // Stamps of earlier sends without ids (the kernel's own count) name nothing.
+      std::optional<uint64_t> tag = send.TagOfSendId(e.send_id);
+      if (!tag) continue;
+      EXPECT_GE(e.send_time_ns, before);
+      EXPECT_LE(e.send_time_ns, after);
+      tags.push_back(*tag);
+    }
+  }
+  EXPECT_EQ(tags, (std::vector<uint64_t>{100, 101, 102}));
+  // Ids the batch never gave out, or a kernel counting on its own, name nothing.
+  EXPECT_FALSE(send.TagOfSendId(0));
+  EXPECT_FALSE(send.TagOfSendId(1));
+  return static_cast<int>(tags.size());
+}
+
+TEST(SocketTest, KernelSendStampsNameTheirRequest) {
+  if (!IsRoot()) GTEST_SKIP() << "raw sockets need root or CAP_NET_RAW";
+  for (IpFamily f : {IpFamily::kV4, IpFamily::kV6}) {
+    auto s = IcmpSocket::Open(f, SocketKind::kRaw, SocketOptions{}, 0x4444);
+    ASSERT_TRUE(s) << s.error();
+    if (!s->kernel_send_times()) GTEST_SKIP() << "kernel without SCM_TS_OPT_ID (Linux < 6.13)";
+    EXPECT_EQ(StampedSends(*s, *IpAddress::Parse(f == IpFamily::kV4 ? "127.0.0.1" : "::1")), 3);
+  }
+}
+
 // Datagram ICMP needs net.ipv4.ping_group_range to include our group; do it
 // in a private network namespace so the host's setting is untouched.
 TEST(SocketTest, DatagramEchoInPrivateNamespace) {
@@ -121,6 +172,11 @@ TEST(SocketTest, DatagramEchoInPrivateNamespace) {
       ReplyMeta raw;
       auto reply = EchoOnce(*s, *IpAddress::Parse(f == IpFamily::kV4 ? "127.0.0.1" : "::1"), &raw);
       if (!reply || reply->id != s->echo_id() || raw.kernel_time_ns == 0 || !raw.ttl) _exit(14);
+      // Datagram sockets stamp sends too (where the kernel has SCM_TS_OPT_ID).
+      if (s->kernel_send_times() &&
+          StampedSends(*s, *IpAddress::Parse(f == IpFamily::kV4 ? "127.0.0.1" : "::1")) != 3) {
+        _exit(16);
+      }
     }
     _exit(::testing::Test::HasFailure() ? 15 : 0);
   }

@@ -24,9 +24,9 @@ TEST(TextWriterTest, WritesEveryFamilyOnceAndSeriesPerTarget) {
     list->push_back(TargetEntry::Make(info, 2));
   }
   std::vector<double> rtts = {0.0004, 0.002};
-  PublishedRound up{2, 2, 0.0004, 0.0012, 0.002, 0.0008, 64, 1700000000.5, rtts};
+  PublishedRound up{2, 2, 0.0004, 0.0012, 0.002, 0.0008, 64, 1700000000.5, rtts, 0.0125};
   (*list)[0].stats->Publish(up, store.bucket_bounds());
-  PublishedRound down{2, 0, 0, 0, 0, 0, -1, 1700000000.5, {}};
+  PublishedRound down{2, 0, 0, 0, 0, 0, -1, 1700000000.5, {}, -1};
   (*list)[1].stats->Publish(down, store.bucket_bounds());
   store.Replace(list);
 
@@ -53,6 +53,11 @@ TEST(TextWriterTest, WritesEveryFamilyOnceAndSeriesPerTarget) {
   EXPECT_EQ(out.find("NaN"), std::string::npos);
   EXPECT_NE(out.find("ping_reply_ttl{target=\"127.0.0.1\""), std::string::npos);
   EXPECT_EQ(out.find("ping_reply_ttl{target=\"::1\""), std::string::npos);
+  // Jitter only where it is known (two replies), never a made-up zero.
+  EXPECT_NE(out.find("ping_jitter_seconds{target=\"127.0.0.1\",address=\"127.0.0.1\",site="
+                     "\"lab\"} 0.0125\n"),
+            std::string::npos);
+  EXPECT_EQ(out.find("ping_jitter_seconds{target=\"::1\""), std::string::npos);
   // The target without a round has no series yet.
   EXPECT_EQ(out.find("pending"), std::string::npos);
   EXPECT_EQ(Count(out, "reason=\"no_buffer\""), 2u);

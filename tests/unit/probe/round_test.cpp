@@ -65,6 +65,30 @@ TEST(RoundTest, RepliesAfterFinishAreLateThenDuplicate) {
   EXPECT_EQ(r.OnReply(0, 1002 * kMs, &rtt), Verdict::kDuplicate);
 }
 
+TEST(RoundTest, RepliesRoundsLateAreLateAsFarAsTheHistoryReaches) {
+  Round r(1);
+  RoundResult res;
+  for (uint16_t seq = 100; seq < 100 + 70; ++seq) {
+    r.Begin(seq);
+    r.OnSent(seq * 1000 * kMs, true);
+    r.Finish(&res);
+  }
+  // The round of 169 is over; 170 - 64 = 106 is the oldest request still known.
+  Duration rtt{};
+  EXPECT_EQ(r.OnReply(167, 170'000 * kMs, &rtt), Verdict::kLate);
+  EXPECT_EQ(r.OnReply(167, 170'001 * kMs, &rtt), Verdict::kDuplicate);
+  EXPECT_EQ(r.OnReply(106, 170'002 * kMs, &rtt), Verdict::kLate);
+  EXPECT_EQ(r.OnReply(105, 170'003 * kMs, &rtt), Verdict::kUnknown);
+  EXPECT_TRUE(r.Sent(106));
+  EXPECT_FALSE(r.Sent(105));
+  // A new round keeps the window moving: 107 is now the oldest.
+  r.Begin(170);
+  r.OnSent(170'000 * kMs, true);
+  r.Finish(&res);
+  EXPECT_EQ(r.OnReply(106, 171'000 * kMs, &rtt), Verdict::kUnknown);
+  EXPECT_EQ(r.OnReply(107, 171'000 * kMs, &rtt), Verdict::kLate);
+}
+
 TEST(RoundTest, NoReplyIsNoResponse) {
   Round r(2);
   r.Begin(1);

@@ -150,10 +150,15 @@ TEST(ScheduleTest, WheelMatchesASortedReferenceOverManyEvents) {
 }
 
 TEST(ScheduleTest, PhasesAlignToAGridThatDividesTheInterval) {
-  EXPECT_EQ(PhaseGrid(50'000), milliseconds(1));
-  EXPECT_EQ(PhaseGrid(5'000), milliseconds(2));
-  EXPECT_EQ(PhaseGrid(2'000), milliseconds(5));
-  EXPECT_EQ(PhaseGrid(500), milliseconds(10));
+  EXPECT_EQ(PhaseGrid(200'000), milliseconds(1));
+  EXPECT_EQ(PhaseGrid(100'000), milliseconds(2));
+  EXPECT_EQ(PhaseGrid(50'000), milliseconds(5));
+  EXPECT_EQ(PhaseGrid(5'000), milliseconds(50));
+  EXPECT_EQ(PhaseGrid(2'000), milliseconds(100));
+  EXPECT_EQ(PhaseGrid(500), milliseconds(100));
+  EXPECT_EQ(PhaseGrid(20), milliseconds(100));
+  // A handful of targets: nothing to batch, so a fine grid.
+  EXPECT_EQ(PhaseGrid(19), milliseconds(10));
   EXPECT_EQ(PhaseGrid(0), milliseconds(10));
   EXPECT_EQ(AlignPhase(microseconds(123'456), milliseconds(2), seconds(1)), milliseconds(122));
   // 1.5 ms does not divide into 5 ms steps: aligning would drift, so leave it.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <sstream>
@@ -71,6 +72,7 @@ std::vector<uint8_t> WrapV4(const std::vector<uint8_t>& icmp, uint8_t ttl,
 
 // A request as the table wrote it into the outbox.
 struct Request {
+  uint64_t tag = 0;  // as the outbox carried it
   uint32_t slot = 0;
   uint16_t sequence = 0;
   std::vector<uint8_t> icmp;
@@ -130,8 +132,8 @@ class Harness {
  public:
   Harness(const std::vector<std::string>& addresses, const config::ProbeOptions& options,
           icmp::SocketKind kind = icmp::SocketKind::kRaw, bool one_shot = false,
-          const std::vector<metrics::TargetEntry>& reuse = {})
-      : log_(logs_, LogLevel::kInfo, LogFormat::kLogfmt) {
+          const std::vector<metrics::TargetEntry>& reuse = {}, LogLevel level = LogLevel::kInfo)
+      : log_(logs_, level, LogFormat::kLogfmt) {
     std::vector<TargetPlan> plans;
     for (const std::string& a : addresses) {
       metrics::TargetInfo info;
@@ -176,6 +178,8 @@ class Harness {
     Flush();
     return due;
   }
+  // Each flush's requests leave one after another over `span` (one sendmmsg()).
+  void SetSendSpan(Duration span) { send_span_ = span; }
   // The next flush reports every request as failed with `error`.
   void FailSends(int error) { fail_with_ = error; }
 
@@ -236,6 +240,7 @@ class Harness {
       std::vector<uint64_t> tags;
       for (size_t i = 0; i < b.size(); ++i) {
         Request r;
+        r.tag = b.tag(i);
         r.slot = static_cast<uint32_t>(b.tag(i) >> 16);
         r.sequence = static_cast<uint16_t>(b.tag(i));
         r.icmp.assign(b.packet(i).begin(), b.packet(i).end());
@@ -249,7 +254,7 @@ class Harness {
       if (fail_with_ != 0) {
         for (uint64_t tag : tags) table_->OnSendFailed(tag, fail_with_);
       } else if (!tags.empty()) {
-        table_->OnSent(tags, send_ns_);
+        table_->OnSent(tags, send_ns_, send_ns_ + send_span_.count());
       }
       b.Clear();
     }
@@ -266,6 +271,7 @@ class Harness {
   Outbox outbox_;
   std::vector<Request> sent_;
   int64_t send_ns_ = 0;
+  Duration send_span_{};
   int fail_with_ = 0;
 };
 
@@ -318,6 +324,20 @@ TEST(TargetTableTest, ValidRepliesCountWithKernelRttAndArePublished) {
                    static_cast<double>(Nanos(milliseconds(15)) + kWallOffsetNs) / 1e9);
   EXPECT_EQ(s.duplicates + s.late + s.invalid, 0u);
   EXPECT_EQ(h.counters().rounds_completed.load(), 1u);
+}
+
+TEST(TargetTableTest, EveryCountedReplyIsLoggedAtDebugLevel) {
+  // bench/accuracy.py and the delay test match these lines with the wire.
+  Harness h({"198.18.0.1"}, Options(1), icmp::SocketKind::kRaw, false, {}, LogLevel::kDebug);
+  h.Run(milliseconds(0));
+  const Request req = h.Last(0);
+  h.Deliver(ReplyTo(req, IpFamily::kV4), "198.18.0.1", milliseconds(2));
+  h.Deliver(ReplyTo(req, IpFamily::kV4), "198.18.0.1", milliseconds(3));  // a duplicate
+  const std::string line =
+      "msg=reply target=198.18.0.1 address=198.18.0.1 seq=" + std::to_string(req.sequence) +
+      " rtt_ns=" + std::to_string((milliseconds(2) - kSendDelay).count()) + "\n";
+  EXPECT_NE(h.logs().find(line), std::string::npos) << h.logs();
+  EXPECT_EQ(h.logs().find("msg=reply"), h.logs().rfind("msg=reply")) << "only counted replies";
 }
 
 TEST(TargetTableTest, StateChangesAreLoggedAtMostEveryTenSeconds) {
@@ -439,7 +459,7 @@ TEST(TargetTableTest, ReplayAfterSequenceWrapIsInvalid) {
   const Request& req = h.Last(0);
   // Same slot and sequence, but the send time of a request 65 536 sequences ago.
   icmp::Cookie old = req.cookie;
-  old.send_time_ns -= seconds(65536).count();
+  old.send_time_ns -= Duration(seconds(65536)).count();
   h.Deliver(ReplyTo(Reencoded(req, old), IpFamily::kV4), "198.18.0.1", milliseconds(2));
   EXPECT_EQ(h.Snapshot(0).invalid, 1u);
   // The real reply still counts.
@@ -499,6 +519,125 @@ TEST(TargetTableTest, ReplyAfterTheDeadlineIsLateBeforeTheDeadlineTickRuns) {
                   milliseconds(100) + kSendDelay, milliseconds(105));
   EXPECT_EQ(in_time.Snapshot(0).round_received, 1u);
   EXPECT_EQ(in_time.Snapshot(0).late, 0u);
+}
+
+TEST(TargetTableTest, BusyWorkerWakesOnlyOnItsPhaseGrid) {
+  std::vector<std::string> hosts;
+  for (int i = 1; i <= 100; ++i) hosts.push_back("198.18.0." + std::to_string(i));
+  Harness h(hosts, Options(1));
+  // 100 rounds a second: a 100 ms grid (PhaseGrid), ten rounds a step.
+  ASSERT_TRUE(h.table().coalesced());
+  // Round starts and deadlines alike fall on grid steps, so a step's sends,
+  // deadlines and replies share one wake-up.
+  for (int i = 0; i < 60; ++i) {
+    std::optional<TimePoint> next = h.table().NextDue();
+    ASSERT_TRUE(next);
+    ASSERT_EQ((*next - kT0) % milliseconds(100), Duration::zero()) << "step " << i;
+    h.Run(*next - kT0);
+  }
+  EXPECT_GE(h.sent().size(), 200u);  // three seconds' worth of rounds ran
+  // A lone target keeps exact deadlines: its wake-ups are few anyway.
+  Harness lone({"198.18.0.1"}, Options(1));
+  EXPECT_FALSE(lone.table().coalesced());
+}
+
+TEST(TargetTableTest, WithoutKernelStampsABatchsRequestsShareItsSendSpan) {
+  Harness h({"198.18.0.1"}, Options(3, Duration::zero()));
+  h.SetSendSpan(microseconds(300));
+  h.Run(milliseconds(0));
+  ASSERT_EQ(h.sent().size(), 3u);
+  for (const Request& r : h.sent()) {
+    h.Deliver(ReplyTo(r, IpFamily::kV4), "198.18.0.1", milliseconds(1));
+  }
+  // Sent at kSendDelay + 0, 100, 200 us: the last one's RTT is not charged
+  // for the time the first two took.
+  metrics::TargetSnapshot s = h.Snapshot(0);
+  ASSERT_EQ(s.round_received, 3u);
+  EXPECT_NEAR(s.rtt_max, 1e-3 - 50e-6, 1e-9);
+  EXPECT_NEAR(s.rtt_min, 1e-3 - 250e-6, 1e-9);
+}
+
+TEST(TargetTableTest, KernelSendStampSetsTheRttAndTheDeadline) {
+  Harness h({"198.18.0.1"}, Options(1));
+  h.Run(milliseconds(0));
+  const Request req = h.Last(0);
+  // The batch's clock said kSendDelay; the kernel stamped the packet 30 us later.
+  const Duration stamp = kSendDelay + microseconds(30);
+  h.table().OnSentAt(req.tag, Nanos(stamp));
+  // The timeout counts from the stamp: a reply after the batch time's
+  // deadline but inside the stamp's still counts, with RTT = receive - stamp.
+  const Duration received = stamp + milliseconds(100) - microseconds(5);
+  h.Deliver(ReplyTo(req, IpFamily::kV4), "198.18.0.1", received);
+  metrics::TargetSnapshot s = h.Snapshot(0);
+  ASSERT_EQ(s.round_received, 1u);
+  EXPECT_NEAR(s.rtt_max, std::chrono::duration<double>(received - stamp).count(), 1e-9);
+  // A stamp that turns up after its round is over changes nothing.
+  h.table().OnSentAt(req.tag, Nanos(milliseconds(1)));
+  EXPECT_EQ(h.Snapshot(0).rtt_sum, s.rtt_sum);
+}
+
+TEST(TargetTableTest, ReplyRoundsAfterItsTimeoutIsLateNotInvalid) {
+  Harness h({"198.18.0.1"}, Options(1));  // 1 s interval, 100 ms timeout
+  h.Run(milliseconds(0));
+  const Request first = h.Last(0);
+  h.Run(milliseconds(101));
+  for (int s = 1; s <= 3; ++s) {
+    h.Run(seconds(s));
+    h.Run(seconds(s) + milliseconds(101));
+  }
+  // 3.2 s after it left, three rounds on (seconds of bufferbloat): late.
+  h.Deliver(ReplyTo(first, IpFamily::kV4), "198.18.0.1", milliseconds(3200));
+  metrics::TargetSnapshot s = h.Snapshot(0);
+  EXPECT_EQ(s.late, 1u);
+  EXPECT_EQ(s.invalid, 0u);
+  EXPECT_EQ(s.received_total, 0u);
+  // A reply whose cookie claims a time the history cannot reach back to is
+  // not ours, even with a sequence the history knows.
+  icmp::Cookie ancient = h.Last(0).cookie;
+  ancient.send_time_ns -= Duration(seconds(600)).count();
+  h.Deliver(ReplyTo(Reencoded(h.Last(0), ancient), IpFamily::kV4), "198.18.0.1",
+            milliseconds(3300));
+  EXPECT_EQ(h.Snapshot(0).invalid, 1u);
+}
+
+TEST(TargetTableTest, RepliesOutOfSequenceOrderAreCounted) {
+  Harness h({"198.18.0.1"}, Options(2, milliseconds(10)));
+  h.Run(milliseconds(0));
+  h.Run(milliseconds(10));
+  ASSERT_EQ(h.sent().size(), 2u);
+  // The second request's reply overtakes the first's.
+  h.Deliver(ReplyTo(h.sent()[1], IpFamily::kV4), "198.18.0.1", milliseconds(12));
+  h.Deliver(ReplyTo(h.sent()[0], IpFamily::kV4), "198.18.0.1", milliseconds(13));
+  metrics::TargetSnapshot s = h.Snapshot(0);
+  EXPECT_EQ(s.round_received, 2u);
+  EXPECT_EQ(s.out_of_order, 1u);
+  // In order again: not counted; a duplicate is not a reordering either.
+  h.Run(seconds(1));
+  h.Run(seconds(1) + milliseconds(10));
+  ASSERT_EQ(h.sent().size(), 4u);
+  h.Deliver(ReplyTo(h.sent()[2], IpFamily::kV4), "198.18.0.1", milliseconds(1012));
+  h.Deliver(ReplyTo(h.sent()[2], IpFamily::kV4), "198.18.0.1", milliseconds(1012));
+  h.Deliver(ReplyTo(h.sent()[3], IpFamily::kV4), "198.18.0.1", milliseconds(1013));
+  EXPECT_EQ(h.Snapshot(0).out_of_order, 1u);
+}
+
+TEST(TargetTableTest, JitterFollowsRfc3550FromTheSecondReply) {
+  Harness h({"198.18.0.1"}, Options(1));
+  const Duration rtts[] = {milliseconds(1), milliseconds(3), milliseconds(2)};
+  double expected = 0;
+  for (int i = 0; i < 3; ++i) {
+    h.Run(seconds(i));
+    h.Deliver(ReplyTo(h.Last(0), IpFamily::kV4), "198.18.0.1", seconds(i) + kSendDelay + rtts[i]);
+    metrics::TargetSnapshot s = h.Snapshot(0);
+    ASSERT_EQ(s.received_total, static_cast<uint64_t>(i + 1));
+    if (i == 0) {
+      EXPECT_EQ(s.jitter, -1) << "one reply has no jitter yet";
+      continue;
+    }
+    double d = std::abs(std::chrono::duration<double>(rtts[i] - rtts[i - 1]).count());
+    expected += (d - expected) / 16;
+    EXPECT_NEAR(s.jitter, expected, 1e-9) << "after reply " << i;
+  }
 }
 
 TEST(TargetTableTest, CorruptPayloadIsInvalid) {
