@@ -75,7 +75,7 @@ int Run(const Options& o, Logger& log) {
   eo.socket_kind = *kind;
   eo.default_workers = std::max(1u, std::thread::hardware_concurrency());
   eo.shard = *planning::ParseShard(o.shard);
-  planning::Engine engine(eo, cfg->rtt_buckets, log);
+  planning::Engine engine(eo, log);
   if (auto ok = engine.Apply(*cfg); !ok) {
     log.Error("cannot start probing", {{"error", ok.error()}});
     std::cerr << "cannot start probing: " << ok.error() << "\n"

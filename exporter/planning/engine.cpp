@@ -4,7 +4,7 @@
 #include <functional>
 #include <map>
 
-#include "metrics/text_writer.h"
+#include "metrics/exposition.h"
 #include "targets/resolver.h"
 
 namespace ping_exporter::planning {
@@ -89,10 +89,25 @@ std::optional<Shard> ParseShard(std::string_view text) {
   return Shard{*i, *n};
 }
 
+SeriesOptionsOf SeriesOptionsFrom(const config::Config& config) {
+  using Made = std::map<const config::ProbeOptions*, std::shared_ptr<const metrics::SeriesOptions>>;
+  auto made = std::make_shared<Made>();
+  return [made, buckets = config.rtt_buckets](const config::ProbeOptions& options) {
+    std::shared_ptr<const metrics::SeriesOptions>& series = (*made)[&options];
+    if (!series) {
+      metrics::SeriesOptions o;
+      o.rtt_buckets = buckets;
+      o.profile = metrics::Profile::kFull;  // the metrics contract of DESIGN.md
+      series = std::make_shared<const metrics::SeriesOptions>(std::move(o));
+    }
+    return series;
+  };
+}
+
 std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                           const std::vector<probe::TargetPlan>& previous,
-                                          size_t bucket_count, const Shard& shard, Logger& logger,
-                                          std::vector<std::string>* unresolved) {
+                                          const SeriesOptionsOf& series, const Shard& shard,
+                                          Logger& logger, std::vector<std::string>* unresolved) {
   PreviousByName old(previous);
   std::vector<probe::TargetPlan> plans;
   plans.reserve(specs.size());
@@ -126,7 +141,10 @@ std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>
       plan.phase = probe::Phase(i == 0 ? spec.host : spec.host + "#" + std::to_string(i),
                                 spec.options->interval);
       const probe::TargetPlan* before = old.Find(spec.host, i);
+      std::shared_ptr<const metrics::SeriesOptions> kept = series(*spec.options);
       if (before && !(before->entry.info->labels.list() == *spec.labels)) before = nullptr;
+      // Other buckets or families: the history cannot carry over.
+      if (before && !(*before->entry.stats->options() == *kept)) before = nullptr;
       if (before && before->address == plan.address) {
         plan.entry = before->entry;  // unchanged: keep identity, counters, histogram
       } else {
@@ -140,7 +158,7 @@ std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>
           plan.entry.info = std::make_shared<const metrics::TargetInfo>(std::move(info));
           plan.entry.stats = before->entry.stats;
         } else {
-          plan.entry = metrics::TargetEntry::Make(std::move(info), bucket_count);
+          plan.entry = metrics::TargetEntry::Make(std::move(info), std::move(kept));
         }
       }
       plans.push_back(std::move(plan));
@@ -149,10 +167,10 @@ std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>
   return plans;
 }
 
-Engine::Engine(EngineOptions options, std::vector<double> bucket_bounds, Logger& logger)
+Engine::Engine(EngineOptions options, Logger& logger)
     : options_(options),
       log_(logger),
-      store_(std::make_unique<metrics::ResultStore>(std::move(bucket_bounds))),
+      store_(std::make_unique<metrics::ResultStore>()),
       epoch_(probe::Clock::now()),
       files_(std::make_unique<targets::TargetFileCache>()) {
   refresher_ = std::thread([this] { RefreshLoop(); });
@@ -174,13 +192,13 @@ Expected<bool, std::string> Engine::StartPool(
     unmatched_before_ += pool_->counters().unmatched_replies.load();
     completed_before_ += pool_->counters().rounds_completed.load();
   }
-  auto started = probe::WorkerPool::Start(po, *plans, store_->bucket_bounds(), log_);
+  auto started = probe::WorkerPool::Start(po, *plans, log_);
   if (!started) {
     std::string error = started.error();
     if (pool_) {
       // Bring the previous targets back.
       po.workers = workers_;
-      auto again = probe::WorkerPool::Start(po, *plans_, store_->bucket_bounds(), log_);
+      auto again = probe::WorkerPool::Start(po, *plans_, log_);
       if (again) pool_ = std::move(again.value());
     }
     return MakeUnexpected(error);
@@ -210,8 +228,8 @@ Engine::Planned Engine::Plan(const config::Config& config,
     }
   }
   Planned planned;
-  planned.plans = BuildPlans(expanded.specs, previous, store_->bucket_bounds().size(),
-                             options_.shard, log_, &planned.unresolved);
+  planned.plans = BuildPlans(expanded.specs, previous, SeriesOptionsFrom(config), options_.shard,
+                             log_, &planned.unresolved);
   planned.files = std::move(expanded.files);
   return planned;
 }
@@ -227,10 +245,6 @@ Expected<bool, std::string> Engine::Apply(const config::Config& config) {
   std::shared_ptr<const std::vector<probe::TargetPlan>> previous;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (pool_ && !std::equal(config.rtt_buckets.begin(), config.rtt_buckets.end(),
-                             store_->bucket_bounds().begin(), store_->bucket_bounds().end())) {
-      return MakeUnexpected(std::string("rtt_buckets cannot change on reload; restart instead"));
-    }
     previous = plans_;
   }
   Planned planned = Plan(config, *previous, /*log_problems=*/true);
@@ -338,28 +352,20 @@ uint64_t Engine::rounds_completed() const {
   return completed_before_ + (pool_ ? pool_->counters().rounds_completed.load() : 0);
 }
 
-void Engine::RenderStatus(std::string* out) const {
+void Engine::RenderStatus(metrics::FamilyWriter& out) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (!file_status_.empty()) {
     auto family = [&](const metrics::Family& f, auto value) {
-      metrics::AppendHeader(out, f);
-      for (const auto& file : file_status_) {
-        metrics::AppendSample(out, f.name,
-                              metrics::LabelPair(f.labels[0], file.name) + "," +
-                                  metrics::LabelPair(f.labels[1], file.path),
-                              uint64_t{value(file)});
-      }
+      out.Begin(f);
+      for (const auto& file : file_status_) out.Sample({file.name, file.path}, value(file));
     };
     family(metrics::family::kTargetFileOk,
-           [](const targets::TargetFileStatus& f) { return uint64_t{f.ok}; });
+           [](const targets::TargetFileStatus& f) { return f.ok ? 1.0 : 0.0; });
     family(metrics::family::kTargetFileTargets,
-           [](const targets::TargetFileStatus& f) { return uint64_t{f.target_count}; });
+           [](const targets::TargetFileStatus& f) { return static_cast<double>(f.target_count); });
   }
-  const metrics::Family& errors = metrics::family::kResolveErrors;
-  metrics::AppendHeader(out, errors);
-  for (const auto& [host, n] : resolve_errors_) {
-    metrics::AppendSample(out, errors.name, metrics::LabelPair(errors.labels[0], host), n);
-  }
+  out.Begin(metrics::family::kResolveErrors);
+  for (const auto& [host, n] : resolve_errors_) out.Sample({host}, static_cast<double>(n));
 }
 
 void Engine::Stop() {

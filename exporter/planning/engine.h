@@ -3,6 +3,7 @@
 // reload swaps in a new one while unchanged targets keep their history.
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -14,6 +15,8 @@
 #include "common/expected.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "metrics/exposition.h"
+#include "metrics/series_options.h"
 #include "metrics/store.h"
 #include "probe/pool.h"
 #include "probe/schedule.h"
@@ -48,7 +51,7 @@ struct EngineOptions {
 /// keep their history either way, only the `address` label moves.
 class Engine {
  public:
-  Engine(EngineOptions options, std::vector<double> bucket_bounds, Logger& logger);
+  Engine(EngineOptions options, Logger& logger);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -64,8 +67,8 @@ class Engine {
   uint64_t rounds_late() const;
   uint64_t unmatched_replies() const;
   uint64_t rounds_completed() const;
-  /// Appends ping_exporter_target_file_* and ping_resolve_errors_total families.
-  void RenderStatus(std::string* out) const;
+  /// Writes the ping_exporter_target_file_* and ping_resolve_errors_total families.
+  void RenderStatus(metrics::FamilyWriter& out) const;
   /// Re-reads target files and re-resolves names now; restarts probing only if
   /// the resulting targets differ. Called by the background thread; public for tests.
   void Refresh();
@@ -110,15 +113,23 @@ class Engine {
                                         uint32_t workers);
 };
 
+/// What a target of a group with these probe options records and exposes; the
+/// same object for every target of a group. Called on one thread at a time.
+using SeriesOptionsOf =
+    std::function<std::shared_ptr<const metrics::SeriesOptions>(const config::ProbeOptions&)>;
+/// The SeriesOptionsOf `config`'s groups, made once per group (keyed by its options object).
+SeriesOptionsOf SeriesOptionsFrom(const config::Config& config);
+
 /// Resolves every spec into plans (one per address with all_addresses),
-/// reusing the stats of `previous` targets with the same name, labels and
-/// address index, so a moved address keeps the target's history; a target
-/// whose address did not move keeps its whole entry (same TargetInfo object).
-/// IP literals are taken as they are, without a resolver call. The plans of one
-/// name must be consecutive in `previous` (as BuildPlans makes them).
+/// reusing the stats of `previous` targets with the same name, labels, series
+/// options and address index, so a moved address keeps the target's history; a
+/// target whose address did not move keeps its whole entry (same TargetInfo
+/// object). IP literals are taken as they are, without a resolver call. The
+/// plans of one name must be consecutive in `previous` (as BuildPlans makes them).
 std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                           const std::vector<probe::TargetPlan>& previous,
-                                          size_t bucket_count, const Shard& shard, Logger& logger,
+                                          const SeriesOptionsOf& series, const Shard& shard,
+                                          Logger& logger,
                                           std::vector<std::string>* unresolved = nullptr);
 
 }  // namespace ping_exporter::planning

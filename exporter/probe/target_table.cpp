@@ -38,13 +38,8 @@ size_t TargetTable::AddressHash::operator()(const IpAddress& a) const {
 }
 
 TargetTable::TargetTable(const TableOptions& options, std::vector<TargetPlan> plans,
-                         std::span<const double> bucket_bounds, PoolCounters& counters,
-                         Logger& logger)
-    : options_(options),
-      bounds_(bucket_bounds),
-      counters_(counters),
-      log_(logger),
-      wheel_(options.epoch) {
+                         PoolCounters& counters, Logger& logger)
+    : options_(options), counters_(counters), log_(logger), wheel_(options.epoch) {
   scratch_.rtts.reserve(Round::kMaxCount);
   targets_.reserve(plans.size());
   for (TargetPlan& plan : plans) {
@@ -191,7 +186,7 @@ void TargetTable::Finish(Target& t, const Now& now) {
   p.reply_ttl = t.last_ttl;
   p.completed_at = static_cast<double>(now.wall_ns) / 1e9;
   p.rtts = scratch_.rtts;
-  t.plan.entry.stats->Publish(p, bounds_);
+  t.plan.entry.stats->Publish(p);
   counters_.rounds_completed.fetch_add(1, std::memory_order_relaxed);
   if (options_.one_shot) {
     t.done = true;

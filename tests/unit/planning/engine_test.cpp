@@ -19,6 +19,12 @@ targets::TargetSpec Spec(const std::string& host, std::shared_ptr<const config::
   return s;
 }
 
+// Default series options for every group, as a configuration without metrics keys makes them.
+SeriesOptionsOf Series() {
+  auto options = std::make_shared<const metrics::SeriesOptions>();
+  return [options](const config::ProbeOptions&) { return options; };
+}
+
 TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
   std::ostringstream sink;
   Logger log(sink, LogLevel::kError, LogFormat::kLogfmt);
@@ -29,7 +35,7 @@ TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
     specs.push_back(Spec(h, labels));
     specs.back().options = options;
   }
-  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, 3, Shard{}, log);
+  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, Series(), Shard{}, log);
   ASSERT_EQ(first.size(), 3u);
   EXPECT_EQ(first[0].options.get(), first[2].options.get());
   EXPECT_EQ(first[0].entry.info->labels.size(), 1u);
@@ -39,7 +45,7 @@ TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
   // Same specs again (a reload with new group objects): same entries, not just equal ones.
   auto labels2 = std::make_shared<const config::Labels>(config::Labels{{"site", "a"}});
   for (auto& s : specs) s.labels = labels2;
-  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, 3, Shard{}, log);
+  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, Series(), Shard{}, log);
   ASSERT_EQ(second.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(second[i].entry.info, first[i].entry.info) << i;
@@ -49,7 +55,7 @@ TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
   // Changed labels: a new target with fresh stats; a new host: fresh too.
   specs[0].labels = std::make_shared<const config::Labels>(config::Labels{{"site", "b"}});
   specs[2] = Spec("127.0.0.9", labels2);
-  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, 3, Shard{}, log);
+  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, Series(), Shard{}, log);
   ASSERT_EQ(third.size(), 3u);
   EXPECT_NE(third[0].entry.stats, second[0].entry.stats);
   EXPECT_EQ(third[1].entry.stats, second[1].entry.stats);
@@ -63,7 +69,7 @@ TEST(EngineTest, LiteralOfTheWrongFamilyIsUnresolvedNotProbed) {
   std::vector<targets::TargetSpec> specs{Spec("::1")};
   specs[0].family = config::Family::kIp4;
   std::vector<std::string> unresolved;
-  std::vector<probe::TargetPlan> plans = BuildPlans(specs, {}, 0, Shard{}, log, &unresolved);
+  std::vector<probe::TargetPlan> plans = BuildPlans(specs, {}, Series(), Shard{}, log, &unresolved);
   ASSERT_EQ(plans.size(), 1u);
   EXPECT_FALSE(plans[0].address);
   EXPECT_EQ(unresolved, std::vector<std::string>{"::1"});

@@ -72,7 +72,7 @@ TEST(WorkerTest, LoopbackTargetsAllAnswer) {
   std::ostringstream logs;
   Logger log(logs, LogLevel::kDebug, LogFormat::kLogfmt);
   config::Config c = LoopbackConfig(20, true);
-  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 2, Shard{}}, c.rtt_buckets, log);
+  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 2, Shard{}}, log);
   ASSERT_TRUE(engine.Apply(c));
   EXPECT_EQ(engine.target_count(), 21u);
   // Three rounds per target.
@@ -103,7 +103,7 @@ TEST(WorkerTest, UnresolvableTargetIsDownNotDropped) {
   Logger log(logs, LogLevel::kDebug, LogFormat::kLogfmt);
   config::Config c = LoopbackConfig(1, false);
   c.groups[0].hosts.push_back("name.invalid");
-  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, c.rtt_buckets, log);
+  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, log);
   ASSERT_TRUE(engine.Apply(c));
   ASSERT_TRUE(WaitFor([&] { return engine.rounds_completed() >= 4; }, std::chrono::seconds(5)));
   engine.Stop();
@@ -123,7 +123,7 @@ TEST(WorkerTest, ThreadCountDoesNotGrowWithTargets) {
   Logger log(logs, LogLevel::kInfo, LogFormat::kLogfmt);
   int base = ThreadCount();
   config::Config small = LoopbackConfig(10, false);
-  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 2, Shard{}}, small.rtt_buckets, log);
+  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 2, Shard{}}, log);
   ASSERT_TRUE(engine.Apply(small));
   int with_small = ThreadCount();
   config::Config big = small;
@@ -147,7 +147,7 @@ TEST(WorkerTest, ReloadKeepsCountersOfUnchangedTargets) {
   std::ostringstream logs;
   Logger log(logs, LogLevel::kInfo, LogFormat::kLogfmt);
   config::Config c = LoopbackConfig(2, false);
-  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, c.rtt_buckets, log);
+  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, log);
   ASSERT_TRUE(engine.Apply(c));
   ASSERT_TRUE(WaitFor([&] { return engine.rounds_completed() >= 4; }, std::chrono::seconds(5)));
   auto kept = (*engine.store().Current())[0];
@@ -190,7 +190,7 @@ TEST(EngineTest, TargetFileChangesApplyWithoutReload) {
   f.options.spacing = std::chrono::milliseconds(10);
   f.labels = {{"src", "file"}};
   c.target_files.push_back(f);
-  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, c.rtt_buckets, log);
+  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, log);
   ASSERT_TRUE(engine.Apply(c));
   EXPECT_EQ(engine.target_count(), 2u);
   auto kept = (*engine.store().Current())[0];
@@ -207,8 +207,9 @@ TEST(EngineTest, TargetFileChangesApplyWithoutReload) {
   std::ofstream(path) << "not a host!\n";
   engine.Refresh();
   EXPECT_EQ(engine.target_count(), 3u);
-  std::string status;
-  engine.RenderStatus(&status);
+  metrics::FamilyWriter writer(metrics::Format::kText);
+  engine.RenderStatus(writer);
+  const std::string status = writer.Finish();
   EXPECT_NE(status.find("ping_exporter_target_file_ok{file=\"file-1\""), std::string::npos);
   EXPECT_NE(status.find("\"} 0\n"), std::string::npos) << status;
   engine.Stop();
