@@ -88,11 +88,11 @@ step "loopback and ops tests (ASan+UBSan)" pytest_run "$ROOT/build-asan/ping_exp
   tests/integration/test_loopback.py tests/integration/test_probe_command.py tests/ops -m "not slow"
 
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tools/tsan.supp"
-TSAN_TESTS=(ping_exporter probe_test metrics_test http_test status_test ondemand_test)
+TSAN_TESTS=(ping_exporter probe_test planning_test app_test metrics_test http_test status_test ondemand_test)
 step "build (TSan: workers, store, HTTP)" build build-tsan -DCMAKE_BUILD_TYPE=Debug \
   -DPING_EXPORTER_SANITIZE=thread -- "${TSAN_TESTS[@]}"
 step "worker, engine, store and HTTP tests (TSan)" ctest_in build-tsan \
-  'WorkerTest|OneShotTest|EngineTest|StoreTest|HttpServerTest|HistoryTest|SamplerTest|ProbeHandlerTest'
+  'WorkerTest|ProbeCommandTest|OnDemandTest|TargetTableTest|EngineTest|AppTest|StoreTest|HttpServerTest|HistoryTest|SamplerTest|ProbeHandlerTest'
 step "concurrent scrapes and reloads (TSan)" pytest_run "$ROOT/build-tsan/ping_exporter" \
   tests/integration tests/ops -m tsan
 

@@ -154,9 +154,8 @@ int RunProbe(const ProbeCommandOptions& o, Logger& log) {
   round.spacing = *spacing;
   round.count = o.count;
   round.interval = round.RoundLength() + std::chrono::seconds(1);
-  config::Family family = o.family == "ip4"   ? config::Family::kIp4
-                          : o.family == "ip6" ? config::Family::kIp6
-                                              : config::Family::kAny;
+  // The flag's own check already limits it to ip4, ip6 or any.
+  config::Family family = config::ParseFamily(o.family).value_or(config::Family::kAny);
   auto kind = ChooseSocketKind(o.icmp_socket, log);
   if (!kind) {
     std::cerr << kind.error() << "\n";

@@ -11,7 +11,6 @@
 
 #include "common/duration.h"
 #include "common/expected.h"
-#include "common/ip_address.h"
 
 namespace ping_exporter::config {
 
@@ -19,7 +18,10 @@ namespace ping_exporter::config {
 /// getaddrinfo() returns them: the system's RFC 6724 destination address selection (tunable
 /// in /etc/gai.conf). The first address is probed, or every one with `all_addresses`.
 enum class Family { kIp4, kIp6, kAny };
+/// "ip4", "ip6" or "any": how configs, /probe and flags spell a Family.
 std::string_view FamilyName(Family f);
+/// The Family that FamilyName() spells `name` (exact, lower case); nullopt for anything else.
+std::optional<Family> ParseFamily(std::string_view name);
 
 /// Where a value came from in its file (1-based; 0 when not from a file).
 struct SourcePosition {
@@ -137,19 +139,8 @@ ParseResult LoadEmbeddedDefault();
 /// Default RTT histogram buckets (seconds), 100µs .. 10s.
 std::vector<double> DefaultRttBuckets();
 
-// ---- host and label rules, shared with target files so both accept the same things ----
+// ---- label rules, shared with target files so both accept the same labels ----
 
-/// An RFC 1123 host name (plus '_'); a numeric last label ("127.1") is refused.
-bool IsHostName(std::string_view s);
-/// The form used to spot duplicate hosts: canonical text for IP literals (brackets dropped),
-/// lower case without a trailing dot for names.
-std::string CanonicalHost(std::string_view host);
-/// A compact key, equal for two hosts exactly when their CanonicalHost() is equal: raw bytes
-/// for IP literals (no formatting), so duplicate checks over 100 000 hosts stay cheap. Not
-/// for display.
-std::string HostKey(std::string_view host);
-/// HostKey() of an already parsed address.
-std::string AddressKey(const IpAddress& ip);
 /// Prometheus label name grammar [a-zA-Z_][a-zA-Z0-9_]*.
 bool IsLabelName(std::string_view s);
 /// Names the exporter sets itself or Prometheus adds on scrape: target, address, status, stat,

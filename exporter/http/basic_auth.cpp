@@ -9,14 +9,10 @@
 #include <memory>
 #include <utility>
 
+#include "common/text.h"
+
 namespace ping_exporter::http {
 namespace {
-
-std::string_view TrimSpaces(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 int Base64Value(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -108,14 +104,14 @@ uint64_t BasicAuth::bcrypt_runs() const {
 
 std::optional<std::string> BasicAuth::Check(std::string_view authorization, Clock::time_point now) {
   if (users_.empty()) return std::nullopt;
-  std::string_view value = TrimSpaces(authorization);
+  std::string_view value = Trim(authorization);
   constexpr std::string_view kScheme = "basic";
   if (value.size() <= kScheme.size()) return std::nullopt;
   for (size_t i = 0; i < kScheme.size(); ++i) {
     if (std::tolower(static_cast<unsigned char>(value[i])) != kScheme[i]) return std::nullopt;
   }
   if (value[kScheme.size()] != ' ') return std::nullopt;
-  std::optional<std::string> decoded = Base64Decode(TrimSpaces(value.substr(kScheme.size())));
+  std::optional<std::string> decoded = Base64Decode(Trim(value.substr(kScheme.size())));
   if (!decoded.has_value()) return std::nullopt;
   size_t colon = decoded->find(':');
   if (colon == std::string::npos) {

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <optional>
 
+#include "common/text.h"
+
 namespace ping_exporter::http {
 namespace {
 
@@ -37,12 +39,6 @@ class Deflater {
   z_stream stream_{};
   bool initialized_ = false;
 };
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {

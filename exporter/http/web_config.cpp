@@ -2,19 +2,21 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <cerrno>
-#include <cstring>
+#include <cstddef>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <set>
-#include <sstream>
 #include <utility>
 
+#include "common/file.h"
 #include "http/tls_context.h"
 
 namespace ping_exporter::http {
 namespace {
+
+// Web configs and PEM files (a CA bundle included) are far smaller; the cap keeps a path
+// such as /dev/zero, or a huge file named by mistake, from taking the memory.
+constexpr size_t kMaxFileBytes = 4u << 20;
 
 /// Internal only: the parser unwinds with this and ParseWebConfig turns it into a value.
 struct ConfigError {
@@ -89,14 +91,9 @@ struct Parser {
 
   std::string ReadFile(const YAML::Node& node, const std::string& key,
                        const std::filesystem::path& file) const {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      Fail(node, "cannot read " + key + " " + file.string() + ": " + std::strerror(errno));
-    }
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) Fail(node, "cannot read " + key + " " + file.string());
-    return text.str();
+    Expected<std::string, std::string> text = ReadFileCapped(file.string(), kMaxFileBytes);
+    if (!text) Fail(node, "cannot read " + key + " " + file.string() + ": " + text.error());
+    return std::move(*text);
   }
 
   TlsVersion Version(const YAML::Node& node, const std::string& what) const {
@@ -346,12 +343,9 @@ Expected<WebConfig, std::string> ParseWebConfig(std::string_view yaml, const std
 }
 
 Expected<WebConfig, std::string> LoadWebConfig(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return MakeUnexpected("cannot read web config " + path + ": " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return MakeUnexpected("cannot read web config " + path);
-  return ParseWebConfig(text.str(), path);
+  Expected<std::string, std::string> text = ReadFileCapped(path, kMaxFileBytes);
+  if (!text) return MakeUnexpected("cannot read web config " + path + ": " + text.error());
+  return ParseWebConfig(*text, path);
 }
 
 }  // namespace ping_exporter::http

@@ -12,7 +12,7 @@
 
 namespace ping_exporter::metrics {
 
-/// Which buckets ping_rtt_seconds has (config key `rtt_histogram`).
+/// Which buckets the RTT histogram (family::kRtt) has (config key `rtt_histogram`).
 enum class RttHistogram : uint8_t {
   kNative,   ///< sparse exponential buckets (protobuf); text formats get only _sum/_count
   kClassic,  ///< the fixed `rtt_buckets` bounds, every format

@@ -4,25 +4,11 @@
 #include <charconv>
 #include <cstring>
 
-#include "config/config.h"
+#include "common/host_name.h"
+#include "common/text.h"
 
 namespace ping_exporter::ondemand {
 namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-std::string NormalizeName(std::string_view name) {
-  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-  std::string out(name);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
-    return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  });
-  return out;
-}
 
 // Clears every bit after the first `prefix` bits of `bytes`.
 void MaskBytes(uint8_t* bytes, size_t size, uint8_t prefix) {
@@ -49,10 +35,6 @@ IpAddress Masked(const IpAddress& address, uint8_t prefix) {
 
 }  // namespace
 
-// The config's rule, so /probe accepts exactly the names a config would: in
-// particular an all-digit last label ("127", "2130706433") is not a name.
-bool IsHostName(std::string_view text) { return config::IsHostName(text); }
-
 bool Cidr::Contains(const IpAddress& address) const {
   if (address.family() != network.family()) return false;
   return Masked(address, prefix) == network;
@@ -74,7 +56,7 @@ Expected<AllowList, std::string> AllowList::Parse(std::string_view text) {
       return MakeUnexpected(std::string("empty entry in the allow-list"));
     }
     auto bad = [&](const char* why) {
-      return MakeUnexpected("allow-list entry \"" + std::string(entry) + "\": " + why);
+      return MakeUnexpected("allow-list entry " + Quote(entry) + ": " + why);
     };
     size_t slash = entry.find('/');
     if (slash != std::string_view::npos) {
@@ -94,9 +76,9 @@ Expected<AllowList, std::string> AllowList::Parse(std::string_view text) {
       list.networks_.push_back(Cidr{*ip, static_cast<uint8_t>(ip->is_v4() ? 32 : 128)});
     } else if (entry.size() > 2 && entry.substr(0, 2) == "*.") {
       if (!IsHostName(entry.substr(2))) return bad("not a host name pattern");
-      list.suffixes_.push_back("." + NormalizeName(entry.substr(2)));
+      list.suffixes_.push_back("." + CanonicalHost(entry.substr(2)));
     } else if (IsHostName(entry)) {
-      list.names_.push_back(NormalizeName(entry));
+      list.names_.push_back(CanonicalHost(entry));
     } else {
       return bad("want a CIDR (127.0.0.0/8), an IP address or a host name");
     }
@@ -111,7 +93,7 @@ bool AllowList::AllowsAddress(const IpAddress& address) const {
 
 bool AllowList::AllowsName(std::string_view name) const {
   if (!IsHostName(name)) return false;
-  std::string n = NormalizeName(name);
+  std::string n = CanonicalHost(name);
   if (std::find(names_.begin(), names_.end(), n) != names_.end()) return true;
   return std::any_of(suffixes_.begin(), suffixes_.end(), [&](const std::string& suffix) {
     return n.size() > suffix.size() &&

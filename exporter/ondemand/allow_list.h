@@ -44,9 +44,4 @@ class AllowList {
   std::vector<std::string> suffixes_;  ///< from "*.example.org": ".example.org"
 };
 
-/// Whether `text` is a syntactically valid DNS host name (letters, digits,
-/// '-', '_' in dot-separated labels of 1..63 chars, 253 chars at most; one
-/// trailing dot allowed).
-bool IsHostName(std::string_view text);
-
 }  // namespace ping_exporter::ondemand

@@ -5,6 +5,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/host_name.h"
+#include "common/text.h"
 #include "metrics/text_writer.h"
 #include "probe/on_demand.h"
 #include "targets/resolver.h"
@@ -40,16 +42,6 @@ std::optional<std::string> PercentDecode(std::string_view in) {
       out += c;
     }
   }
-  return out;
-}
-
-// Short and printable, for error messages that echo client input.
-std::string Shown(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 64)) {
-    out += (c >= 0x20 && c < 0x7F) ? c : '?';
-  }
-  if (s.size() > 64) out += "...";
   return out;
 }
 
@@ -148,8 +140,9 @@ http::Response Handle(const std::shared_ptr<State>& state, const http::Request& 
   bool allowed = literal ? o.allow.AllowsAddress(*literal) : o.allow.AllowsName(target);
   if (!allowed) {
     counters.refused.fetch_add(1, std::memory_order_relaxed);
-    state->log.Debug("probe refused", {{"target", Shown(target)}, {"remote", req.remote_address}});
-    return Text(403, "target \"" + Shown(target) + "\" is not allowed (see --probe.allow)\n");
+    state->log.Debug("probe refused",
+                     {{"target", Escaped(target)}, {"remote", req.remote_address}});
+    return Text(403, "target " + Quote(target) + " is not allowed (see --probe.allow)\n");
   }
   if (counters.in_flight.fetch_add(1, std::memory_order_relaxed) >= o.max_concurrent) {
     counters.in_flight.fetch_sub(1, std::memory_order_relaxed);
@@ -180,10 +173,10 @@ http::Response Handle(const std::shared_ptr<State>& state, const http::Request& 
   } else {
     ResolveResult resolved = ResolveWithTimeout(state, target, query->family);
     if (!resolved) {
-      // Like any other failed probe: Prometheus records probe_success 0.
+      // Like any other failed probe: Prometheus records family::kProbeSuccess as 0.
       counters.failed.fetch_add(1, std::memory_order_relaxed);
       state->log.Debug("probe: cannot resolve", {{"target", target}, {"error", resolved.error()}});
-      ok.body = "# cannot resolve " + Shown(target) + ": " + Shown(resolved.error()) + "\n";
+      ok.body = "# cannot resolve " + Escaped(target) + ": " + Escaped(resolved.error()) + "\n";
       AppendProbeResult(&ok.body, false, seconds_since_start(), nullptr);
       return ok;
     }
@@ -259,7 +252,7 @@ Expected<ProbeQuery, std::string> ParseProbeQuery(std::string_view raw,
       auto res = std::from_chars(value->data(), end, n);
       if (value->empty() || res.ec != std::errc() || res.ptr != end || n < 1 || n > kMaxCount) {
         return MakeUnexpected("count must be a whole number from 1 to " +
-                              std::to_string(kMaxCount) + ", not \"" + Shown(*value) + "\"");
+                              std::to_string(kMaxCount) + ", not " + Quote(*value));
       }
       q.count = n;
     } else if (*key == "timeout") {
@@ -267,29 +260,21 @@ Expected<ProbeQuery, std::string> ParseProbeQuery(std::string_view raw,
       std::optional<Duration> d = ParseDuration(*value);
       if (!d || d->count() <= 0 || *d > kMaxTimeout) {
         return MakeUnexpected("timeout must be a duration above 0 and at most " +
-                              FormatDuration(kMaxTimeout) + " (e.g. 500ms), not \"" +
-                              Shown(*value) + "\"");
+                              FormatDuration(kMaxTimeout) + " (e.g. 500ms), not " + Quote(*value));
       }
       q.timeout = *d;
     } else if (*key == "family") {
       if (!once(seen_family)) return MakeUnexpected(std::string("family given more than once"));
-      if (*value == "ip4") {
-        q.family = config::Family::kIp4;
-      } else if (*value == "ip6") {
-        q.family = config::Family::kIp6;
-      } else if (*value == "any") {
-        q.family = config::Family::kAny;
-      } else {
-        return MakeUnexpected("family must be ip4, ip6 or any, not \"" + Shown(*value) + "\"");
-      }
+      std::optional<config::Family> family = config::ParseFamily(*value);
+      if (!family) return MakeUnexpected("family must be ip4, ip6 or any, not " + Quote(*value));
+      q.family = *family;
     }
     // Anything else (module=..., cache busters) is ignored, as blackbox_exporter does.
   }
   if (q.target.empty())
     return MakeUnexpected(std::string("missing target: use /probe?target=HOST"));
-  if (!IpAddress::Parse(q.target) && !IsHostName(q.target)) {
-    return MakeUnexpected("target must be an IP address or a host name, not \"" + Shown(q.target) +
-                          "\"");
+  if (!IsHost(q.target)) {
+    return MakeUnexpected("target must be an IP address or a host name, not " + Quote(q.target));
   }
   return q;
 }

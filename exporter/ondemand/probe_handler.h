@@ -1,7 +1,7 @@
 #pragma once
 // GET /probe?target=HOST[&count=N&timeout=DUR&family=ip4|ip6|any]: one
 // on-demand round to one host, answered in the Prometheus text format the way
-// blackbox_exporter answers (probe_success, probe_duration_seconds, and the
+// blackbox_exporter answers (family::kProbeSuccess, kProbeDuration, and the
 // ping_* series of that round). Guarded by an allow-list and a concurrency cap.
 
 #include <atomic>
@@ -96,7 +96,7 @@ struct ProbeEndpointOptions {
 /// Builds the /probe handler. The handler is thread-safe and keeps its state
 /// (the in-flight count) in the returned closure; `logger` (and
 /// options.round_logger) are borrowed and must outlive it. Answers: 200 with
-/// the probe's metrics (probe_success 0 when the round got no reply or the
+/// the probe's metrics (kProbeSuccess 0 when the round got no reply or the
 /// name did not resolve), 400 bad query, 403 target not allowed (never pinged,
 /// a name not listed is not even resolved), 503 too many probes at once, 500
 /// the round could not start. Route it GET-only: the server answers other methods.

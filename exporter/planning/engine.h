@@ -67,7 +67,7 @@ class Engine {
   uint64_t rounds_late() const;
   uint64_t unmatched_replies() const;
   uint64_t rounds_completed() const;
-  /// Writes the ping_exporter_target_file_* and ping_resolve_errors_total families.
+  /// Writes the target-file and resolve-error families (family::kTargetFile*, kResolveErrors).
   void RenderStatus(metrics::FamilyWriter& out) const;
   /// Re-reads target files and re-resolves names now; restarts probing only if
   /// the resulting targets differ. Called by the background thread; public for tests.

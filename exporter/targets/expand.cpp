@@ -8,17 +8,12 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/host_name.h"
 #include "common/ip_address.h"
+#include "common/text.h"
 
 namespace ping_exporter::targets {
 namespace {
-
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  out += s;
-  out += '"';
-  return out;
-}
 
 // A literal of the wrong family fails the whole file, as it fails a [[targets]] group.
 std::optional<config::Error> CheckFamily(const FileTargets& targets, const std::string& path,
@@ -186,7 +181,7 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
   seen.reserve(total);
 
   auto add = [&](TargetSpec spec) {
-    auto [it, inserted] = seen.emplace(config::HostKey(spec.host), result.specs.size());
+    auto [it, inserted] = seen.emplace(HostKey(spec.host), result.specs.size());
     if (!inserted) {
       result.duplicates.push_back(DuplicateTarget{std::move(spec.host), std::move(spec.origin),
                                                   result.specs[it->second].origin});

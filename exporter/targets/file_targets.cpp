@@ -1,20 +1,17 @@
 #include "targets/file_targets.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <exception>
 #include <new>
 #include <string>
-#include <system_error>
 #include <utility>
 
-#include "common/fd.h"
+#include "common/file.h"
+#include "common/host_name.h"
 #include "common/ip_address.h"
+#include "common/text.h"
 #include "targets/json.h"
 
 namespace ping_exporter::targets {
@@ -39,57 +36,7 @@ config::Error ToError(std::string_view path, Fail fail) {
 
 config::SourcePosition Pos(const json::Position& p) { return {p.line, p.column}; }
 
-// Quoted for messages; bytes that would garble a log line are escaped.
-std::string Quote(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c == 0x7f) {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
-bool IsHost(std::string_view host) {
-  return IpAddress::Parse(host).has_value() || config::IsHostName(host);
-}
-
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
-
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char b0 = static_cast<unsigned char>(s[i]);
-    if (b0 < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n = b0 >= 0xC2 && b0 <= 0xDF   ? 2
-               : b0 >= 0xE0 && b0 <= 0xEF ? 3
-               : b0 >= 0xF0 && b0 <= 0xF4 ? 4
-                                          : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    unsigned char b1 = static_cast<unsigned char>(s[i + 1]);
-    if ((b0 == 0xE0 && b1 < 0xA0) || (b0 == 0xED && b1 >= 0xA0) || (b0 == 0xF0 && b1 < 0x90) ||
-        (b0 == 0xF4 && b1 >= 0x90)) {
-      return false;
-    }
-    for (size_t k = 1; k < n; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    }
-    i += n;
-  }
-  return true;
-}
 
 bool ValidPort(std::string_view port) {
   if (port.empty() || port.size() > 5) return false;
@@ -266,7 +213,7 @@ class FileSdReader {
                                                ": expected a string label value, got " +
                                                std::string(json::KindName(m.value.kind))};
       }
-      if (!ValidUtf8(m.value.text)) {
+      if (!IsValidUtf8(m.value.text)) {
         return Fail{Pos(m.value.position), where + "." + name + ": label value is not UTF-8"};
       }
       // Service discovery metadata (__meta_*, __address__, ...) is Prometheus-internal.
@@ -400,36 +347,8 @@ FileParseResult ParseTargetFile(std::string_view text, std::string_view path,
 }
 
 Expected<std::string, std::string> ReadWholeFile(const std::string& path) {
-  auto fail = [](int err) -> Expected<std::string, std::string> {
-    return MakeUnexpected("cannot read: " + std::generic_category().message(err));
-  };
-  // O_NONBLOCK so a FIFO in place of the file cannot hang the caller at open().
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (!fd.valid()) return fail(errno);
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return fail(errno);
-  if (S_ISDIR(st.st_mode)) return fail(EISDIR);
-  if (!S_ISREG(st.st_mode)) return MakeUnexpected(std::string("cannot read: not a regular file"));
-  if (static_cast<uint64_t>(st.st_size) > kMaxFileBytes) {
-    return MakeUnexpected("cannot read: file is larger than " +
-                          std::to_string(kMaxFileBytes >> 20) + " MiB");
-  }
-  std::string text;
-  text.reserve(static_cast<size_t>(st.st_size));
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(errno);
-    }
-    if (n == 0) break;
-    if (text.size() + static_cast<size_t>(n) > kMaxFileBytes) {
-      return MakeUnexpected("cannot read: file is larger than " +
-                            std::to_string(kMaxFileBytes >> 20) + " MiB");
-    }
-    text.append(buf, static_cast<size_t>(n));
-  }
+  Expected<std::string, std::string> text = ReadFileCapped(path, kMaxFileBytes);
+  if (!text) return MakeUnexpected("cannot read: " + text.error());
   return text;
 }
 

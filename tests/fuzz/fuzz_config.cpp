@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/host_name.h"
 #include "common/ip_address.h"
 #include "config/config.h"
 #include "fuzz_check.h"
@@ -67,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Require(g.hosts.size() == g.host_positions.size(), "host_positions not parallel to hosts");
     Require(!g.name.empty(), "group without a name");
     for (const std::string& h : g.hosts) {
-      Require(ping_exporter::IpAddress::Parse(h).has_value() || config::IsHostName(h),
+      Require(ping_exporter::IpAddress::Parse(h).has_value() || ping_exporter::IsHostName(h),
               "host neither an IP literal nor a host name");
     }
     CheckLabels(g.labels);

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/host_name.h"
 #include "common/ip_address.h"
 #include "fuzz_check.h"
 #include "ondemand/allow_list.h"
@@ -70,7 +71,7 @@ void FuzzQuery(std::string_view raw) {
   Require(q->timeout.count() > 0 && q->timeout <= ondemand::kMaxTimeout, "timeout out of bounds");
   Require(!q->target.empty(), "empty target accepted");
   std::optional<IpAddress> literal = IpAddress::Parse(q->target);
-  Require(literal.has_value() || ondemand::IsHostName(q->target),
+  Require(literal.has_value() || ping_exporter::IsHostName(q->target),
           "target neither an IP literal nor a host name");
   if (literal) {
     Require(allow.AllowsAddress(*literal) == OracleAllowsAddress(*literal),

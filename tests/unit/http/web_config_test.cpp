@@ -1,9 +1,13 @@
 #include "http/web_config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
+
+#include "test_util.h"
 
 namespace ping_exporter::http {
 namespace {
@@ -90,6 +94,40 @@ TEST(WebConfigTest, MissingFileNamesIt) {
   ASSERT_FALSE(config.has_value());
   EXPECT_NE(config.error().find("/nonexistent/dir/web.yml"), std::string::npos);
   EXPECT_NE(config.error().find("No such file"), std::string::npos) << config.error();
+}
+
+// Issue #14: a FIFO as cert_file hung start-up; /dev/zero was read until memory ran out.
+TEST(WebConfigTest, FilesThatAreNotRegularAreRefusedAtOnce) {
+  testing::TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  std::string fifo = (std::filesystem::path(dir.path()) / "cert.fifo").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& cert : {fifo, std::string("/dev/zero")}) {
+    std::string web = dir.Write(
+        "web.yml", "tls_server_config:\n  cert_file: " + cert + "\n  key_file: " + cert + "\n");
+    Expected<WebConfig, std::string> config = LoadWebConfig(web);
+    ASSERT_FALSE(config.has_value()) << cert;
+    EXPECT_EQ(config.error(),
+              web + ":2:14: cannot read cert_file " + cert + ": not a regular file");
+  }
+  Expected<WebConfig, std::string> config = LoadWebConfig(fifo);
+  ASSERT_FALSE(config.has_value());
+  EXPECT_EQ(config.error(), "cannot read web config " + fifo + ": not a regular file");
+}
+
+TEST(WebConfigTest, OversizedFilesAreRefused) {
+  testing::TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  std::string big = dir.Write("big.pem", std::string((4u << 20) + 1, 'x'));
+  std::string web =
+      dir.Write("web.yml", "tls_server_config:\n  cert_file: big.pem\n  key_file: big.pem\n");
+  Expected<WebConfig, std::string> config = LoadWebConfig(web);
+  ASSERT_FALSE(config.has_value());
+  EXPECT_EQ(config.error(),
+            web + ":2:14: cannot read cert_file " + big + ": file is larger than 4 MiB");
+  Expected<WebConfig, std::string> direct = LoadWebConfig(big);
+  ASSERT_FALSE(direct.has_value());
+  EXPECT_EQ(direct.error(), "cannot read web config " + big + ": file is larger than 4 MiB");
 }
 
 TEST(WebConfigTest, RelativePathsResolveAgainstConfigDirectory) {

@@ -91,20 +91,5 @@ TEST(AllowListTest, RejectsBadEntriesWithTheirText) {
   }
 }
 
-TEST(AllowListTest, HostNameSyntax) {
-  EXPECT_TRUE(IsHostName("localhost"));
-  EXPECT_TRUE(IsHostName("a-b.c_d.example."));
-  EXPECT_FALSE(IsHostName(""));
-  EXPECT_FALSE(IsHostName("."));
-  EXPECT_FALSE(IsHostName("a..b"));
-  EXPECT_FALSE(IsHostName("a b"));
-  EXPECT_FALSE(IsHostName("127.0.0.1:80"));
-  EXPECT_FALSE(IsHostName(std::string(64, 'a')));
-  EXPECT_TRUE(IsHostName(std::string(63, 'a')));
-  std::string long_name;
-  for (int i = 0; i < 64; ++i) long_name += "abc.";
-  EXPECT_FALSE(IsHostName(long_name));
-}
-
 }  // namespace
 }  // namespace ping_exporter::ondemand

@@ -1,5 +1,6 @@
-// The pool against real loopback sockets: every target answers, nothing is
-// lost, and the thread count does not depend on the number of targets.
+// The engine and its worker pool against real loopback sockets: every target
+// answers, nothing is lost, the thread count does not depend on the number of
+// targets, and reloads and target-file changes keep unchanged targets' history.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -10,12 +11,12 @@
 
 #include "planning/engine.h"
 #include "probe/pool.h"
+#include "test_util/temp_dir.h"
 
-namespace ping_exporter::probe {
+namespace ping_exporter::planning {
 namespace {
 
-using planning::Engine, planning::EngineOptions, planning::Shard;
-
+using probe::Clock;
 using std::chrono::milliseconds;
 
 config::ProbeOptions FastOptions() {
@@ -166,17 +167,16 @@ TEST(WorkerTest, ReloadKeepsCountersOfUnchangedTargets) {
 }
 
 }  // namespace
-}  // namespace ping_exporter::probe
+}  // namespace ping_exporter::planning
 
-namespace ping_exporter::probe {
+namespace ping_exporter::planning {
 namespace {
 
 TEST(EngineTest, TargetFileChangesApplyWithoutReload) {
   if (geteuid() != 0) GTEST_SKIP() << "raw sockets need root or CAP_NET_RAW";
-  std::string dir = ::testing::TempDir() + "pe-engine-" + std::to_string(getpid());
-  std::filesystem::create_directories(dir);
-  std::string path = dir + "/hosts.txt";
-  std::ofstream(path) << "127.0.4.1\n127.0.4.2\n";
+  test_util::TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  std::string path = dir.Write("hosts.txt", "127.0.4.1\n127.0.4.2\n");
   std::ostringstream logs;
   Logger log(logs, LogLevel::kInfo, LogFormat::kLogfmt);
   config::Config c;
@@ -213,8 +213,7 @@ TEST(EngineTest, TargetFileChangesApplyWithoutReload) {
   EXPECT_NE(status.find("ping_exporter_target_file_ok{file=\"file-1\""), std::string::npos);
   EXPECT_NE(status.find("\"} 0\n"), std::string::npos) << status;
   engine.Stop();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
-}  // namespace ping_exporter::probe
+}  // namespace ping_exporter::planning
