@@ -59,8 +59,7 @@ void NativeBuckets::Observe(double v) {
   const int32_t min = used_min_.load(std::memory_order_relaxed);
   const int32_t max = used_max_.load(std::memory_order_relaxed);
   if (min > max || index < lo || index >= lo + kNativeBucketLimit) {
-    Reshape(index);
-    index = NativeBucketIndex(v, schema_.load(std::memory_order_relaxed));
+    index = Reshape(index);
   } else {
     used_min_.store(std::min(min, index), std::memory_order_relaxed);
     used_max_.store(std::max(max, index), std::memory_order_relaxed);
@@ -69,7 +68,7 @@ void NativeBuckets::Observe(double v) {
   Set(c, Get(c) + 1);
 }
 
-void NativeBuckets::Reshape(int32_t index) {
+int32_t NativeBuckets::Reshape(int32_t index) {
   const int32_t lo = lo_.load(std::memory_order_relaxed);
   const int32_t min = used_min_.load(std::memory_order_relaxed);
   const int32_t max = used_max_.load(std::memory_order_relaxed);
@@ -78,9 +77,11 @@ void NativeBuckets::Reshape(int32_t index) {
   int32_t new_max = empty ? index : std::max(max, index);
   int schema = schema_.load(std::memory_order_relaxed);
   int halvings = 0;
+  // Ends by schema 0 at the latest: 62 octaves of clamped observations fit 64 buckets there.
   while (new_max - new_min + 1 > kNativeBucketLimit && schema > kMinNativeSchema) {
     new_min = Halve(new_min);
     new_max = Halve(new_max);
+    index = Halve(index);
     --schema;
     ++halvings;
   }
@@ -98,6 +99,7 @@ void NativeBuckets::Reshape(int32_t index) {
   // The range includes the new observation's bucket, which Observe() then counts.
   used_min_.store(new_min, std::memory_order_relaxed);
   used_max_.store(new_max, std::memory_order_relaxed);
+  return index;
 }
 
 void NativeBuckets::Read(NativeSnapshot* out) const {

@@ -59,8 +59,9 @@ class NativeBuckets {
   using Counter = std::atomic<uint64_t>;
   static uint64_t Get(const Counter& c) { return c.load(std::memory_order_relaxed); }
   static void Set(Counter& c, uint64_t v) { c.store(v, std::memory_order_relaxed); }
-  /// Moves the window (and lowers the schema if needed) so that bucket `index` fits.
-  void Reshape(int32_t index);
+  /// Moves the window (and lowers the schema if needed) so that bucket `index` fits; returns
+  /// that bucket's index at the schema it leaves.
+  int32_t Reshape(int32_t index);
 
   double zero_threshold_;
   std::atomic<int32_t> schema_;
