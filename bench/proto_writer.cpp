@@ -90,7 +90,7 @@ class GeneratedVisitor {
         pb::Histogram* h = m->mutable_histogram();
         h->set_sample_count(r.snap.rtt_count);
         h->set_sample_sum(r.snap.rtt_sum);
-        if (r.options->classic()) {
+        if (r.options->classic_in_protobuf()) {
           for (size_t i = 0; i < r.options->rtt_buckets.size(); ++i) {
             pb::Bucket* b = h->add_bucket();
             b->set_cumulative_count(r.snap.buckets[i]);

@@ -112,7 +112,7 @@ class ProtoVisitor {
     const TargetSnapshot& s = r.snap;
     size_t n = 1 + VarintSize(s.rtt_count) + wire::kDoubleFieldSize;
     const SeriesOptions& o = *r.options;
-    if (o.classic()) {
+    if (o.classic_in_protobuf()) {
       for (size_t i = 0; i < o.rtt_buckets.size() && i < s.buckets.size(); ++i) {
         n += LengthFieldSize(BucketBodySize(s.buckets[i]));
       }
@@ -137,7 +137,7 @@ class ProtoVisitor {
     b_.PutVarint(s.rtt_count);
     b_.Put(static_cast<char>(Tag(field::kHistSum, wire::kFixed64)));
     b_.PutFixed64(s.rtt_sum);
-    if (o.classic()) {
+    if (o.classic_in_protobuf()) {
       for (size_t i = 0; i < o.rtt_buckets.size() && i < s.buckets.size(); ++i) {
         b_.Put(static_cast<char>(Tag(field::kHistBucket, wire::kLength)));
         b_.PutVarint(BucketBodySize(s.buckets[i]));

@@ -17,8 +17,8 @@ namespace ping_exporter::metrics {
 
 /// Writes the per-target families for `rows` as delimited MetricFamily
 /// messages, in table order; a family without samples is left out. The RTT
-/// histogram carries the classic buckets (without +Inf), the native ones, or
-/// both, as each row's options say. Reads only.
+/// histogram carries the native buckets, or the classic ones (without +Inf)
+/// with rtt_histogram "classic". Reads only.
 void WriteTargetRowsProto(std::span<const TargetRow> rows, RowFamilies which, const Sink& sink);
 
 namespace detail {

@@ -16,7 +16,7 @@ namespace ping_exporter::metrics {
 enum class RttHistogram : uint8_t {
   kNative,   ///< sparse exponential buckets (protobuf); text formats get only _sum/_count
   kClassic,  ///< the fixed `rtt_buckets` bounds, every format
-  kBoth,     ///< both: text carries the classic buckets, protobuf both
+  kBoth,     ///< classic buckets in the text formats, native ones in protobuf
 };
 /// "native", "classic", "both": the config's words.
 constexpr std::string_view RttHistogramName(RttHistogram h) {
@@ -43,10 +43,15 @@ struct SeriesOptions {
   double native_zero_threshold = kDefaultNativeZeroThreshold;
   Profile profile = Profile::kDefault;
 
+  /// Whether targets keep classic buckets (the text formats write them).
   bool classic() const { return rtt_histogram != RttHistogram::kNative; }
+  /// Whether targets keep native buckets (protobuf writes them).
   bool native() const { return rtt_histogram != RttHistogram::kClassic; }
-  /// Classic bounds as the store keeps them: none when classic() is false.
-  size_t classic_bucket_count() const { return classic() ? rtt_buckets.size() : 0; }
+  /// Whether protobuf carries the classic buckets: only without native ones, since a
+  /// Prometheus that asks for protobuf keeps the native histogram and drops the classic one
+  /// (2.42; later ones only with scrape_classic_histograms), and 21 buckets a target are most
+  /// of the message.
+  bool classic_in_protobuf() const { return rtt_histogram == RttHistogram::kClassic; }
   /// Whether targets with these options expose `family` (Scope::kTarget) on /metrics.
   bool Exposes(const Family& family) const { return family.profile <= profile; }
   bool operator==(const SeriesOptions&) const = default;

@@ -129,7 +129,7 @@ TEST(ProtoWriterTest, LibprotobufReadsEveryFamilyInTableOrder) {
   EXPECT_EQ(Find(families, "ping_reply_ttl")->metric_size(), 1);
 }
 
-TEST(ProtoWriterTest, HistogramCarriesClassicAndNativeBuckets) {
+TEST(ProtoWriterTest, HistogramCarriesNativeBuckets) {
   const std::vector<pb::MetricFamily> families = Parse(ScrapeProto(Options(RttHistogram::kBoth)));
   const pb::MetricFamily* rtt = Find(families, "ping_rtt_seconds");
   ASSERT_NE(rtt, nullptr);
@@ -137,12 +137,8 @@ TEST(ProtoWriterTest, HistogramCarriesClassicAndNativeBuckets) {
   const pb::Histogram& h = rtt->metric(0).histogram();
   EXPECT_EQ(h.sample_count(), 4u);
   EXPECT_DOUBLE_EQ(h.sample_sum(), 0.0049 + 0.005 + 0.05 + 0.0000005);
-  // Classic: the finite bounds, cumulative; +Inf is implied by the count.
-  ASSERT_EQ(h.bucket_size(), 2);
-  EXPECT_EQ(h.bucket(0).upper_bound(), 0.001);
-  EXPECT_EQ(h.bucket(0).cumulative_count(), 1u);
-  EXPECT_EQ(h.bucket(1).upper_bound(), 0.01);
-  EXPECT_EQ(h.bucket(1).cumulative_count(), 3u);
+  // "both": the classic buckets are the text formats'; protobuf scrapers keep the native ones.
+  EXPECT_EQ(h.bucket_size(), 0);
   // Native: schema 3 (factor 1.1), 1 µs zero bucket, counts rebuilt from spans and deltas.
   EXPECT_EQ(h.schema(), 3);
   EXPECT_EQ(h.zero_threshold(), kDefaultNativeZeroThreshold);
@@ -173,15 +169,20 @@ TEST(ProtoWriterTest, HistogramCarriesClassicAndNativeBuckets) {
   EXPECT_EQ(empty.positive_span_size(), 0);
 }
 
-TEST(ProtoWriterTest, HistogramModesLeaveTheOtherBucketsOut) {
+TEST(ProtoWriterTest, ClassicModeCarriesClassicBucketsOnly) {
   auto rtt = [](RttHistogram mode) {
     const std::vector<pb::MetricFamily> fs = Parse(ScrapeProto(Options(mode)));
     return Find(fs, "ping_rtt_seconds")->metric(0).histogram();
   };
   const pb::Histogram classic = rtt(RttHistogram::kClassic);
-  EXPECT_EQ(classic.bucket_size(), 2);
+  // The finite bounds, cumulative; +Inf is implied by the count.
+  ASSERT_EQ(classic.bucket_size(), 2);
+  EXPECT_EQ(classic.bucket(0).upper_bound(), 0.001);
+  EXPECT_EQ(classic.bucket(0).cumulative_count(), 1u);
+  EXPECT_EQ(classic.bucket(1).upper_bound(), 0.01);
+  EXPECT_EQ(classic.bucket(1).cumulative_count(), 3u);
   EXPECT_FALSE(classic.has_schema());
-  EXPECT_FALSE(classic.has_zero_threshold());
+  EXPECT_FALSE(classic.has_zero_threshold());  // so Prometheus reads it as a classic histogram
   const pb::Histogram native = rtt(RttHistogram::kNative);
   EXPECT_EQ(native.bucket_size(), 0);
   EXPECT_TRUE(native.has_schema());
