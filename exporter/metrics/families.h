@@ -42,8 +42,8 @@ constexpr std::string_view OpenMetricsTypeName(MetricType type) { return TextTyp
 /// one before: a family belongs to its Family::profile and every larger one.
 enum class Profile : uint8_t {
   kMinimal,  ///< up, loss, the RTT histogram and the packet counters
-  kDefault,  ///< + last round's RTT statistics and the reply anomaly counters
-  kFull,     ///< + state set, last round's packets, reply TTL, round timestamp
+  kDefault,  ///< + the anomaly counters (replies duplicated, late, invalid; send errors)
+  kFull,     ///< + the last round's state, packets, RTT statistics, reply TTL and time
 };
 /// "minimal", "default", "full": the config's words.
 constexpr std::string_view ProfileName(Profile p) {
@@ -57,6 +57,15 @@ constexpr std::string_view ProfileName(Profile p) {
   }
   return "full";
 }
+
+/// When a per-target series whose value is zero is written. Anomaly counters
+/// stay zero on a healthy network: leaving them out until they count is the
+/// series budget (a first increment is then seen by `> 0`, not by increase()).
+enum class Zeros : uint8_t {
+  kAlways,  ///< always
+  kInFull,  ///< only for targets of Profile::kFull (the metrics contract), else once non-zero
+  kNever,   ///< never: a series appears once it counted something
+};
 
 /// Whose series a family holds.
 enum class Scope : uint8_t {
@@ -81,6 +90,8 @@ struct Family {
   bool round = false;
   /// kTarget only: the smallest profile whose targets expose the family on /metrics.
   Profile profile = Profile::kMinimal;
+  /// kTarget only: whether a zero-valued series is written.
+  Zeros zeros = Zeros::kAlways;
   std::string_view help{};
 
   constexpr size_t label_count() const {
@@ -151,7 +162,7 @@ inline constexpr Family kRoundRtt{
     .labels = {"stat"},
     .scope = Scope::kTarget,
     .round = true,
-    .profile = Profile::kDefault,
+    .profile = Profile::kFull,
     .help = "Round-trip time statistics of the last completed round (NaN without replies)."};
 inline constexpr Family kReplyTtl{.name = "ping_reply_ttl",
                                   .scope = Scope::kTarget,
@@ -162,17 +173,20 @@ inline constexpr Family kDuplicateReplies{.name = "ping_duplicate_replies_total"
                                           .type = MetricType::kCounter,
                                           .scope = Scope::kTarget,
                                           .profile = Profile::kDefault,
+                                          .zeros = Zeros::kInFull,
                                           .help = "Second and later replies to the same request."};
 inline constexpr Family kLateReplies{.name = "ping_late_replies_total",
                                      .type = MetricType::kCounter,
                                      .scope = Scope::kTarget,
                                      .profile = Profile::kDefault,
+                                     .zeros = Zeros::kInFull,
                                      .help = "Replies that arrived after their round's timeout."};
 inline constexpr Family kInvalidReplies{
     .name = "ping_invalid_replies_total",
     .type = MetricType::kCounter,
     .scope = Scope::kTarget,
     .profile = Profile::kDefault,
+    .zeros = Zeros::kInFull,
     .help = "Replies that failed validation (source, identifier, cookie, payload)."};
 inline constexpr Family kSendErrors{
     .name = "ping_send_errors_total",
@@ -180,6 +194,7 @@ inline constexpr Family kSendErrors{
     .labels = {"reason"},
     .scope = Scope::kTarget,
     .profile = Profile::kDefault,
+    .zeros = Zeros::kNever,
     .help = "Requests that failed, by reason (local send errors and ICMP errors)."};
 inline constexpr Family kLastRoundTimestamp{
     .name = "ping_last_round_timestamp_seconds",

@@ -89,13 +89,15 @@ template <typename Visitor>
 void WalkTargetFamilies(std::span<const TargetRow> rows, RowFamilies which, Visitor& visit,
                         std::optional<Profile> headers = std::nullopt) {
   const bool all = which == RowFamilies::kAll;
+  const bool any_headers = all && headers.has_value();
+  const Profile header_profile = headers.value_or(Profile::kMinimal);
   auto shows = [all](const TargetRow& r, const Family& f) {
     return all ? (r.options == nullptr || r.options->Exposes(f)) : f.round;
   };
   // `f` with one sample a row (value(snap) -> RowValue), for the rows `has` accepts.
   auto family = [&](const Family& f, std::span<const std::string_view> labels, auto&& samples,
                     auto&& has) {
-    bool any = all && headers && f.profile <= *headers;
+    bool any = any_headers && f.profile <= header_profile;
     for (const TargetRow& r : rows) {
       if (shows(r, f) && (all || has(r))) {
         any = true;
@@ -105,12 +107,19 @@ void WalkTargetFamilies(std::span<const TargetRow> rows, RowFamilies which, Visi
     if (any) visit.Visit(f, labels, samples);
   };
   auto always = [](const TargetRow&) { return true; };
+  // Whether `r` writes its zero-valued series of `f` (Family::zeros).
+  auto writes_zero = [](const TargetRow& r, const Family& f) {
+    const bool full = r.options == nullptr || r.options->profile == Profile::kFull;
+    return f.zeros == Zeros::kAlways || (f.zeros == Zeros::kInFull && full);
+  };
   auto simple = [&](const Family& f, auto value, auto has) {
     family(
         f, {},
         [&](auto&& emit) {
           for (const TargetRow& r : rows) {
-            if (shows(r, f) && has(r)) emit(r, 0, value(r.snap));
+            if (!shows(r, f) || !has(r)) continue;
+            const RowValue v = value(r.snap);
+            if (v.number() != 0 || writes_zero(r, f)) emit(r, 0, v);
           }
         },
         has);
@@ -175,7 +184,7 @@ void WalkTargetFamilies(std::span<const TargetRow> rows, RowFamilies which, Visi
       family::kLateReplies, [](const TargetSnapshot& s) { return Int(s.late); }, always);
   simple(
       family::kInvalidReplies, [](const TargetSnapshot& s) { return Int(s.invalid); }, always);
-  // The series budget: a reason that never happened to a target has no series.
+  // The series budget: a reason that never happened to a target has no series (Zeros::kNever).
   static const auto kReasons = ReasonValues();
   auto has_error = [](const TargetRow& r) {
     return std::any_of(r.snap.send_errors.begin(), r.snap.send_errors.end(),
@@ -187,7 +196,9 @@ void WalkTargetFamilies(std::span<const TargetRow> rows, RowFamilies which, Visi
         for (const TargetRow& r : rows) {
           if (!shows(r, family::kSendErrors)) continue;
           for (size_t i = 0; i < kSendErrorCount; ++i) {
-            if (r.snap.send_errors[i] > 0) emit(r, i, Int(r.snap.send_errors[i]));
+            if (r.snap.send_errors[i] > 0 || writes_zero(r, family::kSendErrors)) {
+              emit(r, i, Int(r.snap.send_errors[i]));
+            }
           }
         }
       },

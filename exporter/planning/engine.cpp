@@ -89,15 +89,17 @@ std::optional<Shard> ParseShard(std::string_view text) {
   return Shard{*i, *n};
 }
 
-SeriesOptionsOf SeriesOptionsFrom(const config::Config& config) {
+SeriesOptionsOf SeriesOptionsFrom() {
   using Made = std::map<const config::ProbeOptions*, std::shared_ptr<const metrics::SeriesOptions>>;
   auto made = std::make_shared<Made>();
-  return [made, buckets = config.rtt_buckets](const config::ProbeOptions& options) {
+  return [made](const config::ProbeOptions& options) {
     std::shared_ptr<const metrics::SeriesOptions>& series = (*made)[&options];
     if (!series) {
       metrics::SeriesOptions o;
-      o.rtt_buckets = buckets;
-      o.profile = metrics::Profile::kFull;  // the metrics contract of DESIGN.md
+      o.rtt_histogram = options.rtt_histogram;
+      o.rtt_buckets = options.rtt_buckets;
+      o.native_schema = metrics::SchemaForFactor(options.rtt_bucket_factor);
+      o.profile = options.metrics;
       series = std::make_shared<const metrics::SeriesOptions>(std::move(o));
     }
     return series;
@@ -228,8 +230,8 @@ Engine::Planned Engine::Plan(const config::Config& config,
     }
   }
   Planned planned;
-  planned.plans = BuildPlans(expanded.specs, previous, SeriesOptionsFrom(config), options_.shard,
-                             log_, &planned.unresolved);
+  planned.plans = BuildPlans(expanded.specs, previous, SeriesOptionsFrom(), options_.shard, log_,
+                             &planned.unresolved);
   planned.files = std::move(expanded.files);
   return planned;
 }

@@ -117,8 +117,9 @@ class Engine {
 /// same object for every target of a group. Called on one thread at a time.
 using SeriesOptionsOf =
     std::function<std::shared_ptr<const metrics::SeriesOptions>(const config::ProbeOptions&)>;
-/// The SeriesOptionsOf `config`'s groups, made once per group (keyed by its options object).
-SeriesOptionsOf SeriesOptionsFrom(const config::Config& config);
+/// Each group's series options from its probe options, made once per group (keyed by its
+/// options object, which the group's targets share).
+SeriesOptionsOf SeriesOptionsFrom();
 
 /// Resolves every spec into plans (one per address with all_addresses),
 /// reusing the stats of `previous` targets with the same name, labels, series

@@ -100,6 +100,23 @@ TEST(TextWriterTest, ProfilesNestAndSelectFamilies) {
   }
 }
 
+TEST(TextWriterTest, AnomalyCountersAppearOnceTheyCountBelowFull) {
+  for (Profile p : {Profile::kDefault, Profile::kFull}) {
+    ResultStore store;
+    StoreOf(store, Options(p));
+    store.Current()->at(1).stats->AddLate();
+    const std::string out = Scrape(store);
+    // "::1" had a late reply, "127.0.0.1" none: its zero is left out below full.
+    EXPECT_NE(out.find("ping_late_replies_total{target=\"::1\",address=\"::1\",site=\"lab\"} 1\n"),
+              std::string::npos)
+        << ProfileName(p);
+    const size_t zeros = p == Profile::kFull ? 1 : 0;
+    EXPECT_EQ(Count(out, "ping_late_replies_total{target=\"127.0.0.1\""), zeros) << ProfileName(p);
+    EXPECT_EQ(Count(out, "ping_duplicate_replies_total{"), 2 * zeros) << ProfileName(p);
+    EXPECT_EQ(Count(out, "# TYPE ping_duplicate_replies_total counter\n"), 1u) << ProfileName(p);
+  }
+}
+
 TEST(TextWriterTest, NativeOnlyHistogramKeepsSumAndCountInText) {
   ResultStore store;
   const std::string out = Scrape(StoreOf(store, Options(Profile::kDefault, RttHistogram::kNative)));

@@ -31,7 +31,6 @@ config::ProbeOptions FastOptions() {
 config::Config LoopbackConfig(int v4_hosts, bool with_v6) {
   config::Config c;
   c.workers = 2;
-  c.rtt_buckets = config::DefaultRttBuckets();
   config::TargetGroup g;
   g.name = "lo";
   g.options = FastOptions();
@@ -181,7 +180,6 @@ TEST(EngineTest, TargetFileChangesApplyWithoutReload) {
   Logger log(logs, LogLevel::kInfo, LogFormat::kLogfmt);
   config::Config c;
   c.workers = 1;
-  c.rtt_buckets = config::DefaultRttBuckets();
   config::TargetFile f;
   f.name = "file-1";
   f.path = path;
