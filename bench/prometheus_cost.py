@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import statistics
@@ -41,12 +42,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from lib.exporter import Exporter, raw_scrape, wait_until  # noqa: E402
+from lib.exporter import Exporter, http_get, raw_scrape, wait_until  # noqa: E402
 from lib.netns import NetNs  # noqa: E402
 from lib.process import terminate  # noqa: E402
 from lib.prometheus import Prometheus  # noqa: E402
@@ -54,11 +56,14 @@ from lib.prometheus import Prometheus  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SCRAPE_INTERVAL_S = 5
 SMOKEPING_BIN = "/usr/bin/prometheus-smokeping-prober"
-# The Accept headers Prometheus 2.42 sends, without and with --enable-feature=native-histograms.
+# The Accept headers Debian's Prometheus 2.42 sends (captured), without and with
+# --enable-feature=native-histograms.
 ACCEPT_TEXT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
                "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
 ACCEPT_PROTOBUF = ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
-                   "encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2")
+                   "encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,"
+                   "application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;"
+                   "q=0.5,*/*;q=0.1")
 MODES: dict[str, dict[str, Any]] = {
     "classic-text": {"options": {"rtt_histogram": "classic", "metrics": "full"}, "flags": [],
                      "accept": ACCEPT_TEXT},
@@ -106,17 +111,21 @@ def rounds_done(exp: Exporter) -> float:
     return exp.metrics().one("ping_exporter_rounds_total")
 
 
+def api(prom: Prometheus, path: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+    """GET /api/v1/<path> with a minute's patience: a Prometheus holding half a million series on
+    a busy machine can take longer than the test helper's 10 s."""
+    query = "?" + urllib.parse.urlencode(params) if params else ""
+    resp = http_get(prom.address, f"/api/v1/{path}{query}", netns=prom.netns, timeout=60)
+    body: dict[str, Any] = json.loads(resp.body)
+    if resp.status != 200 or body.get("status") != "success":
+        raise RuntimeError(f"{path} {params}: {resp.status} {body}")
+    return body["data"]
+
+
 def one(prom: Prometheus, expr: str) -> float:
-    """The value of a one-element query; a busy machine may need a second or third try."""
-    for attempt in range(3):
-        try:
-            result = prom.query(expr)
-            return float(result[0]["value"][1]) if result else float("nan")
-        except (TimeoutError, OSError):
-            if attempt == 2:
-                raise
-            time.sleep(5)
-    return float("nan")
+    """The value of a one-element instant query (NaN when it has none)."""
+    result = api(prom, "query", [("query", expr)])["result"]
+    return float(result[0]["value"][1]) if result else float("nan")
 
 
 def run_mode(name: str, n: int, duration_s: float, interval: str,
@@ -155,9 +164,7 @@ def run_mode(name: str, n: int, duration_s: float, interval: str,
                                            f"avg_over_time(scrape_duration_seconds[{window}])")
                 out["scrape_s_max"] = one(prom, f"max_over_time(scrape_duration_seconds[{window}])")
                 out["scrapes"] = one(prom, f"count_over_time(up[{window}])")
-                status, body = prom.api("status/tsdb")
-                assert status == 200, body
-                out["head_series"] = body["data"]["headStats"]["numSeries"]
+                out["head_series"] = api(prom, "status/tsdb", [])["headStats"]["numSeries"]
                 if "native" in name:
                     # The histogram arrived as one native series per target, not as buckets.
                     out["rtt_series"] = one(prom, "count(ping_rtt_seconds)")

@@ -6,12 +6,19 @@ namespace ping_exporter::metrics {
 namespace {
 
 TEST(FormatTest, PrometheusAcceptHeadersPickTheirFormat) {
-  // Prometheus 2.42 with --enable-feature=native-histograms.
+  // What Debian's Prometheus 2.42 sends with --enable-feature=native-histograms (captured).
+  EXPECT_EQ(
+      NegotiateFormat("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+                      "encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,"
+                      "application/openmetrics-text;version=0.0.1;q=0.75,text/plain;"
+                      "version=0.0.4;q=0.5,*/*;q=0.1"),
+      Format::kProtobuf);
+  // Other protobuf clients weigh it with a q-value.
   EXPECT_EQ(
       NegotiateFormat("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
                       "encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"),
       Format::kProtobuf);
-  // Prometheus 2.42 without it: OpenMetrics first.
+  // And without it (captured too): OpenMetrics first.
   EXPECT_EQ(NegotiateFormat("application/openmetrics-text;version=1.0.0,application/"
                             "openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,"
                             "*/*;q=0.1"),
