@@ -14,7 +14,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates cmake g++ git make pkg-config \
       prometheus-cpp-dev libcivetweb-dev libtomlplusplus-dev libcli11-dev \
-      libyaml-cpp-dev zlib1g-dev libssl-dev libcrypt-dev \
+      libyaml-cpp-dev libyaml-dev zlib1g-dev libssl-dev libcrypt-dev libc-ares-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -27,8 +27,8 @@ FROM debian:bookworm-slim
 # libcap2-bin for setcap, removed again below.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libprometheus-cpp-core1.0 libcivetweb1 libtomlplusplus3 libyaml-cpp0.7 zlib1g libssl3 \
-      libcrypt1 libcap2-bin \
+      libprometheus-cpp-core1.0 libcivetweb1 libtomlplusplus3 libyaml-cpp0.7 libyaml-0-2 \
+      zlib1g libssl3 libcrypt1 libc-ares2 libcap2-bin \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/ping_exporter /usr/local/bin/ping_exporter
 # CivetWeb loads libssl/libcrypto by their unversioned names for TLS (--web.config.file); link

@@ -132,7 +132,7 @@ struct Fixture {
     for (size_t i = 0; i < targets; ++i) {
       std::string ip = "127." + std::to_string(1 + i / 65536 % 250) + "." +
                        std::to_string(i / 256 % 256) + "." + std::to_string(i % 256);
-      TargetEntry e = TargetEntry::Make(TargetInfo{ip, ip, {{"group", "bench"}}, ""}, options);
+      TargetEntry e = TargetEntry::Make(TargetInfo{ip, ip, "bench", {{"site", "lab"}}, ""}, options);
       // A minute of 1 s rounds of two replies, spread around 5 ms.
       for (int round = 0; round < 60; ++round) {
         std::vector<double> rtts = {0.004 + 0.00001 * static_cast<double>((i + round) % 200),

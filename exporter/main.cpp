@@ -33,15 +33,23 @@ int main(int argc, char** argv) {
       ->check(pe::app::CheckTelemetryPath);
   app.add_option("--web.config.file", flags.web_config_file,
                  "exporter-toolkit web config (TLS, basic auth)");
-  app.add_option("--web.max-requests", flags.http_threads, "HTTP worker threads")
+  app.add_option("--web.max-connections", flags.http_connections,
+                 "Connections served at once, idle and slow clients included (one HTTP thread "
+                 "each); more wait to be accepted")
       ->capture_default_str()
-      ->check(CLI::Range(1, 64));
-  // Also how long an idle client (connected, no request yet) holds one of those threads.
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--web.max-requests", flags.http_max_requests,
+                 "Requests to /metrics, / and /probe handled at once; more wait their turn")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  // Also how long an idle client (connected, no request yet) holds one of those connections.
   app.add_option("--web.request-timeout", flags.http_request_timeout,
-                 "Longest wait for a client's request head, or for progress reading its body or "
-                 "writing the answer")
+                 "Longest wait for a client's whole request head, or for progress reading its "
+                 "body or writing the answer")
       ->capture_default_str()
       ->check(pe::app::CheckRequestTimeout);
+  app.add_flag("--web.enable-lifecycle", flags.enable_lifecycle,
+               "Enable POST /-/reload (SIGHUP always reloads)");
   app.add_option("--log.level", flags.log_level, "debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));

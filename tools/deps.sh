@@ -7,7 +7,7 @@ set -euo pipefail
 BUILD_PACKAGES=(
   build-essential cmake pkg-config git
   prometheus-cpp-dev libcivetweb-dev libtomlplusplus-dev libcli11-dev
-  zlib1g-dev libssl-dev libcrypt-dev libyaml-cpp-dev libgtest-dev
+  zlib1g-dev libssl-dev libcrypt-dev libyaml-cpp-dev libyaml-dev libgtest-dev libc-ares-dev
   libprotobuf-dev protobuf-compiler golang-github-prometheus-client-model-dev
 )
 TEST_PACKAGES=(

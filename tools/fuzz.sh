@@ -21,7 +21,7 @@ fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
 FUZZ_SRC="$ROOT/tests/fuzz"
-read -r -a TARGETS <<<"${FUZZ_TARGETS:-icmp config web_config duration probe_query}"
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-icmp config web_config duration probe_query targets}"
 
 WORK="$(mktemp -d /tmp/pe-fuzz.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT

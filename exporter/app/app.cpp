@@ -5,13 +5,16 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "app/access.h"
 #include "app/reloader.h"
 #include "app/routes.h"
 #include "app/signals.h"
 #include "app/wall_clock.h"
+#include "http/web_config.h"
 #include "ondemand/probe_command.h"
+#include "targets/expand.h"
 
 namespace ping_exporter::app {
 namespace {
@@ -27,6 +30,39 @@ metrics::EngineCounts CountsOf(const planning::Engine& engine) {
   c.rounds_completed = engine.rounds_completed();
   c.unmatched_replies = engine.unmatched_replies();
   return c;
+}
+
+// --config.check: the configuration, every target file it names and the web
+// config, as the exporter would read them at start. Says what was checked on
+// `out`, every error on `err`; returns the exit code (0 valid, 1 not).
+int CheckConfig(const config::Config& cfg, const std::string& web_config_file, std::ostream& out,
+                std::ostream& err) {
+  size_t hosts = 0;
+  for (const auto& g : cfg.groups) hosts += g.hosts.size();
+  out << cfg.source_name << ": OK, " << cfg.groups.size() << " group(s), " << hosts
+      << " target(s)\n";
+  int status = 0;
+  targets::TargetFileCache files;
+  for (const targets::TargetFileStatus& f : targets::Expand(cfg, files).files) {
+    if (f.ok) {
+      out << f.path << ": OK, target file " << f.name << ", " << f.target_count << " target(s)\n";
+      continue;
+    }
+    err << f.error << "\n";
+    if (!f.excerpt.empty()) err << "  at: " << f.excerpt << "\n";
+    status = 1;
+  }
+  if (!web_config_file.empty()) {
+    Expected<http::WebConfig, std::string> web = http::LoadWebConfig(web_config_file);
+    if (web) {
+      out << web_config_file << ": OK, web config, TLS " << (web->tls ? "on" : "off") << ", "
+          << web->basic_auth_users.size() << " basic auth user(s)\n";
+    } else {
+      err << web.error() << "\n";
+      status = 1;
+    }
+  }
+  return status;
 }
 
 // /probe's rounds log only warnings and errors (each probe would otherwise log
@@ -47,13 +83,7 @@ int Run(const Options& o, Logger& log) {
     std::cerr << cfg.error().ToString() << "\n";
     return 1;
   }
-  if (o.config_check) {
-    size_t hosts = 0;
-    for (const auto& g : cfg->groups) hosts += g.hosts.size();
-    std::cout << cfg->source_name << ": OK, " << cfg->groups.size() << " group(s), " << hosts
-              << " target(s)\n";
-    return 0;
-  }
+  if (o.config_check) return CheckConfig(*cfg, o.web_config_file, std::cout, std::cerr);
 
   SignalLoop signals;  // before any thread: they all inherit the blocked mask
   // Before any thread starts too: capabilities are per thread, and every thread
@@ -75,7 +105,7 @@ int Run(const Options& o, Logger& log) {
   eo.socket_kind = *kind;
   eo.default_workers = std::max(1u, std::thread::hardware_concurrency());
   eo.shard = *planning::ParseShard(o.shard);
-  planning::Engine engine(eo, log);
+  planning::Engine engine(std::move(eo), log);
   if (auto ok = engine.Apply(*cfg); !ok) {
     log.Error("cannot start probing", {{"error", ok.error()}});
     std::cerr << "cannot start probing: " << ok.error() << "\n"
@@ -112,14 +142,16 @@ int Run(const Options& o, Logger& log) {
 
   http::ServerOptions so;
   so.listen_address = o.listen_address;
-  so.threads = o.http_threads;
+  so.connections = o.http_connections;
+  so.max_requests = o.http_max_requests;
   so.request_timeout = *ParseDuration(o.http_request_timeout);
   so.web_config_file = o.web_config_file;
   auto routes = MakeRoutes({{engine, self, *probe_counters},
                             std::move(page),
                             &history,
                             ondemand::MakeProbeHandler(std::move(po), log),
-                            reloader});
+                            reloader,
+                            o.enable_lifecycle});
   auto server = http::Server::Start(so, std::move(routes), log);
   if (!server) {
     log.Error("cannot start HTTP server",

@@ -12,13 +12,14 @@ namespace ping_exporter::app {
 std::string VersionText();
 
 /// Runs the exporter until SIGINT or SIGTERM: loads the config (with
-/// config_check: reports it and returns), blocks signals, drops privileges,
-/// chooses the socket kind, starts probing, the self metrics, the status
-/// sampler, /probe and the HTTP server, then reloads on SIGHUP. Returns the
-/// process exit code: 0 after a clean stop, 1 on a start-up failure (bad config,
-/// privileges, probing, listening), 2 on a bad --icmp.socket; the reason is
-/// written to stderr and logged. Call once, from the main thread, before any
-/// other thread starts. `log` must outlive the call.
+/// config_check: also reads its target files and the web config, says on
+/// stdout what it checked and returns 0, or 1 with the errors on stderr),
+/// blocks signals, drops privileges, chooses the socket kind, starts probing,
+/// the self metrics, the status sampler, /probe and the HTTP server, then
+/// reloads on SIGHUP. Returns the process exit code: 0 after a clean stop, 1 on
+/// a start-up failure (bad config, privileges, probing, listening), 2 on a bad
+/// --icmp.socket; the reason is written to stderr and logged. Call once, from
+/// the main thread, before any other thread starts. `log` must outlive the call.
 int Run(const Options& options, Logger& log);
 
 /// `ping_exporter probe HOST…`: one round to every host, a status line each on

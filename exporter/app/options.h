@@ -19,7 +19,9 @@ struct Options {
   std::string log_level = "info";
   std::string log_format = "logfmt";
   std::string icmp_socket = "auto";  ///< auto, raw or dgram
-  uint32_t http_threads = 8;
+  uint32_t http_connections = 512;   ///< http::ServerOptions::connections
+  uint32_t http_max_requests = 8;    ///< http::ServerOptions::max_requests
+  bool enable_lifecycle = false;     ///< POST /-/reload reloads; otherwise it answers 403
   std::string http_request_timeout = "5s";
   std::string shard = "0/1";
   std::string probe_allow = "127.0.0.0/8,::1/128,localhost";

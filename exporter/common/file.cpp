@@ -23,7 +23,8 @@ std::string TooLarge(size_t max_bytes) {
 
 }  // namespace
 
-Expected<std::string, std::string> ReadFileCapped(const std::string& path, size_t max_bytes) {
+Expected<std::string, std::string> ReadFileCapped(const std::string& path, size_t max_bytes,
+                                                  FileFacts* facts) {
   auto fail = [](int err) -> Expected<std::string, std::string> {
     return MakeUnexpected(std::generic_category().message(err));
   };
@@ -51,6 +52,7 @@ Expected<std::string, std::string> ReadFileCapped(const std::string& path, size_
     }
     text.append(buf, static_cast<size_t>(n));
   }
+  if (facts != nullptr) facts->world_readable = (st.st_mode & S_IROTH) != 0;
   return text;
 }
 

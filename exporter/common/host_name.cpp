@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "common/text.h"
+
 namespace ping_exporter {
 namespace {
 
@@ -44,6 +46,12 @@ bool IsHostName(std::string_view s) {
 }
 
 bool IsHost(std::string_view s) { return IpAddress::Parse(s).has_value() || IsHostName(s); }
+
+std::string NotAHost(std::string_view s) {
+  std::string message = Quote(s) + " is not an IP address or host name";
+  if (std::optional<std::string> why = UnprintableReason(s)) message += " (" + *why + ")";
+  return message;
+}
 
 std::string CanonicalHost(std::string_view host) {
   if (std::optional<IpAddress> ip = IpAddress::Parse(host)) return ip->ToString();

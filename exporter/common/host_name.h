@@ -18,6 +18,11 @@ bool IsHostName(std::string_view s);
 /// what a config, a target file and /probe accept as a host.
 bool IsHost(std::string_view s);
 
+/// What messages say of a string that is not IsHost(): `"a b" is not an IP address or host
+/// name`, quoted with Quote(), and why when it holds bytes no host can: `"127.0.0.13\x00\xff"
+/// is not an IP address or host name (NUL byte at offset 10)`.
+std::string NotAHost(std::string_view s);
+
 /// The form used to show and compare hosts: canonical text for IP literals (brackets
 /// dropped), lower case without a trailing dot for names.
 std::string CanonicalHost(std::string_view host);

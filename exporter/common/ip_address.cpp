@@ -36,6 +36,11 @@ std::optional<IpAddress> IpAddress::Parse(std::string_view text) {
     text = text.substr(1, text.size() - 2);
   }
   if (text.empty() || text.size() > INET6_ADDRSTRLEN) return std::nullopt;
+  // inet_pton reads a C string: a NUL would end the literal early and let whatever follows it
+  // ("127.0.0.13\0\xff") ride along unchecked. Only what a literal can hold gets that far.
+  if (text.find_first_not_of("0123456789abcdefABCDEF.:") != std::string_view::npos) {
+    return std::nullopt;
+  }
   std::string s(text);
   in_addr a4{};
   if (inet_pton(AF_INET, s.c_str(), &a4) == 1) return FromV4(a4);

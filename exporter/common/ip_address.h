@@ -20,7 +20,8 @@ class IpAddress {
   static IpAddress FromV6(const in6_addr& a);
   /// Builds from a socket address; nullopt unless AF_INET/AF_INET6.
   static std::optional<IpAddress> FromSockaddr(const sockaddr* sa, socklen_t len);
-  /// Parses a literal ("127.0.0.1", "::1", "[::1]"); nullopt if not a literal.
+  /// Parses a literal ("127.0.0.1", "::1", "[::1]"); nullopt if not a literal. Every byte of
+  /// `text` counts: "127.0.0.1\0x" is not a literal.
   static std::optional<IpAddress> Parse(std::string_view text);
 
   IpFamily family() const { return family_; }

@@ -29,6 +29,14 @@ size_t Utf8SequenceLength(std::string_view s) {
   return n;
 }
 
+// Bytes of the control character (C0, DEL, or C1 as 0xC2 0x80..0x9F) at the start of `s`,
+// whose valid sequence is `n` bytes long; 0 if it starts with none.
+size_t ControlLength(std::string_view s, size_t n) {
+  unsigned char c = static_cast<unsigned char>(s[0]);
+  if (c < 0x20 || c == 0x7F) return 1;
+  return n == 2 && c == 0xC2 && static_cast<unsigned char>(s[1]) < 0xA0 ? 2 : 0;
+}
+
 void AppendHex(std::string& out, unsigned char c) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += "\\x";
@@ -53,29 +61,54 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
-std::string Escaped(std::string_view s) {
+std::string Escaped(std::string_view s, size_t max_chars) {
   std::string out;
-  out.reserve(s.size() < kMaxShownChars ? s.size() : kMaxShownChars);
+  out.reserve(s.size() < max_chars ? s.size() : max_chars);
   for (size_t shown = 0; !s.empty(); ++shown) {
-    if (shown == kMaxShownChars) return out + "...";
+    if (shown == max_chars) return out + "...";
     size_t n = Utf8SequenceLength(s);
-    unsigned char c = static_cast<unsigned char>(s[0]);
-    // C1 controls (U+0080..U+009F) are encoded as 0xC2 0x80..0x9F.
-    bool c1 = n == 2 && c == 0xC2 && static_cast<unsigned char>(s[1]) < 0xA0;
-    if (n == 0 || c < 0x20 || c == 0x7F || c1) {
+    size_t control = n == 0 ? 0 : ControlLength(s, n);
+    if (n == 0 || control != 0) {
       // One escaped byte counts as one character; a C1 control shows both of its bytes.
-      size_t bytes = c1 ? 2 : 1;
+      size_t bytes = n == 0 ? 1 : control;
       for (size_t k = 0; k < bytes; ++k) AppendHex(out, static_cast<unsigned char>(s[k]));
       s.remove_prefix(bytes);
       continue;
     }
-    if (c == '"' || c == '\\') out += '\\';
+    if (s[0] == '"' || s[0] == '\\') out += '\\';
     out.append(s.data(), n);
     s.remove_prefix(n);
   }
   return out;
 }
 
-std::string Quote(std::string_view s) { return "\"" + Escaped(s) + "\""; }
+std::string Quote(std::string_view s) {
+  // Built by appending: GCC 12 at -O3 warns falsely (-Wrestrict) on "\"" + std::string.
+  std::string out = "\"";
+  out += Escaped(s);
+  out += '"';
+  return out;
+}
+
+std::optional<std::string> UnprintableReason(std::string_view s) {
+  for (size_t offset = 0; offset < s.size();) {
+    std::string_view rest = s.substr(offset);
+    size_t n = Utf8SequenceLength(rest);
+    size_t control = n == 0 ? 0 : ControlLength(rest, n);
+    if (n != 0 && control == 0) {
+      offset += n;
+      continue;
+    }
+    std::string what = "invalid UTF-8";
+    if (n != 0 && rest[0] == '\0') {
+      what = "NUL byte";
+    } else if (n != 0) {
+      what = "control character ";
+      for (size_t k = 0; k < control; ++k) AppendHex(what, static_cast<unsigned char>(rest[k]));
+    }
+    return what + " at offset " + std::to_string(offset);
+  }
+  return std::nullopt;
+}
 
 }  // namespace ping_exporter

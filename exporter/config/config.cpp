@@ -32,8 +32,8 @@ constexpr int64_t kMaxWorkers = 1024;
 constexpr size_t kMaxFileBytes = 64u << 20;
 
 // Labels the exporter itself puts on series, or that Prometheus adds on scrape.
-constexpr std::string_view kReservedLabels[] = {"target", "address", "status",  "stat",
-                                                "reason", "job",     "instance"};
+constexpr std::string_view kReservedLabels[] = {"target", "address", "group", "status",
+                                                "stat",   "reason",  "job",   "instance"};
 
 constexpr std::string_view kEmbeddedDefault =
     R"toml(# ping_exporter built-in configuration, used without --config.file.
@@ -92,6 +92,8 @@ class Validator {
       } else if (k == "rtt_buckets") {
         // The older spelling of [defaults] rtt_buckets, which [defaults] may still override.
         st = ReadOption(*FindOption(k), *node, k, Scope::kDefaults, defaults_);
+      } else if (k == "group_label") {
+        st = ReadBool(*node, "group_label", config_.group_label);
       } else if (k == "defaults") {
         defaults = node;
       } else if (k == "targets") {
@@ -227,10 +229,8 @@ class Validator {
   }
 
   Status ReadName(const toml::node& node, const std::string& path, std::string& out) {
-    const toml::value<std::string>* v = node.as_string();
-    if (!v) return TypeFail(node, path, "a string");
-    if (v->get().empty()) return Fail{PosOf(node), path + ": must not be empty"};
-    out = v->get();
+    if (Status st = ReadPrintable(node, path, "a string", out)) return st;
+    if (out.empty()) return Fail{PosOf(node), path + ": must not be empty"};
     group_name_position_ = PosOf(node);
     return std::nullopt;
   }
@@ -293,13 +293,13 @@ class Validator {
                   path + ": missing required key \"path\" (e.g. path = \"targets.txt\")"};
     }
     path_position = PosOf(*file_path);
-    const toml::value<std::string>* v = file_path->as_string();
-    if (!v) return TypeFail(*file_path, Join(path, "path"), "a string (a file path)");
-    const std::string& written = v->get();
-    if (written.empty()) return Fail{path_position, Join(path, "path") + ": must not be empty"};
-    if (written.find('\0') != std::string::npos) {
-      return Fail{path_position, Join(path, "path") + ": must not contain a NUL character"};
+    // Printable too: the path is a label value of ping_exporter_target_file_* series.
+    std::string written;
+    if (Status st =
+            ReadPrintable(*file_path, Join(path, "path"), "a string (a file path)", written)) {
+      return st;
     }
+    if (written.empty()) return Fail{path_position, Join(path, "path") + ": must not be empty"};
     file.path = (base_dir_ / std::filesystem::path(written)).lexically_normal().string();
     file.format = FormatFromExtension(file.path);
     if (format) {
@@ -371,9 +371,7 @@ class Validator {
       std::optional<IpAddress> ip = IpAddress::Parse(host);
       bool ip4 = ip && ip->is_v4();
       bool ip6 = ip && !ip->is_v4();
-      if (!ip && !IsHostName(host)) {
-        return Fail{pos, host_path() + ": " + Quote(host) + " is not an IP address or host name"};
-      }
+      if (!ip && !IsHostName(host)) return Fail{pos, host_path() + ": " + NotAHost(host)};
       if (ip6 && group.family == Family::kIp4) {
         return Fail{pos, host_path() + ": " + Quote(host) +
                              " is an IPv6 address but the group's family is \"ip4\""};
@@ -414,9 +412,13 @@ class Validator {
         return Fail{PosOf(*key), path + ": label name " + Quote(name) +
                                      " is reserved (the exporter or Prometheus sets it)"};
       }
-      const toml::value<std::string>* v = value->as_string();
-      if (!v) return TypeFail(*value, Join(path, name), "a string label value");
-      out.emplace_back(std::move(name), v->get());
+      std::string text;
+      // Escaped(): a label name has no length limit, a message must have one.
+      if (Status st =
+              ReadPrintable(*value, Join(path, Escaped(name)), "a string label value", text)) {
+        return st;
+      }
+      out.emplace_back(std::move(name), std::move(text));
     }
     std::sort(out.begin(), out.end());
     return std::nullopt;
@@ -482,7 +484,9 @@ ParseResult Parse(std::string_view toml_text, std::string_view source_name) {
   } catch (const toml::parse_error& e) {
     return detail::ToResult(
         source_name,
-        detail::Fail{detail::PosOf(e.source()), "invalid TOML: " + std::string(e.description())});
+        // toml++ may quote a piece of the input, control bytes included ("saw 'tru\x01'").
+        detail::Fail{detail::PosOf(e.source()),
+                     "invalid TOML: " + Escaped(e.description(), 4 * kMaxShownChars)});
   } catch (const std::exception& e) {
     return detail::ToResult(source_name,
                             detail::Fail{{}, std::string("cannot parse: ") + e.what()});

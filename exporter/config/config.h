@@ -119,6 +119,7 @@ struct Config {
   ProbeOptions defaults;
   std::vector<TargetGroup> groups;
   std::vector<TargetFile> target_files;  ///< in file order
+  bool group_label = true;               ///< per-target series carry `group` = the group's name
   std::string source_name;               ///< file path, or "<embedded default>"
 };
 

@@ -212,6 +212,11 @@ Status ReadBounds(const toml::node& node, std::string_view path, std::vector<dou
     return Fail{PosOf(node), std::string(path) +
                                  ": must not be empty (omit the key to use the default buckets)"};
   }
+  if (arr->size() > metrics::kMaxRttBuckets) {
+    return Fail{PosOf(node), std::string(path) + ": " + std::to_string(arr->size()) +
+                                 " bounds, more than the " +
+                                 std::to_string(metrics::kMaxRttBuckets) + " a histogram may have"};
+  }
   std::vector<double> bounds;
   for (size_t i = 0; i < arr->size(); ++i) {
     const toml::node& e = *arr->get(i);
@@ -378,7 +383,7 @@ SourcePosition Blame(const OptionSet& set, std::initializer_list<size_t> candida
 // ---- which keys each table takes ----
 
 // Top-level keys: settings, then the tables.
-constexpr std::string_view kTopSettings[] = {"workers", "rtt_buckets"};
+constexpr std::string_view kTopSettings[] = {"workers", "rtt_buckets", "group_label"};
 constexpr std::string_view kTopTables[] = {"defaults", "targets", "target_files"};
 // Keys of a [[targets]] and of a [[target_files]] table besides the probe options.
 constexpr std::string_view kGroupKeys[] = {"name", "hosts", "family", "labels", "all_addresses"};

@@ -160,6 +160,18 @@ Status ReadBool(const toml::node& node, std::string_view path, bool& out) {
   return std::nullopt;
 }
 
+Status ReadPrintable(const toml::node& node, std::string_view path, std::string_view expected,
+                     std::string& out) {
+  const toml::value<std::string>* v = node.as_string();
+  if (!v) return TypeFail(node, path, expected);
+  if (std::optional<std::string> why = UnprintableReason(v->get())) {
+    return Fail{PosOf(node), std::string(path) + ": " + Quote(v->get()) +
+                                 " must be printable UTF-8 text (" + *why + ")"};
+  }
+  out = v->get();
+  return std::nullopt;
+}
+
 Fail UnknownKey(const toml::key& key, std::string_view table_path,
                 const std::vector<std::string_view>& known, std::string_view hint) {
   std::string msg = table_path.empty() ? std::string() : std::string(table_path) + ": ";

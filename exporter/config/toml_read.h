@@ -54,6 +54,11 @@ Status ReadInt(const toml::node& node, std::string_view path, int64_t min, int64
 Status ReadDuration(const toml::node& node, std::string_view path, Duration& out);
 /// true or false.
 Status ReadBool(const toml::node& node, std::string_view path, bool& out);
+/// A string without NUL, control characters or invalid UTF-8 (UnprintableReason), as every
+/// string that /metrics, logs or the status page show must be: names, label values, paths.
+/// `expected` describes it for the type error, e.g. "a string label value".
+Status ReadPrintable(const toml::node& node, std::string_view path, std::string_view expected,
+                     std::string& out);
 
 /// "<table_path>: unknown key "<key>"" (or "... at top level" for an empty `table_path`),
 /// followed by `hint` if not empty, else by the nearest of `known` if it is close enough to be

@@ -3,10 +3,14 @@
 #include <crypt.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #include <array>
 #include <cctype>
+#include <condition_variable>
 #include <memory>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #include "common/text.h"
@@ -44,7 +48,26 @@ std::string CacheKey(std::string_view user, std::string_view password, std::stri
   return std::string(reinterpret_cast<const char*>(digest.data()), len);
 }
 
+// One run's inputs and result, shared by the caller and the bcrypt thread.
+struct BcryptJob {
+  BcryptJob(std::string_view p, std::string h) : password(p), hash(std::move(h)) {}
+  BcryptJob(const BcryptJob&) = delete;
+  BcryptJob& operator=(const BcryptJob&) = delete;
+  ~BcryptJob() { OPENSSL_cleanse(password.data(), password.size()); }
+  std::string password;
+  const std::string hash;
+  bool done = false;   // guarded by Runs::mu
+  bool match = false;  // guarded by Runs::mu
+};
+
 }  // namespace
+
+struct BasicAuth::Runs {
+  std::mutex bcrypt_mu;              // one bcrypt run at a time
+  std::mutex mu;                     // guards `abandoned` and every job's result
+  std::condition_variable finished;  // a run finished, or Abandon()
+  bool abandoned = false;
+};
 
 std::optional<std::string> Base64Decode(std::string_view text) {
   if (text.size() % 4 != 0) return std::nullopt;
@@ -95,7 +118,53 @@ bool VerifyBcrypt(std::string_view password, const std::string& hash) {
 
 BasicAuth::BasicAuth(std::map<std::string, std::string> users, Duration cache_ttl,
                      size_t cache_capacity)
-    : users_(std::move(users)), cache_ttl_(cache_ttl), cache_capacity_(cache_capacity) {}
+    : users_(std::move(users)),
+      cache_ttl_(cache_ttl),
+      cache_capacity_(cache_capacity),
+      runs_(std::make_shared<Runs>()) {}
+
+BasicAuth::~BasicAuth() { Abandon(); }
+
+void BasicAuth::Abandon() {
+  std::lock_guard<std::mutex> lock(runs_->mu);
+  runs_->abandoned = true;
+  runs_->finished.notify_all();
+}
+
+std::optional<bool> BasicAuth::RunBcrypt(std::string_view password, const std::string& hash) {
+  auto job = std::make_shared<BcryptJob>(password, hash);
+  {
+    std::lock_guard<std::mutex> lock(runs_->mu);
+    if (runs_->abandoned) return std::nullopt;
+  }
+  try {
+    // Detached: a run cannot be interrupted (a high cost takes seconds), and a stopping
+    // server must not wait for it. It owns what it uses, so it may outlive this object.
+    std::thread([runs = runs_, job] {
+      pthread_setname_np(pthread_self(), "bcrypt");
+      bool match = false;
+      {
+        std::lock_guard<std::mutex> turn(runs->bcrypt_mu);
+        bool abandoned = false;
+        {
+          std::lock_guard<std::mutex> lock(runs->mu);
+          abandoned = runs->abandoned;
+        }
+        if (!abandoned) match = VerifyBcrypt(job->password, job->hash);
+      }
+      std::lock_guard<std::mutex> lock(runs->mu);
+      job->match = match;
+      job->done = true;
+      runs->finished.notify_all();
+    }).detach();
+  } catch (const std::system_error&) {
+    return false;  // no thread to check on (out of threads): refuse, the client may retry
+  }
+  std::unique_lock<std::mutex> lock(runs_->mu);
+  runs_->finished.wait(lock, [&] { return job->done || runs_->abandoned; });
+  if (!job->done) return std::nullopt;
+  return job->match;
+}
 
 uint64_t BasicAuth::bcrypt_runs() const {
   std::lock_guard<std::mutex> lock(cache_mu_);
@@ -144,12 +213,12 @@ std::optional<std::string> BasicAuth::Check(std::string_view authorization, Cloc
   if (cached) {
     ok = true;
   } else {
-    bool match = false;
-    {
-      std::lock_guard<std::mutex> lock(bcrypt_mu_);
-      match = VerifyBcrypt(password, hash);
+    std::optional<bool> match = RunBcrypt(password, hash);
+    if (!match.has_value()) {  // abandoned
+      OPENSSL_cleanse(decoded->data(), decoded->size());
+      return std::nullopt;
     }
-    ok = known && match;
+    ok = known && *match;
     std::lock_guard<std::mutex> lock(cache_mu_);
     ++bcrypt_runs_;
     if (ok && !key.empty() && cache_ttl_ > Duration::zero()) {

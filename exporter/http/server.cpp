@@ -4,6 +4,7 @@
 #include <civetweb.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -15,14 +16,20 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
+#include <deque>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "common/fd.h"
 #include "http/basic_auth.h"
@@ -35,8 +42,10 @@ namespace ping_exporter::http {
 namespace {
 
 constexpr char kRealmHeader[] = "Basic realm=\"ping_exporter\"";
-// CivetWeb's own ceiling on worker threads.
-constexpr uint32_t kMaxThreads = 1024;
+// Ceiling on CivetWeb's worker threads (one per connection served at once).
+constexpr uint32_t kMaxConnections = 4096;
+// Ceiling on the request threads.
+constexpr uint32_t kMaxRequests = 1024;
 // Fastest zlib level: /metrics is big and scraped often, CPU matters more than bytes.
 constexpr int kGzipLevel = 1;
 constexpr size_t kReadChunk = 16 * 1024;
@@ -197,6 +206,135 @@ std::string HttpDate(std::time_t now) {
   return text.data();
 }
 
+// Whether `origin` (an Origin header) names this server: same scheme, and the same
+// authority as the Host header the client sent, default ports aside. Browsers send
+// Origin with every cross-site POST and with cross-origin fetches, so this keeps a
+// page from elsewhere from driving the exporter through a visitor's browser.
+bool SameOrigin(std::string_view origin, std::string_view host, bool tls) {
+  const std::string_view scheme = tls ? "https://" : "http://";
+  const std::string_view default_port = tls ? ":443" : ":80";
+  auto without_default_port = [&](std::string_view authority) {
+    if (authority.size() > default_port.size() &&
+        authority.substr(authority.size() - default_port.size()) == default_port) {
+      authority.remove_suffix(default_port.size());
+    }
+    return authority;
+  };
+  if (host.empty() || origin.size() <= scheme.size() ||
+      !EqualsIgnoreCase(origin.substr(0, scheme.size()), scheme)) {
+    return false;
+  }
+  return EqualsIgnoreCase(without_default_port(origin.substr(scheme.size())),
+                          without_default_port(host));
+}
+
+// HTTP threads run at a lower priority than the probers (nice + kHttpNice):
+// writing a 200 MB page for 50 000 targets may take a core for a second, and
+// a scrape that finishes later matters less than an echo request sent late.
+void LowerThreadPriority() {
+  constexpr int kHttpNice = 5;
+  id_t self = static_cast<id_t>(gettid());
+  errno = 0;
+  int nice = getpriority(PRIO_PROCESS, self);
+  if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(nice + kHttpNice, 19));
+  sched_param batch{};
+  sched_setscheduler(0, SCHED_BATCH, &batch);  // never preempt a prober on wake-up
+}
+
+/// The threads ("http-request", lowered priority) that run the handlers of limited
+/// routes and send their answers, taking requests in order of arrival. CivetWeb's
+/// connection threads, hundreds of them, hand a request over and wait: so the stack
+/// and the malloc caches that making a page touches belong to these few threads
+/// (measured: rotating scrapes over 512 connection threads that made the pages
+/// themselves grew RSS by 28 MiB). Thread-safe.
+class RequestWorkers {
+ public:
+  /// Starts `size` threads and waits until each has lowered its priority. Throws
+  /// std::system_error when a thread cannot be started.
+  explicit RequestWorkers(uint32_t size) {
+    try {
+      for (uint32_t i = 0; i < size; ++i) threads_.emplace_back([this] { Loop(); });
+    } catch (...) {
+      Close();
+      for (std::thread& t : threads_) t.join();
+      throw;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    done_.wait(lock, [&] { return ready_ == threads_.size(); });
+  }
+  /// Close()s, lets the jobs already started finish and joins the threads.
+  ~RequestWorkers() {
+    Close();
+    for (std::thread& t : threads_) t.join();
+  }
+  RequestWorkers(const RequestWorkers&) = delete;
+  RequestWorkers& operator=(const RequestWorkers&) = delete;
+
+  /// Runs `work` on one of the threads and waits for it; rethrows what it threw.
+  /// Returns false, without running it, once Close() came first.
+  bool Run(const std::function<void()>& work) {
+    Job job;
+    job.work = &work;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closed_) return false;
+    queue_.push_back(&job);
+    wake_.notify_one();
+    done_.wait(lock, [&] { return job.done || job.dropped; });
+    if (job.error) std::rethrow_exception(job.error);
+    return job.done;
+  }
+  /// Drops the jobs not started yet (their Run() returns false), and every later one.
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    for (Job* job : queue_) job->dropped = true;
+    queue_.clear();
+    wake_.notify_all();
+    done_.notify_all();
+  }
+
+ private:
+  struct Job {
+    const std::function<void()>* work = nullptr;
+    bool done = false;     // guarded by mu_
+    bool dropped = false;  // guarded by mu_
+    std::exception_ptr error;
+  };
+
+  void Loop() {
+    LowerThreadPriority();
+    pthread_setname_np(pthread_self(), "http-request");
+    std::unique_lock<std::mutex> lock(mu_);
+    ++ready_;
+    done_.notify_all();
+    for (;;) {
+      wake_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // closed
+      Job* job = queue_.front();
+      queue_.pop_front();
+      lock.unlock();
+      std::exception_ptr error;
+      try {
+        (*job->work)();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lock.lock();
+      job->error = error;
+      job->done = true;
+      done_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable wake_;  // for the threads: a job, or Close()
+  std::condition_variable done_;  // for the callers (and the constructor)
+  std::deque<Job*> queue_;        // guarded by mu_
+  bool closed_ = false;           // guarded by mu_
+  size_t ready_ = 0;              // guarded by mu_: threads that lowered their priority
+  std::vector<std::thread> threads_;
+};
+
 Response TextResponse(int status, std::string body) {
   Response r;
   r.status = status;
@@ -228,6 +366,11 @@ struct Server::Impl {
   explicit Impl(Logger& l) : logger(l) {}
   ~Impl() {
     if (ctx == nullptr) return;
+    // A request thread waiting for a bcrypt check (seconds at a high cost) answers 401 now
+    // instead of holding up mg_stop; the check finishes on its own thread.
+    if (auth != nullptr) auth->Abandon();
+    // Requests still waiting for a request thread are not run.
+    if (workers != nullptr) workers->Close();
     // mg_stop joins CivetWeb's threads while everything they use is still alive. Its
     // accept loop polls in 2 s slices; poking the port makes it see the stop flag
     // at once instead.
@@ -251,6 +394,7 @@ struct Server::Impl {
     Handler handler;
     std::vector<std::string> methods;
     std::string allow;  // the 405's Allow header
+    bool limited = true;
   };
   std::unordered_map<std::string, RouteEntry> routes;
   WebConfig web;
@@ -258,8 +402,11 @@ struct Server::Impl {
   mg_context* ctx = nullptr;
   uint16_t port = 0;
   std::string host;
+  std::unique_ptr<RequestWorkers> workers;  // options.max_requests threads for limited routes
 
   std::mutex start_mu;
+  std::condition_variable threads_started;  // signalled as threads_ready grows
+  uint32_t threads_ready = 0;               // guarded by start_mu: master and workers lowered
   bool starting = true;                     // guarded by start_mu
   std::vector<std::string> start_messages;  // guarded by start_mu
   std::string tls_error;                    // guarded by start_mu
@@ -267,7 +414,9 @@ struct Server::Impl {
   int Handle(mg_connection* conn);
   void Send(mg_connection* conn, const Request& request, const Response& response, bool head);
   std::optional<Response> ReadBody(mg_connection* conn, std::string& body);
-  Response Dispatch(const Request& request);
+  const RouteEntry* Route(const Request& request, Response* refusal) const;
+  Response Call(const RouteEntry& route, const Request& request);
+  void Respond(mg_connection* conn, const Request& request, Response& response, bool head);
   void Log(const char* message);
 
   static int OnBeginRequest(mg_connection* conn);
@@ -276,17 +425,15 @@ struct Server::Impl {
   static int OnInitSsl(void* ssl_ctx, void* user_data);
 };
 
-// HTTP threads run at a lower priority than the probers (nice + kHttpNice):
-// writing a 200 MB page for 50 000 targets may take a core for a second, and
-// a scrape that finishes later matters less than an echo request sent late.
-void* Server::Impl::OnInitThread(const mg_context* /*ctx*/, int /*thread_type*/) {
-  constexpr int kHttpNice = 5;
-  id_t self = static_cast<id_t>(gettid());
-  errno = 0;
-  int nice = getpriority(PRIO_PROCESS, self);
-  if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(nice + kHttpNice, 19));
-  sched_param batch{};
-  sched_setscheduler(0, SCHED_BATCH, &batch);  // never preempt a prober on wake-up
+void* Server::Impl::OnInitThread(const mg_context* ctx, int thread_type) {
+  LowerThreadPriority();
+  // Types 0 and 1 are the master and the workers, the threads Start() waits for.
+  auto* impl = static_cast<Impl*>(mg_get_user_data(ctx));
+  if (impl != nullptr && (thread_type == 0 || thread_type == 1)) {
+    std::lock_guard<std::mutex> lock(impl->start_mu);
+    ++impl->threads_ready;
+    impl->threads_started.notify_all();
+  }
   return nullptr;
 }
 
@@ -366,17 +513,25 @@ std::optional<Response> Server::Impl::ReadBody(mg_connection* conn, std::string&
   return std::nullopt;
 }
 
-Response Server::Impl::Dispatch(const Request& request) {
+const Server::Impl::RouteEntry* Server::Impl::Route(const Request& request,
+                                                    Response* refusal) const {
   auto route = routes.find(request.path);
-  if (route == routes.end()) return TextResponse(404, "404 page not found\n");
+  if (route == routes.end()) {
+    *refusal = TextResponse(404, "404 page not found\n");
+    return nullptr;
+  }
   const RouteEntry& entry = route->second;
   // HEAD arrives here as GET (see Handle).
   if (std::find(entry.methods.begin(), entry.methods.end(), request.method) ==
       entry.methods.end()) {
-    Response r = TextResponse(405, "method not allowed\n");
-    r.headers.emplace_back("Allow", entry.allow);
-    return r;
+    *refusal = TextResponse(405, "method not allowed\n");
+    refusal->headers.emplace_back("Allow", entry.allow);
+    return nullptr;
   }
+  return &entry;
+}
+
+Response Server::Impl::Call(const RouteEntry& entry, const Request& request) {
   try {
     return entry.handler(request);
   } catch (const std::exception& e) {
@@ -403,13 +558,21 @@ int Server::Impl::Handle(mg_connection* conn) {
   if (head) request.method = "GET";  // same answer, Send() drops the body
 
   Response response;
+  bool answered = false;  // by a request thread
+  const char* origin = mg_get_header(conn, "Origin");
+  const char* host = mg_get_header(conn, "Host");
+  const bool foreign =
+      origin != nullptr && !SameOrigin(origin, host != nullptr ? host : "", web.tls.has_value());
   bool authorized = true;
-  if (auth != nullptr) {
+  if (auth != nullptr && !foreign) {
     const char* authorization = mg_get_header(conn, "Authorization");
     authorized = auth->Check(authorization != nullptr ? authorization : "", BasicAuth::Clock::now())
                      .has_value();
   }
-  if (!authorized) {
+  if (foreign) {
+    response = TextResponse(403, "cross-origin request refused\n");
+    mg_disable_connection_keep_alive(conn);
+  } else if (!authorized) {
     response = TextResponse(401, "401 unauthorized\n");
     response.headers.emplace_back("WWW-Authenticate", kRealmHeader);
     // Close instead of letting CivetWeb drain a body nobody will read.
@@ -417,15 +580,19 @@ int Server::Impl::Handle(mg_connection* conn) {
   } else if (std::optional<Response> error = ReadBody(conn, request.body)) {
     response = std::move(*error);
     mg_disable_connection_keep_alive(conn);
+  } else if (const RouteEntry* route = Route(request, &response); route == nullptr) {
+    // 404 or 405, in `response`
+  } else if (!route->limited) {
+    response = Call(*route, request);
   } else {
-    response = Dispatch(request);
+    // The handler runs and its answer (maybe streamed) is sent on a request thread.
+    answered = workers->Run([&] {
+      response = Call(*route, request);
+      Respond(conn, request, response, head);
+    });
+    if (!answered) response = TextResponse(503, "server shutting down\n");
   }
-  if (response.status < 100 || response.status > 599) {
-    logger.Error("http handler returned an invalid status",
-                 {{"path", request.path}, {"status", std::to_string(response.status)}});
-    response = TextResponse(500, "500 internal server error\n");
-  }
-  Send(conn, request, response, head);
+  if (!answered) Respond(conn, request, response, head);
   if (logger.Enabled(LogLevel::kDebug)) {
     logger.Debug("http request", {{"method", head ? "HEAD" : request.method},
                                   {"path", request.path},
@@ -433,6 +600,16 @@ int Server::Impl::Handle(mg_connection* conn) {
                                   {"remote", request.remote_address}});
   }
   return response.status;
+}
+
+void Server::Impl::Respond(mg_connection* conn, const Request& request, Response& response,
+                           bool head) {
+  if (response.status < 100 || response.status > 599) {
+    logger.Error("http handler returned an invalid status",
+                 {{"path", request.path}, {"status", std::to_string(response.status)}});
+    response = TextResponse(500, "500 internal server error\n");
+  }
+  Send(conn, request, response, head);
 }
 
 void Server::Impl::Send(mg_connection* conn, const Request& request, const Response& response,
@@ -513,9 +690,20 @@ Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions
                                                              Logger& logger) {
   auto impl = std::make_unique<Impl>(logger);
   impl->options = options;
-  if (options.threads < 1 || options.threads > kMaxThreads) {
-    return MakeUnexpected("http threads must be between 1 and " + std::to_string(kMaxThreads) +
-                          ", not " + std::to_string(options.threads));
+  if (options.connections < 1 || options.connections > kMaxConnections) {
+    return MakeUnexpected("http connections must be between 1 and " +
+                          std::to_string(kMaxConnections) + ", not " +
+                          std::to_string(options.connections));
+  }
+  if (options.max_requests < 1 || options.max_requests > kMaxRequests) {
+    return MakeUnexpected("http max requests must be between 1 and " +
+                          std::to_string(kMaxRequests) + ", not " +
+                          std::to_string(options.max_requests));
+  }
+  try {
+    impl->workers = std::make_unique<RequestWorkers>(options.max_requests);
+  } catch (const std::system_error& e) {
+    return MakeUnexpected(std::string("cannot start the HTTP request threads: ") + e.what());
   }
   auto timeout_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.request_timeout);
   if (timeout_ms.count() < 1)
@@ -529,7 +717,8 @@ Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions
       return MakeUnexpected("invalid route \"" + route.path + "\"");
     }
     std::string allow = AllowHeader(route.methods);
-    Impl::RouteEntry entry{std::move(route.handler), std::move(route.methods), std::move(allow)};
+    Impl::RouteEntry entry{std::move(route.handler), std::move(route.methods), std::move(allow),
+                           route.limited};
     if (!impl->routes.emplace(route.path, std::move(entry)).second) {
       return MakeUnexpected("duplicate route \"" + route.path + "\"");
     }
@@ -563,7 +752,7 @@ Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions
   }
 
   const std::string ports = spec->civet + (tls ? "s" : "");
-  const std::string threads = std::to_string(options.threads);
+  const std::string threads = std::to_string(options.connections);
   const std::string timeout = std::to_string(timeout_ms.count());
   const std::string header_bytes = std::to_string(options.max_header_bytes);
   const char* civet_options[] = {
@@ -575,7 +764,7 @@ Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions
       timeout.c_str(),
       "max_request_size",
       header_bytes.c_str(),
-      // Keep-alive would let idle clients hold the few worker threads.
+      // Keep-alive would let idle clients hold worker threads between requests.
       "enable_keep_alive",
       "no",
       nullptr,
@@ -597,7 +786,14 @@ Expected<std::unique_ptr<Server>, std::string> Server::Start(const ServerOptions
   std::vector<std::string> start_messages;
   std::string tls_error;
   {
-    std::lock_guard<std::mutex> lock(impl->start_mu);
+    std::unique_lock<std::mutex> lock(impl->start_mu);
+    // mg_start2 returns before its threads have run: wait (briefly) until each has lowered
+    // its priority, so that every HTTP thread runs below the probers once Start() returns.
+    if (impl->ctx != nullptr) {
+      impl->threads_started.wait_for(lock, std::chrono::seconds(10), [&] {
+        return impl->threads_ready >= options.connections + 1;
+      });
+    }
     impl->starting = false;
     start_messages.swap(impl->start_messages);
     tls_error = impl->tls_error;

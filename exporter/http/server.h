@@ -53,18 +53,31 @@ using Handler = std::function<Response(const Request&)>;
 struct Route {
   std::string path;  ///< exact match, e.g. "/metrics"
   Handler handler;
-  /// Upper case, e.g. {"POST", "PUT"}. GET implies HEAD, which is run as GET
+  /// Upper case, e.g. {"POST"}. GET implies HEAD, which is run as GET
   /// without sending the body, so HEAD is never listed.
   std::vector<std::string> methods = {"GET"};
+  /// Whether a request counts against ServerOptions::max_requests. Cheap answers that
+  /// must come through under load (health checks) set it to false.
+  bool limited = true;
 };
 
 struct ServerOptions {
   std::string listen_address = ":9823";  ///< "host:port", "[v6]:port" or ":port"; port 0 picks one
-  uint32_t threads = 8;                  ///< request threads (bounded)
-  /// CivetWeb's request_timeout_ms: the longest wait for a request head, and for progress on
-  /// each read of a body or write of an answer. CivetWeb 1.15 has no separate head timeout, so
-  /// this is also how long a client that connects and sends nothing holds one of `threads`:
-  /// with `threads` such clients, a scrape waits up to this long for a free thread.
+  /// Connections served at once. CivetWeb gives each accepted connection one of this many
+  /// threads (100 KiB stacks, started with the server) until it closes, also while the client
+  /// is still sending its request head, so idle and slow clients hold threads: a scrape finds
+  /// a free one as long as fewer than this many are held. Further connections wait in the
+  /// kernel's accept queue.
+  uint32_t connections = 512;
+  /// Requests of `limited` routes handled at once: their handlers run, and their answers
+  /// are sent, on this many threads of the server's own ("http-request"), in order of
+  /// arrival; the connection threads only hand requests over and wait. Bounds the memory
+  /// and CPU of concurrent scrapes (a burst is served a few at a time, not all slowly),
+  /// and keeps what making a page touches (stack, malloc caches) to these few threads.
+  uint32_t max_requests = 8;
+  /// CivetWeb's request_timeout_ms: the longest wait for a whole request head (counted from
+  /// the connection's start, however slowly it trickles in), and for progress on each read of
+  /// a body or write of an answer.
   Duration request_timeout = std::chrono::seconds(5);
   std::string web_config_file;  ///< exporter-toolkit web config (TLS, auth); "" = plain HTTP
   size_t max_body_bytes = size_t{1} << 20;     ///< larger request bodies get 413
@@ -74,11 +87,12 @@ struct ServerOptions {
 /// A running HTTP(S) server. Starts in Start(), stops (joins its threads) in
 /// the destructor. Not copyable. Unknown paths get 404, a method the route does
 /// not list gets 405 with an Allow header. HEAD runs the handler as GET and sends
-/// only the headers. With basic_auth_users in the web config every
-/// path needs credentials (401 otherwise). Start() never throws on bad input: a
-/// malformed address, a port in use or a bad web config come back as an error
-/// string. `logger` is borrowed and must outlive the server. Note: CivetWeb sets
-/// SIGPIPE to ignored for the whole process.
+/// only the headers. A request whose Origin header is not this server (scheme and
+/// Host header) gets 403: a browser page from elsewhere cannot make it act. With
+/// basic_auth_users in the web config every path needs credentials (401 otherwise). Start() never
+/// throws on bad input: a malformed address, a port in use or a bad web config come back as an
+/// error string. `logger` is borrowed and must outlive the server. Note: CivetWeb sets SIGPIPE to
+/// ignored for the whole process.
 class Server {
  public:
   static Expected<std::unique_ptr<Server>, std::string> Start(const ServerOptions& options,

@@ -267,10 +267,17 @@ struct Parser {
 
   void Users(const YAML::Node& node, WebConfig& out) const {
     ForEachEntry(node, "basic_auth_users", {}, [&](const std::string& user, const YAML::Node& v) {
-      // The message names the user, never the hash.
+      // The messages name the user, never the hash.
       if (!v.IsScalar() || !IsBcryptHash(v.Scalar())) {
         Fail(v, "basic_auth_users: password of user \"" + user +
                     "\" is not a bcrypt hash ($2a$, $2b$ or $2y$; make one with htpasswd -nBC 10)");
+      }
+      if (int cost = BcryptCost(v.Scalar()); cost < kMinBcryptCost || cost > kMaxBcryptCost) {
+        Fail(v, "basic_auth_users: the bcrypt hash of user \"" + user + "\" has cost " +
+                    std::to_string(cost) + ", outside the allowed " +
+                    std::to_string(kMinBcryptCost) + ".." + std::to_string(kMaxBcryptCost) +
+                    " (each check of a password takes 2^cost rounds; make one with htpasswd "
+                    "-nBC 10)");
       }
       out.basic_auth_users.emplace(user, v.Scalar());
     });
@@ -320,13 +327,13 @@ bool IsBcryptHash(std::string_view hash) {
   }
   if (hash[2] != 'a' && hash[2] != 'b' && hash[2] != 'y') return false;
   if (hash[4] < '0' || hash[4] > '9' || hash[5] < '0' || hash[5] > '9') return false;
-  int cost = (hash[4] - '0') * 10 + (hash[5] - '0');
-  if (cost < 4 || cost > 31) return false;
   for (char c : hash.substr(7)) {
     if (!IsBcryptChar(c)) return false;
   }
   return true;
 }
+
+int BcryptCost(std::string_view hash) { return (hash[4] - '0') * 10 + (hash[5] - '0'); }
 
 Expected<WebConfig, std::string> ParseWebConfig(std::string_view yaml, const std::string& path) {
   Parser parser{path, std::filesystem::path(path).parent_path()};

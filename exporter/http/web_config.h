@@ -60,8 +60,17 @@ Expected<WebConfig, std::string> LoadWebConfig(const std::string& path);
 /// relative file names.
 Expected<WebConfig, std::string> ParseWebConfig(std::string_view yaml, const std::string& path);
 
-/// Whether `hash` looks like a bcrypt hash: $2a$, $2b$ or $2y$, cost 04..31, 53
-/// characters of salt and digest.
+/// Whether `hash` looks like a bcrypt hash: $2a$, $2b$ or $2y$, a two-digit cost,
+/// 53 characters of salt and digest.
 bool IsBcryptHash(std::string_view hash);
+
+/// The cost of a hash for which IsBcryptHash holds: a check takes 2^cost rounds.
+int BcryptCost(std::string_view hash);
+
+/// The costs a web config may use. Each step doubles a check's time: cost 10 takes
+/// about 0.2 s of a core on a small VM, 16 about 10 s; 31 would hold a core for days
+/// per wrong password, so larger costs are refused at load.
+constexpr int kMinBcryptCost = 4;
+constexpr int kMaxBcryptCost = 16;
 
 }  // namespace ping_exporter::http

@@ -163,7 +163,7 @@ inline constexpr Family kRoundRtt{
     .scope = Scope::kTarget,
     .round = true,
     .profile = Profile::kFull,
-    .help = "Round-trip time statistics of the last completed round (NaN without replies)."};
+    .help = "Round-trip time statistics of the last completed round (absent without replies)."};
 inline constexpr Family kReplyTtl{.name = "ping_reply_ttl",
                                   .scope = Scope::kTarget,
                                   .round = true,

@@ -23,9 +23,13 @@ namespace detail {
 class OutBuffer {
  public:
   static constexpr size_t kSize = 256 * 1024;
-  /// Room one line or message of a writer may need without a check per piece: labels are
-  /// bounded by the config validation; a longer piece goes to the sink directly (Put()).
+  /// Room most lines or messages of a writer need. Label texts are not bounded (a label value
+  /// may be long): each piece is checked as it is put, and a longer one goes to the sink
+  /// directly (Put()).
   static constexpr size_t kLineRoom = 1024;
+  /// Room for what writers put unchecked after the checked pieces of a line: a number (at
+  /// most 24 characters) and '\n'.
+  static constexpr size_t kValueRoom = 32;
 
   explicit OutBuffer(const Sink& sink) : sink_(sink), data_(new char[kSize]) {}
   ~OutBuffer() { Flush(); }
@@ -46,7 +50,7 @@ class OutBuffer {
     std::memcpy(data_.get() + used_, s.data(), s.size());
     used_ += s.size();
   }
-  void Put(char c) { data_[used_++] = c; }  // callers reserved Room()
+  void Put(char c) { data_[used_++] = c; }  // callers reserved Room(), e.g. kValueRoom
   void PutUint(uint64_t v) {
     auto r = std::to_chars(data_.get() + used_, data_.get() + kSize, v);
     used_ = static_cast<size_t>(r.ptr - data_.get());

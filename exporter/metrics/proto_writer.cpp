@@ -39,6 +39,7 @@ class RowLabels {
       offsets_.push_back(bytes_.size());
       wire::AppendLabel(&bytes_, "target", r.info->name);
       wire::AppendLabel(&bytes_, "address", r.info->address);
+      if (!r.info->group.empty()) wire::AppendLabel(&bytes_, "group", r.info->group);
       for (const auto& [name, value] : r.info->labels) wire::AppendLabel(&bytes_, name, value);
     }
     offsets_.push_back(bytes_.size());
@@ -73,9 +74,11 @@ class ProtoVisitor {
       wire::AppendLabel(&extra[i], f.labels[0], label_values[i]);
     }
     const bool histogram = f.type == MetricType::kHistogram;
+    auto value_size = [&](const TargetRow& r) {
+      return histogram ? LengthFieldSize(HistogramSize(r)) : wire::kValueFieldSize;
+    };
     auto metric_size = [&](const TargetRow& r, size_t label) {
-      size_t n = labels_.Of(r).size() + (extra.empty() ? 0 : extra[label].size());
-      return n + (histogram ? LengthFieldSize(HistogramSize(r)) : wire::kValueFieldSize);
+      return labels_.Of(r).size() + (extra.empty() ? 0 : extra[label].size()) + value_size(r);
     };
     size_t body = 0;
     samples([&](const TargetRow& r, size_t label, const detail::RowValue&) {
@@ -90,12 +93,14 @@ class ProtoVisitor {
     const uint32_t value_field =
         f.type == MetricType::kCounter ? field::kMetricCounter : field::kMetricGauge;
     samples([&](const TargetRow& r, size_t label, const detail::RowValue& v) {
-      const size_t size = metric_size(r, label);
-      b_.Room(1 + 10 + size);
+      b_.Room(1 + 10);
       b_.Put(static_cast<char>(Tag(field::kFamilyMetric, wire::kLength)));
-      b_.PutVarint(size);
+      b_.PutVarint(metric_size(r, label));
+      // Labels are not bounded: put checked. The value is (a histogram has at most
+      // kMaxRttBuckets classic and kNativeBucketLimit native buckets), and goes unchecked.
       b_.Put(labels_.Of(r));
       if (!extra.empty()) b_.Put(extra[label]);
+      b_.Room(value_size(r));
       if (histogram) {
         WriteHistogram(r);
       } else {

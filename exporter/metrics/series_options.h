@@ -3,6 +3,7 @@
 // buckets, and which per-target families (a profile). One immutable object per
 // group, shared by its targets' TargetStats.
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,9 @@ constexpr std::string_view RttHistogramName(RttHistogram h) {
   }
   return "both";
 }
+
+/// Classic bounds a group may have: keeps one histogram's encoding within a writer's buffer.
+inline constexpr size_t kMaxRttBuckets = 1000;
 
 /// The defaults, also those of the config keys.
 inline constexpr double kDefaultNativeBucketFactor = 1.1;    ///< schema 3, factor 1.0905

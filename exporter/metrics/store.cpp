@@ -94,6 +94,7 @@ std::string RenderLabels(const TargetInfo& info) {
   std::string out;
   AppendLabel(out, "target", info.name);
   AppendLabel(out, "address", info.address);
+  if (!info.group.empty()) AppendLabel(out, "group", info.group);
   for (const auto& [k, v] : info.labels) AppendLabel(out, k, v);
   return out;
 }

@@ -4,15 +4,18 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "metrics/native_histogram.h"
+#include "metrics/round_state.h"
 #include "metrics/series_options.h"
 
 namespace ping_exporter::metrics {
@@ -60,8 +63,9 @@ class SharedLabels {
 struct TargetInfo {
   std::string name;     ///< as configured
   std::string address;  ///< the IP pinged, "" if unresolved
+  std::string group;    ///< its [[targets]] group or [[target_files]] name; "" = no `group` label
   SharedLabels labels;  ///< static group labels
-  /// Pre-rendered `target="…",address="…",k="v"` (escaped), so scrapes only copy.
+  /// Pre-rendered `target="…",address="…",group="…",k="v"` (escaped), so scrapes only copy.
   std::string label_text;
 };
 std::string RenderLabels(const TargetInfo& info);
@@ -105,6 +109,17 @@ struct TargetCounters {
   uint64_t rtt_count = 0;
 };
 
+/// What the state-change log (probe/target_table.cpp) knows of one target. It lives with the
+/// target's stats so that a reload, which rebuilds the workers' tables, neither forgets nor
+/// repeats a line. Not synchronised: only the worker that owns the target touches it, and a
+/// reload stops the old workers before the new ones start.
+struct StateLog {
+  std::optional<RoundState> latest;  ///< state of the latest round; nullopt before the first
+  std::optional<RoundState> logged;  ///< what the last line said (or the first round was)
+  std::chrono::steady_clock::time_point logged_at{};  ///< when the last line was written; {}: none
+  uint32_t pending = 0;  ///< up/down changes since that line that have no line yet
+};
+
 /// Counters and last round of one target. One writer thread (the owning
 /// worker) at a time; any number of concurrent readers. Round data is guarded
 /// by a sequence lock over atomics, so readers retry instead of blocking the
@@ -126,6 +141,8 @@ class TargetStats {
   void AddLate() { Bump(late_); }
   void AddInvalid() { Bump(invalid_); }
   void AddSendError(SendError e) { Bump(send_errors_[static_cast<size_t>(e)]); }
+  /// The owning worker's state-change log of this target (see StateLog).
+  StateLog& state_log() { return state_log_; }
 
   /// Reader side.
   void Read(TargetSnapshot* out) const;
@@ -153,6 +170,7 @@ class TargetStats {
   std::unique_ptr<NativeBuckets> native_;             // null unless native
   std::atomic<uint64_t> duplicates_{0}, late_{0}, invalid_{0};
   std::array<std::atomic<uint64_t>, kSendErrorCount> send_errors_{};
+  StateLog state_log_;
 };
 
 /// A target as the store holds it: identity plus results. Both halves are

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -158,21 +157,20 @@ void WalkTargetFamilies(std::span<const TargetRow> rows, RowFamilies which, Visi
   auto has_histogram = [](const TargetRow& r) { return r.options != nullptr; };
   simple(
       family::kRtt, [](const TargetSnapshot&) { return RowValue{}; }, has_histogram);
+  // Absent rather than NaN for a round without replies: one NaN makes avg_over_time() NaN
+  // for the whole window.
+  auto answered = [](const TargetRow& r) { return r.snap.round_received > 0; };
   family(
       family::kRoundRtt, kRoundRttStats,
       [&](auto&& emit) {
         for (const TargetRow& r : rows) {
-          if (!shows(r, family::kRoundRtt)) continue;
-          // NaN without replies: the round had no round-trip times.
-          const bool any = r.snap.round_received > 0;
+          if (!shows(r, family::kRoundRtt) || !answered(r)) continue;
           const double values[] = {r.snap.rtt_min, r.snap.rtt_avg, r.snap.rtt_max,
                                    r.snap.rtt_stddev};
-          for (size_t i = 0; i < kRoundRttStats.size(); ++i) {
-            emit(r, i, Real(any ? values[i] : std::nan("")));
-          }
+          for (size_t i = 0; i < kRoundRttStats.size(); ++i) emit(r, i, Real(values[i]));
         }
       },
-      always);
+      answered);
   // A target has no TTL until its first reply.
   simple(
       family::kReplyTtl,

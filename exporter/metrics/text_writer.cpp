@@ -13,15 +13,17 @@ using detail::OutBuffer;
 // `name{labels,extra} ` — the value follows.
 void Open(OutBuffer& b, std::string_view name, std::string_view labels,
           std::string_view extra = {}) {
-  b.Room(OutBuffer::kLineRoom);
   b.Put(name);
-  b.Put('{');
+  b.Put(std::string_view("{"));
   b.Put(labels);
   if (!extra.empty()) {
-    b.Put(',');
+    b.Put(std::string_view(","));
     b.Put(extra);
   }
   b.Put("} ");
+  // The value and '\n' follow unchecked: labels of about kLineRoom bytes once put the '\n' one
+  // byte past the buffer.
+  b.Room(OutBuffer::kValueRoom);
 }
 
 void PutValue(OutBuffer& b, const detail::RowValue& v) {

@@ -273,8 +273,11 @@ Expected<ProbeQuery, std::string> ParseProbeQuery(std::string_view raw,
   }
   if (q.target.empty())
     return MakeUnexpected(std::string("missing target: use /probe?target=HOST"));
+  // IsHost() counts every byte, so "127.0.0.2%00%FF" is refused here, never pinged as 127.0.0.2.
   if (!IsHost(q.target)) {
-    return MakeUnexpected("target must be an IP address or a host name, not " + Quote(q.target));
+    std::string message = "target must be an IP address or a host name, not " + Quote(q.target);
+    if (std::optional<std::string> why = UnprintableReason(q.target)) message += " (" + *why + ")";
+    return MakeUnexpected(std::move(message));
   }
   return q;
 }

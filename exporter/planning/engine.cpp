@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <functional>
+#include <iterator>
 #include <map>
 
 #include "metrics/exposition.h"
-#include "targets/resolver.h"
+#include "targets/resolver_cares.h"
 
 namespace ping_exporter::planning {
 namespace {
@@ -109,7 +110,8 @@ SeriesOptionsOf SeriesOptionsFrom() {
 std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                           const std::vector<probe::TargetPlan>& previous,
                                           const SeriesOptionsOf& series, const Shard& shard,
-                                          Logger& logger, std::vector<std::string>* unresolved) {
+                                          bool group_label, const KnownAddresses& known,
+                                          std::vector<targets::NameRequest>* names) {
   PreviousByName old(previous);
   std::vector<probe::TargetPlan> plans;
   plans.reserve(specs.size());
@@ -119,21 +121,17 @@ std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>
     addresses.clear();
     std::optional<IpAddress> literal = IpAddress::Parse(spec.host);
     if (literal && FamilyAccepts(spec.family, *literal)) {
-      addresses.emplace_back(*literal);  // the common case at scale: no resolver call
+      addresses.emplace_back(*literal);  // the common case at scale: nothing to look up
     } else {
-      auto resolved = targets::ResolveAll(spec.host, spec.family, spec.options->resolve_timeout);
-      if (resolved && !resolved->empty()) {
-        size_t keep = spec.all_addresses ? resolved->size() : 1;
-        for (size_t i = 0; i < keep; ++i) addresses.emplace_back((*resolved)[i]);
-      } else {
-        // Kept, and reported down every round, rather than silently dropped.
-        logger.Warn("cannot resolve target",
-                    {{"target", spec.host},
-                     {"origin", spec.origin},
-                     {"error", resolved ? std::string("no addresses") : resolved.error()}});
-        if (unresolved) unresolved->push_back(spec.host);
-        addresses.emplace_back(std::nullopt);
+      if (names) {
+        names->push_back({spec.host, spec.family, spec.options->resolve_interval,
+                          spec.options->resolve_timeout});
       }
+      targets::Addresses answer = known(spec);
+      size_t keep = spec.all_addresses ? answer.size() : std::min<size_t>(answer.size(), 1);
+      for (size_t i = 0; i < keep; ++i) addresses.emplace_back(answer[i]);
+      // No answer (yet): kept and reported down every round rather than left out.
+      if (addresses.empty()) addresses.emplace_back(std::nullopt);
     }
     for (size_t i = 0; i < addresses.size(); ++i) {
       probe::TargetPlan plan;
@@ -147,16 +145,18 @@ std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>
       if (before && !(before->entry.info->labels.list() == *spec.labels)) before = nullptr;
       // Other buckets or families: the history cannot carry over.
       if (before && !(*before->entry.stats->options() == *kept)) before = nullptr;
-      if (before && before->address == plan.address) {
+      std::string_view group = group_label ? std::string_view(spec.source) : std::string_view();
+      if (before && before->address == plan.address && before->entry.info->group == group) {
         plan.entry = before->entry;  // unchanged: keep identity, counters, histogram
       } else {
         metrics::TargetInfo info;
         info.name = spec.host;
+        info.group = std::string(group);
         info.labels = spec.labels;
         if (addresses[i]) info.address = addresses[i]->ToString();
         info.label_text = metrics::RenderLabels(info);
         if (before) {
-          // The address moved: a new identity with the target's history.
+          // The address or group moved: a new identity with the target's history.
           plan.entry.info = std::make_shared<const metrics::TargetInfo>(std::move(info));
           plan.entry.stats = before->entry.stats;
         } else {
@@ -170,11 +170,15 @@ std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>
 }
 
 Engine::Engine(EngineOptions options, Logger& logger)
-    : options_(options),
+    : options_(std::move(options)),
       log_(logger),
       store_(std::make_unique<metrics::ResultStore>()),
       epoch_(probe::Clock::now()),
       files_(std::make_unique<targets::TargetFileCache>()) {
+  std::unique_ptr<targets::NameLookup> lookup =
+      options_.lookup ? std::move(options_.lookup) : targets::MakeCaresLookup();
+  resolver_ = std::make_unique<targets::ResolverService>(
+      std::move(lookup), [this] { RequestRefresh(kAnswerBatch); }, log_);
   refresher_ = std::thread([this] { RefreshLoop(); });
 }
 
@@ -223,23 +227,49 @@ Engine::Planned Engine::Plan(const config::Config& config,
       log_.Warn("duplicate target ignored",
                 {{"target", d.host}, {"origin", d.origin}, {"kept", d.kept_origin}});
     }
-    for (const targets::TargetFileStatus& f : expanded.files) {
-      if (!f.ok) {
-        log_.Error("target file unusable, keeping its last good content", {{"error", f.error}});
-      }
+    if (expanded.duplicate_count > expanded.duplicates.size()) {
+      log_.Warn("more duplicate targets ignored, not listed",
+                {{"count", std::to_string(expanded.duplicate_count - expanded.duplicates.size())}});
     }
   }
   Planned planned;
-  planned.plans = BuildPlans(expanded.specs, previous, SeriesOptionsFrom(), options_.shard, log_,
-                             &planned.unresolved);
+  planned.plans = BuildPlans(
+      expanded.specs, previous, SeriesOptionsFrom(), options_.shard, config.group_label,
+      [this](const targets::TargetSpec& s) { return resolver_->AddressesOf(s.host, s.family); },
+      &planned.names);
   planned.files = std::move(expanded.files);
   return planned;
 }
 
+// Every change of a target file's state is logged once, however often it is
+// re-read: going bad, a different error while bad, and being good again.
 void Engine::RecordStatus(const Planned& planned) {
-  std::lock_guard<std::mutex> lock(mu_);
-  file_status_ = planned.files;
-  for (const std::string& h : planned.unresolved) ++resolve_errors_[h];
+  std::vector<targets::TargetFileStatus> before = planned.files;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    file_status_.swap(before);
+  }
+  for (const targets::TargetFileStatus& f : planned.files) {
+    auto old = std::find_if(before.begin(), before.end(),
+                            [&](const targets::TargetFileStatus& b) { return b.path == f.path; });
+    const bool was_bad = old != before.end() && !old->ok;
+    const std::string kept = std::to_string(f.target_count);
+    if (f.ok) {
+      if (was_bad) {
+        log_.Info("target file usable again",
+                  {{"file", f.name}, {"path", f.path}, {"targets", kept}});
+      }
+    } else if (!was_bad || old->error != f.error) {
+      // The error says where (path:line:column); the excerpt is already escaped and bounded.
+      constexpr std::string_view kBad = "target file unusable, keeping its last good content";
+      if (f.excerpt.empty()) {
+        log_.Error(kBad, {{"file", f.name}, {"error", f.error}, {"targets", kept}});
+      } else {
+        log_.Error(kBad,
+                   {{"file", f.name}, {"error", f.error}, {"text", f.excerpt}, {"targets", kept}});
+      }
+    }
+  }
 }
 
 Expected<bool, std::string> Engine::Apply(const config::Config& config) {
@@ -255,33 +285,18 @@ Expected<bool, std::string> Engine::Apply(const config::Config& config) {
   auto ok = StartPool(
       std::make_shared<const std::vector<probe::TargetPlan>>(std::move(planned.plans)), workers);
   if (!ok) return ok;
-  Duration every = std::chrono::hours(24);
+  resolver_->Track(planned.names);
   std::vector<std::string> paths;
-  for (const auto& g : config.groups) every = std::min(every, g.options.resolve_interval);
-  for (const auto& f : config.target_files) {
-    every = std::min(every, f.options.resolve_interval);
-    paths.push_back(f.path);
-  }
+  for (const auto& f : config.target_files) paths.push_back(f.path);
   auto kept = std::make_shared<const config::Config>(config);
   {
     std::lock_guard<std::mutex> lock(mu_);
     config_ = std::move(kept);
   }
   RecordStatus(planned);
-  {
-    std::lock_guard<std::mutex> lock(refresh_mu_);
-    resolve_every_ = every;
-  }
-  refresh_cv_.notify_all();
   watcher_.reset();
   if (!paths.empty()) {
-    auto w = targets::FileWatcher::Start(paths, [this] {
-      {
-        std::lock_guard<std::mutex> lock(refresh_mu_);
-        refresh_requested_ = true;
-      }
-      refresh_cv_.notify_all();
-    });
+    auto w = targets::FileWatcher::Start(paths, [this] { RequestRefresh(Duration::zero()); });
     if (w) {
       watcher_ = std::move(w.value());
     } else {
@@ -305,6 +320,7 @@ void Engine::Refresh() {
     workers = workers_;
   }
   Planned planned = Plan(*config, *previous, /*log_problems=*/false);
+  resolver_->Track(planned.names);  // a changed target file may bring or drop names
   RecordStatus(planned);
   if (SamePlans(planned.plans, *previous)) return;
   previous.reset();
@@ -316,17 +332,34 @@ void Engine::Refresh() {
   }
 }
 
+void Engine::RequestRefresh(Duration delay) {
+  {
+    std::lock_guard<std::mutex> lock(refresh_mu_);
+    auto at = std::chrono::steady_clock::now() + delay;
+    if (!refresh_at_ || at < *refresh_at_) refresh_at_ = at;
+  }
+  refresh_cv_.notify_all();
+}
+
 void Engine::RefreshLoop() {
   std::unique_lock<std::mutex> lock(refresh_mu_);
   while (!stopping_) {
-    Duration every = resolve_every_;
-    refresh_cv_.wait_for(lock, every, [this] { return refresh_requested_ || stopping_; });
-    if (stopping_) return;
-    refresh_requested_ = false;
-    lock.unlock();
-    Refresh();
-    lock.lock();
+    if (!refresh_at_) {
+      refresh_cv_.wait(lock);
+    } else if (std::chrono::steady_clock::now() < *refresh_at_) {
+      refresh_cv_.wait_until(lock, *refresh_at_);
+    } else {
+      refresh_at_.reset();
+      lock.unlock();
+      Refresh();
+      lock.lock();
+    }
   }
+}
+
+bool Engine::running() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pool_ != nullptr;
 }
 
 size_t Engine::target_count() const {
@@ -367,11 +400,44 @@ void Engine::RenderStatus(metrics::FamilyWriter& out) const {
            [](const targets::TargetFileStatus& f) { return static_cast<double>(f.target_count); });
   }
   out.Begin(metrics::family::kResolveErrors);
-  for (const auto& [host, n] : resolve_errors_) out.Sample({host}, static_cast<double>(n));
+  for (const targets::NameState& n : resolver_->States()) {
+    if (n.failures > 0) out.Sample({n.host}, static_cast<double>(n.failures));
+  }
+}
+
+std::vector<targets::TargetFileStatus> Engine::FailingFiles() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<targets::TargetFileStatus> out;
+  std::copy_if(file_status_.begin(), file_status_.end(), std::back_inserter(out),
+               [](const targets::TargetFileStatus& f) { return !f.ok; });
+  return out;
+}
+
+std::vector<targets::NameState> Engine::FailingNames() const {
+  std::vector<targets::NameState> out = resolver_->States();
+  std::erase_if(out, [](const targets::NameState& n) { return n.error.empty(); });
+  return out;
+}
+
+std::vector<metrics::TargetEntry> Engine::StaleTargets(double now_wall) const {
+  std::shared_ptr<const std::vector<probe::TargetPlan>> plans;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    plans = plans_;
+  }
+  std::vector<metrics::TargetEntry> out;
+  metrics::TargetCounters c;
+  for (const probe::TargetPlan& p : *plans) {
+    p.entry.stats->ReadCounters(&c);
+    Duration limit = std::max<Duration>(kStaleRounds * p.options->interval, kStaleAfter);
+    if (c.has_round && now_wall - c.last_round_time > ToSeconds(limit)) out.push_back(p.entry);
+  }
+  return out;
 }
 
 void Engine::Stop() {
-  // The refresher first, so it cannot start a pool after this.
+  resolver_->Stop();  // no more answers, hence no more refresh requests
+  // The refresher next, so it cannot start a pool after this.
   {
     std::lock_guard<std::mutex> lock(refresh_mu_);
     stopping_ = true;

@@ -2,9 +2,9 @@
 // The running prober: turns a Config into targets and a worker pool, and on
 // reload swaps in a new one while unchanged targets keep their history.
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,6 +22,7 @@
 #include "probe/schedule.h"
 #include "targets/expand.h"
 #include "targets/file_watcher.h"
+#include "targets/resolver_service.h"
 
 namespace ping_exporter::planning {
 
@@ -39,26 +40,39 @@ struct EngineOptions {
   icmp::SocketKind socket_kind = icmp::SocketKind::kRaw;
   uint32_t default_workers = 1;  ///< used when the config says workers = 0
   Shard shard;
+  /// How host names are looked up; null: c-ares (targets::MakeCaresLookup()).
+  std::unique_ptr<targets::NameLookup> lookup = nullptr;
 };
 
-/// Owns the result store and the current pool. Apply() is serialized by an
-/// internal mutex (reloads from a signal and from HTTP may race); scrapes
-/// read store() concurrently. Not copyable.
+/// Owns the result store, the current pool and the resolver service. Apply()
+/// is serialized by an internal mutex (reloads from a signal and from HTTP
+/// may race); scrapes read store() concurrently. Not copyable.
 ///
-/// Besides Apply(), the engine re-applies the running configuration by
-/// itself when a [[target_files]] file changes (inotify) and when a host
-/// name's addresses change (re-resolved every resolve_interval); targets
-/// keep their history either way, only the `address` label moves.
+/// Nothing here waits for a name lookup: plans are built from what the
+/// resolver service knows at that moment (a name with no answer yet is
+/// probed as unresolved), and the engine re-applies the running
+/// configuration by itself when answers change a name's addresses (batched,
+/// at most once per kAnswerBatch) and when a [[target_files]] file changes
+/// (inotify); targets keep their history either way, only the `address`
+/// label moves.
 class Engine {
  public:
+  /// Answers that arrive within this long of the first one are applied
+  /// together: names resolving one by one restart the pool at most once a
+  /// second, and a new answer is in use within about a second.
+  static constexpr Duration kAnswerBatch = std::chrono::seconds(1);
+
   Engine(EngineOptions options, Logger& logger);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  /// Resolves the config's hosts and (re)starts probing them. On failure the
-  /// previous configuration keeps running and the message is returned.
+  /// (Re)starts probing the config's hosts with the addresses known now, and
+  /// hands its names to the resolver service. On failure the previous
+  /// configuration keeps running and the message is returned.
   Expected<bool, std::string> Apply(const config::Config& config);
+  /// True once an Apply() succeeded: the config is loaded and the sockets are open.
+  bool running() const;
 
   const metrics::ResultStore& store() const { return *store_; }
   size_t target_count() const;
@@ -69,8 +83,23 @@ class Engine {
   uint64_t rounds_completed() const;
   /// Writes the target-file and resolve-error families (family::kTargetFile*, kResolveErrors).
   void RenderStatus(metrics::FamilyWriter& out) const;
-  /// Re-reads target files and re-resolves names now; restarts probing only if
-  /// the resulting targets differ. Called by the background thread; public for tests.
+
+  /// A target is stale when its latest round completed more than kStaleRounds of its
+  /// intervals ago, and at least kStaleAfter ago.
+  static constexpr int kStaleRounds = 3;
+  static constexpr Duration kStaleAfter = std::chrono::seconds(10);
+  /// The status page's problems (thread-safe, beside probing and reloads):
+  /// [[target_files]] files whose latest read failed, in config order;
+  std::vector<targets::TargetFileStatus> FailingFiles() const;
+  /// names whose latest lookup failed, by host;
+  std::vector<targets::NameState> FailingNames() const;
+  /// targets whose rounds are stale at `now_wall` (seconds since the epoch), in store order.
+  /// A target that has not completed its first round is not stale.
+  std::vector<metrics::TargetEntry> StaleTargets(double now_wall) const;
+  /// Re-reads target files and re-plans with the latest answers now; restarts
+  /// probing only if the resulting targets differ. A target file's change of
+  /// state (bad, another error, good again) is logged once. Called by the
+  /// background thread; public for tests.
   void Refresh();
   void Stop();
 
@@ -79,7 +108,7 @@ class Engine {
   Logger& log_;
   std::unique_ptr<metrics::ResultStore> store_;
   probe::TimePoint epoch_;
-  std::mutex apply_mu_;    // serializes Apply() and Refresh() (slow: resolves names)
+  std::mutex apply_mu_;    // serializes Apply() and Refresh()
   mutable std::mutex mu_;  // guards the fields below; held only briefly
   std::unique_ptr<probe::WorkerPool> pool_;
   // Shared, never copied: a reload reads the previous plans while building new ones.
@@ -91,20 +120,22 @@ class Engine {
   std::unique_ptr<targets::TargetFileCache> files_;
   std::unique_ptr<targets::FileWatcher> watcher_;
   std::vector<targets::TargetFileStatus> file_status_;
-  std::map<std::string, uint64_t> resolve_errors_;  // by target name
-  Duration resolve_every_ = std::chrono::minutes(5);
-  // Background refresh: woken by the file watcher or the resolve interval.
+  // Background refresh: woken by the file watcher or by changed answers.
   std::mutex refresh_mu_;
   std::condition_variable refresh_cv_;
-  bool refresh_requested_ = false;
+  std::optional<std::chrono::steady_clock::time_point> refresh_at_;
   bool stopping_ = false;
   std::thread refresher_;
+  // Declared last, so destroyed before the refresh state its callback touches.
+  std::unique_ptr<targets::ResolverService> resolver_;
   void RefreshLoop();
-  /// Targets of `config` (files read, names resolved) as plans; slow, called without mu_.
+  /// Asks for a Refresh() within `delay` (sooner if one is already due sooner).
+  void RequestRefresh(Duration delay);
+  /// Targets of `config` (files read) as plans; called without mu_.
   struct Planned {
     std::vector<probe::TargetPlan> plans;
     std::vector<targets::TargetFileStatus> files;
-    std::vector<std::string> unresolved;
+    std::vector<targets::NameRequest> names;
   };
   Planned Plan(const config::Config& config, const std::vector<probe::TargetPlan>& previous,
                bool log_problems);
@@ -121,16 +152,23 @@ using SeriesOptionsOf =
 /// options object, which the group's targets share).
 SeriesOptionsOf SeriesOptionsFrom();
 
-/// Resolves every spec into plans (one per address with all_addresses),
-/// reusing the stats of `previous` targets with the same name, labels, series
-/// options and address index, so a moved address keeps the target's history; a
-/// target whose address did not move keeps its whole entry (same TargetInfo
-/// object). IP literals are taken as they are, without a resolver call. The
-/// plans of one name must be consecutive in `previous` (as BuildPlans makes them).
+/// The latest known addresses of a spec's name (empty: none yet); never blocks.
+using KnownAddresses = std::function<targets::Addresses(const targets::TargetSpec&)>;
+
+/// Turns the specs this shard owns into plans (one per address with
+/// all_addresses), reusing the stats of `previous` targets with the same name,
+/// labels, series options and address index, so a moved address keeps the
+/// target's history; a target whose address did not move keeps its whole entry
+/// (same TargetInfo object). IP literals are taken as they are; names get the
+/// addresses `known` gives, and one unresolved plan (address nullopt) while it
+/// gives none. Every name (and literal of the wrong family) is appended to
+/// `names`, for the resolver service. The plans of one name must be consecutive
+/// in `previous` (as BuildPlans makes them). With `group_label`, each target's
+/// identity carries its spec's `source` as `group`.
 std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                           const std::vector<probe::TargetPlan>& previous,
                                           const SeriesOptionsOf& series, const Shard& shard,
-                                          Logger& logger,
-                                          std::vector<std::string>* unresolved = nullptr);
+                                          bool group_label, const KnownAddresses& known,
+                                          std::vector<targets::NameRequest>* names = nullptr);
 
 }  // namespace ping_exporter::planning

@@ -196,28 +196,34 @@ void TargetTable::Finish(Target& t, const Now& now) {
   }
 }
 
-// One line when a target goes up or down (partial counts as up), at most one
-// per target per kLogEvery, so a flapping host cannot flood the log.
-void TargetTable::LogChange(Target& t, metrics::RoundState now_status, TimePoint now) {
+// One line when a target goes down or comes back (partial counts as up), at
+// most one per target per kLogEvery, so a flapping host cannot flood the log.
+// Changes inside that window are folded, not lost: the first round after it
+// closes writes the state the target is in then, with the number of changes
+// that got no line of their own. The memory lives in the target's stats, so a
+// reload neither forgets it nor repeats a line.
+void TargetTable::LogChange(Target& t, metrics::RoundState state, TimePoint now) {
   constexpr Duration kLogEvery = std::chrono::seconds(10);
-  int8_t before = t.last_status;
-  t.last_status = static_cast<int8_t>(now_status);
   using metrics::RoundState;
-  bool was_up = before >= 0 && static_cast<RoundState>(before) != RoundState::kNoResponse;
-  bool is_up = now_status != RoundState::kNoResponse;
-  if (before < 0 ? is_up : was_up == is_up) return;
-  if (t.last_logged != TimePoint{} && now - t.last_logged < kLogEvery) {
-    ++t.suppressed;
-    return;
-  }
-  t.last_logged = now;
-  log_.Info(is_up ? "target up" : "target down",
+  auto up = [](RoundState s) { return s != RoundState::kNoResponse; };
+  metrics::StateLog& log = t.plan.entry.stats->state_log();
+  const std::optional<RoundState> before = log.latest;
+  log.latest = state;
+  // A target that starts up is no news; one that starts down is.
+  const bool changed = before ? up(*before) != up(state) : !up(state);
+  if (!before && !changed) log.logged = state;
+  if (changed) ++log.pending;
+  if (log.pending == 0) return;
+  if (log.logged_at != TimePoint{} && now - log.logged_at < kLogEvery) return;
+  log_.Info(up(state) ? "target up" : "target down",
             {{"target", t.plan.entry.info->name},
              {"address", t.plan.entry.info->address},
-             {"from", before < 0 ? "unknown" : metrics::StateName(static_cast<RoundState>(before))},
-             {"to", metrics::StateName(now_status)},
-             {"suppressed_changes", std::to_string(t.suppressed)}});
-  t.suppressed = 0;
+             {"from", log.logged ? metrics::StateName(*log.logged) : "unknown"},
+             {"to", metrics::StateName(state)},
+             {"suppressed_changes", std::to_string(log.pending - (changed ? 1 : 0))}});
+  log.logged = state;
+  log.logged_at = now;
+  log.pending = 0;
 }
 
 void TargetTable::Blame(const icmp::Received& r) {

@@ -132,10 +132,7 @@ class TargetTable {
     TimePoint deadline;
     uint16_t next_seq = 0;
     int32_t last_ttl = -1;
-    bool done = false;        // one-shot: its round is over
-    int8_t last_status = -1;  // RoundState of the previous round, -1 before the first
-    TimePoint last_logged{};  // state-change lines are rate-limited per target
-    uint32_t suppressed = 0;  // changes not logged since last_logged
+    bool done = false;  // one-shot: its round is over
   };
   struct AddressHash {
     size_t operator()(const IpAddress& a) const;

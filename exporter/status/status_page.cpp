@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <initializer_list>
+#include <vector>
 
 #include "metrics/round_state.h"
 
@@ -47,6 +49,76 @@ std::string FormatUtc(double wall) {
   char buf[40];
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
   return buf;
+}
+
+// How long ago `when` was, with the UTC time as its tooltip.
+std::string Ago(double when, double now_wall) {
+  return "<span title=\"" + FormatUtc(when) + "\">" + FormatAgo(now_wall - when) + "</span>";
+}
+
+// One list of problems as a table: at most kMaxProblemRows rows (`cells` gives
+// a row's cells, already HTML), then how many more there are.
+template <typename T, typename Cells>
+void AppendProblemTable(std::string& html, std::string_view id, std::string_view heading,
+                        std::initializer_list<std::string_view> header, const std::vector<T>& items,
+                        Cells cells) {
+  if (items.empty()) return;
+  html += "<h3>";
+  html += heading;
+  html += "</h3><table class=\"problems\" id=\"";
+  html += id;
+  html += "\"><thead><tr>";
+  for (std::string_view h : header) {
+    html += "<th>";
+    html += h;
+    html += "</th>";
+  }
+  html += "</tr></thead><tbody>\n";
+  const size_t shown = std::min(items.size(), kMaxProblemRows);
+  for (size_t i = 0; i < shown; ++i) {
+    html += "<tr class=\"problem\">";
+    for (const std::string& cell : cells(items[i])) {
+      html += "<td>";
+      html += cell;
+      html += "</td>";
+    }
+    html += "</tr>\n";
+  }
+  if (items.size() > shown) {
+    html += "<tr class=\"more\"><td colspan=\"" + std::to_string(header.size()) + "\">and " +
+            std::to_string(items.size() - shown) + " more</td></tr>\n";
+  }
+  html += "</tbody></table>\n";
+}
+
+void AppendProblems(std::string& html, const Problems& p, double now) {
+  html += "<section id=\"problems\"><h2>Problems</h2>\n";
+  if (p.empty()) html += "<p id=\"no-problems\">No problems</p>\n";
+  using Cells = std::vector<std::string>;
+  AppendProblemTable(
+      html, "problem-files", "Target files failing (their last good content is used)",
+      {"File", "Error", "Failing since", "Targets kept"}, p.files, [&](const Problems::File& f) {
+        std::string error = HtmlEscape(f.error);
+        if (!f.excerpt.empty()) error += "<br><code>" + HtmlEscape(f.excerpt) + "</code>";
+        return Cells{HtmlEscape(f.name), error, Ago(f.since, now), std::to_string(f.targets)};
+      });
+  std::vector<Problems::Reload> reload;
+  if (p.reload) reload.push_back(*p.reload);
+  AppendProblemTable(html, "problem-reload",
+                     "Reload refused (the configuration loaded before keeps running)",
+                     {"When", "Error"}, reload, [&](const Problems::Reload& r) {
+                       return Cells{Ago(r.time, now), HtmlEscape(r.error)};
+                     });
+  AppendProblemTable(html, "problem-names", "Names that do not resolve",
+                     {"Name", "Error", "Failing since"}, p.names, [&](const Problems::Name& n) {
+                       return Cells{HtmlEscape(n.host), HtmlEscape(n.error), Ago(n.since, now)};
+                     });
+  AppendProblemTable(
+      html, "problem-stale", "Targets without a recent round", {"Target", "Address", "Last round"},
+      p.stale, [&](const Problems::Stale& s) {
+        return Cells{HtmlEscape(s.target), HtmlEscape(s.address), Ago(s.last_round, now)};
+      });
+  html += "</section>\n";
 }
 
 std::string SpanText(Duration span) {
@@ -155,7 +227,7 @@ std::string RenderGraph(const SeriesView& series, std::string_view span_text) {
 }
 
 std::string RenderStatusPage(const metrics::ResultStore& store, const PageInfo& info,
-                             const History* history, double now_wall) {
+                             const Problems& problems, const History* history, double now_wall) {
   auto targets = store.Current();
   const std::string span = history != nullptr ? SpanText(history->span()) : std::string();
   std::string html;
@@ -171,6 +243,8 @@ std::string RenderStatusPage(const metrics::ResultStore& store, const PageInfo& 
       ".alive td.state{background:#cdeccd}.partial td.state{background:#fbe9a6}"
       ".no_response td.state{background:#f4c4c4}.pending td.state{background:#eee}"
       ".legend{font-size:.85em;color:#555}.rttkey{color:#1f5fbf}.losskey{color:#d33}"
+      "h2{font-size:1.2em;margin-top:1.2em}h3{font-size:1em}"
+      "tr.problem td{background:#fdecea}#no-problems{color:#2a7a2a}"
       "</style></head><body><h1>ping_exporter</h1><p>Version ";
   html += HtmlEscape(info.version);
   html += " &middot; config ";
@@ -180,6 +254,8 @@ std::string RenderStatusPage(const metrics::ResultStore& store, const PageInfo& 
   html += "\">Metrics</a> &middot; ";
   html += std::to_string(targets->size());
   html += " target(s)</p>\n";
+  AppendProblems(html, problems, now_wall);
+  html += "<h2>Targets</h2>\n";
   if (!info.probe_allow.empty()) {
     html +=
         "<p class=\"legend\">On demand: <code>/probe?target=HOST</code> for hosts in "

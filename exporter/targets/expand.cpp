@@ -19,7 +19,7 @@ namespace {
 std::optional<config::Error> CheckFamily(const FileTargets& targets, const std::string& path,
                                          config::Family family) {
   if (family == config::Family::kAny) return std::nullopt;
-  for (const FileTarget& t : targets) {
+  for (FileTarget t : targets) {
     std::optional<IpAddress> ip = IpAddress::Parse(t.host);
     if (!ip || ip->is_v4() == (family == config::Family::kIp4)) continue;
     std::string message = Quote(t.host) + (ip->is_v4() ? " is an IPv4" : " is an IPv6") +
@@ -27,6 +27,22 @@ std::optional<config::Error> CheckFamily(const FileTargets& targets, const std::
     return config::Error{path, {t.line, t.column}, std::move(message)};
   }
   return std::nullopt;
+}
+
+// The text an error at `at` points at, for a message: from a little before its
+// column to the end of its line, escaped and bounded (Escaped()).
+std::string Excerpt(std::string_view text, config::SourcePosition at) {
+  constexpr size_t kBefore = 20;  // bytes of context before the column
+  size_t begin = 0;
+  for (uint32_t n = 1; n < at.line; ++n) {
+    begin = text.find('\n', begin);
+    if (begin == std::string_view::npos) return "";
+    ++begin;
+  }
+  std::string_view line = text.substr(begin, text.find('\n', begin) - begin);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  size_t from = at.column > kBefore ? std::min<size_t>(at.column - 1 - kBefore, line.size()) : 0;
+  return (from > 0 ? "..." : "") + Escaped(line.substr(from));
 }
 
 // `base` and `top` are sorted by name; `top` wins on equal names; empty values are dropped.
@@ -85,6 +101,14 @@ void SortByHost(std::vector<TargetSpec>& specs) {
   }
 }
 
+// What a status and the log say of a file that not everyone may read: where the problem is,
+// never what the file holds there. Without --runas.user a root exporter reads root-only files,
+// and a target file symlinked to one would otherwise have its first line quoted.
+config::Error Withheld(config::Error e) {
+  e.message = "invalid content (not quoted: the file is not world-readable)";
+  return e;
+}
+
 }  // namespace
 
 TargetFileCache::TargetFileCache(WallClock now) : now_(std::move(now)) {}
@@ -100,8 +124,10 @@ TargetFileCache::Entry TargetFileCache::Load(const config::TargetFile& file) {
   r.status.name = file.name;
   r.status.path = file.path;
 
-  Expected<std::string, std::string> text = ReadWholeFile(file.path);
+  FileFacts facts;
+  Expected<std::string, std::string> text = ReadWholeFile(file.path, &facts);
   std::optional<std::string> error;
+  std::string excerpt;
   if (!text) {
     error = file.path + ": " + text.error();
   } else {
@@ -117,7 +143,9 @@ TargetFileCache::Entry TargetFileCache::Load(const config::TargetFile& file) {
         bad = CheckFamily(*parsed, file.path, file.family);
       }
       if (bad) {
-        error = bad->ToString();
+        error = (facts.world_readable ? *bad : Withheld(*bad)).ToString();
+        if (facts.world_readable && bad->position.line != 0)
+          excerpt = Excerpt(*text, bad->position);
       } else {
         r.good = std::make_shared<const FileTargets>(std::move(*parsed));
         r.good_hash = hash;
@@ -130,9 +158,13 @@ TargetFileCache::Entry TargetFileCache::Load(const config::TargetFile& file) {
   if (error) {
     r.status.ok = false;
     r.status.error = std::move(*error);
+    r.status.excerpt = std::move(excerpt);
+    if (!r.status.failing_since) r.status.failing_since = now_();
   } else {
     r.status.ok = true;
     r.status.error.clear();
+    r.status.excerpt.clear();
+    r.status.failing_since.reset();
     r.status.last_success_time = now_();
   }
   if (!r.good) r.good = std::make_shared<const FileTargets>();
@@ -180,14 +212,16 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
   result.specs.reserve(total);
   seen.reserve(total);
 
-  auto add = [&](TargetSpec spec) {
-    auto [it, inserted] = seen.emplace(HostKey(spec.host), result.specs.size());
-    if (!inserted) {
-      result.duplicates.push_back(DuplicateTarget{std::move(spec.host), std::move(spec.origin),
-                                                  result.specs[it->second].origin});
-      return;
+  // Whether `host` is new; a duplicate is counted, and listed while the list is short. The
+  // spec is built only for a new host.
+  auto is_new = [&](std::string_view host, const auto& origin) {
+    auto [it, inserted] = seen.emplace(HostKey(host), result.specs.size());
+    if (inserted) return true;
+    if (result.duplicate_count++ < kMaxListedDuplicates) {
+      result.duplicates.push_back(
+          DuplicateTarget{std::string(host), origin(), result.specs[it->second].origin});
     }
-    result.specs.push_back(std::move(spec));
+    return false;
   };
 
   // Options and labels are built once per group or file and shared by its specs.
@@ -197,8 +231,10 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
     for (size_t i = 0; i < g.hosts.size(); ++i) {
       config::SourcePosition pos =
           i < g.host_positions.size() ? g.host_positions[i] : config::SourcePosition{};
-      add(TargetSpec{g.hosts[i], g.family, g.all_addresses, options, labels,
-                     Origin(config.source_name, pos.line, pos.column), g.name});
+      auto origin = [&] { return Origin(config.source_name, pos.line, pos.column); };
+      if (!is_new(g.hosts[i], origin)) continue;
+      result.specs.push_back(
+          TargetSpec{g.hosts[i], g.family, g.all_addresses, options, labels, origin(), g.name});
     }
   }
 
@@ -210,20 +246,23 @@ ExpandResult Expand(const config::Config& config, TargetFileCache& cache) {
     paths.push_back(f.path);
     config::SharedProbeOptions options(f.options);
     auto table_labels = std::make_shared<const config::Labels>(Merge(f.labels, {}));
-    // file_sd gives every target of a group the same labels: merge once per run of equal ones.
+    // The targets of a file_sd group share one list: merge once per group, found by pointer
+    // (comparing the lists would cost targets x labels).
     const config::Labels* last_own = nullptr;
     std::shared_ptr<const config::Labels> last_merged;
-    for (const FileTarget& t : *entry.targets) {
+    for (FileTarget t : *entry.targets) {
+      auto origin = [&] { return Origin(f.path, t.line, 0); };
+      if (!is_new(t.host, origin)) continue;
       std::shared_ptr<const config::Labels> labels = table_labels;
-      if (!t.labels.empty()) {
-        if (last_own == nullptr || *last_own != t.labels) {
-          last_own = &t.labels;
-          last_merged = std::make_shared<const config::Labels>(Merge(f.labels, t.labels));
+      if (t.labels != nullptr) {
+        if (last_own != t.labels) {
+          last_own = t.labels;
+          last_merged = std::make_shared<const config::Labels>(Merge(f.labels, *t.labels));
         }
         labels = last_merged;
       }
-      add(TargetSpec{t.host, f.family, f.all_addresses, options, std::move(labels),
-                     Origin(f.path, t.line, 0), f.name});
+      result.specs.push_back(TargetSpec{std::string(t.host), f.family, f.all_addresses, options,
+                                        std::move(labels), origin(), f.name});
     }
   }
   cache.Retain(paths);

@@ -32,12 +32,20 @@ struct TargetSpec {
 
 /// How one target file stands. A plain value.
 struct TargetFileStatus {
-  std::string name;   ///< the [[target_files]] name
-  std::string path;   ///< absolute
-  bool ok = false;    ///< the latest read and parse succeeded
-  std::string error;  ///< why the latest read failed, "path[:line[:column]]: message"; "" if ok
+  std::string name;  ///< the [[target_files]] name
+  std::string path;  ///< absolute
+  bool ok = false;   ///< the latest read and parse succeeded
+  /// Why the latest read failed, "path[:line[:column]]: message"; "" if ok. Quotes none of
+  /// the file's content when the file is not world-readable (FileFacts).
+  std::string error;
+  /// The text the error points at (its line, from a little before its column), Escaped() so
+  /// at most kMaxShownChars; "" when the error has no position (a file that cannot be read)
+  /// or the file is not world-readable.
+  std::string excerpt;
   /// Wall time of the latest successful read; unset if the file was never read successfully.
   std::optional<std::chrono::system_clock::time_point> last_success_time;
+  /// Wall time of the first failed read since the last good one; unset while ok.
+  std::optional<std::chrono::system_clock::time_point> failing_since;
   size_t target_count = 0;  ///< hosts in the content in use (the last good one)
 };
 
@@ -94,11 +102,17 @@ class TargetFileCache {
   std::map<std::string, Remembered> files_;
 };
 
+/// How many duplicates ExpandResult::duplicates lists.
+inline constexpr size_t kMaxListedDuplicates = 100;
+
 /// Everything Expand() found. A plain value.
 struct ExpandResult {
-  std::vector<TargetSpec> specs;            ///< sorted by host (byte order); hosts are unique
-  std::vector<DuplicateTarget> duplicates;  ///< in the order they were found
-  std::vector<TargetFileStatus> files;      ///< one per [[target_files]], in config order
+  std::vector<TargetSpec> specs;  ///< sorted by host (byte order); hosts are unique
+  /// The first kMaxListedDuplicates left out, in the order they were found: a file of one
+  /// host repeated 4 million times must not cost a record (and a log line) each.
+  std::vector<DuplicateTarget> duplicates;
+  size_t duplicate_count = 0;           ///< every host left out, listed or not
+  std::vector<TargetFileStatus> files;  ///< one per [[target_files]], in config order
 };
 
 /// Lists every host of `config`: each [[targets]] group's hosts, then each [[target_files]]

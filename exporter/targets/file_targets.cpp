@@ -1,9 +1,7 @@
 #include "targets/file_targets.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
-#include <exception>
+#include <memory>
 #include <new>
 #include <string>
 #include <utility>
@@ -12,7 +10,9 @@
 #include "common/host_name.h"
 #include "common/ip_address.h"
 #include "common/text.h"
+#include "targets/doc_events.h"
 #include "targets/json.h"
+#include "targets/yaml_events.h"
 
 namespace ping_exporter::targets {
 namespace {
@@ -21,8 +21,7 @@ namespace {
 constexpr size_t kMaxFileBytes = 64u << 20;
 constexpr std::string_view kBom = "\xEF\xBB\xBF";
 
-using json::Value;
-using Kind = json::Value::Kind;
+using doc::Kind;
 
 /// A failure before the file name is attached.
 struct Fail {
@@ -34,7 +33,7 @@ config::Error ToError(std::string_view path, Fail fail) {
   return config::Error{std::string(path), fail.position, std::move(fail.message)};
 }
 
-config::SourcePosition Pos(const json::Position& p) { return {p.line, p.column}; }
+config::SourcePosition Pos(const doc::Position& p) { return {p.line, p.column}; }
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
@@ -48,186 +47,297 @@ bool ValidPort(std::string_view port) {
   return v <= 65535;
 }
 
-// ---- YAML: converted into the JSON tree so one schema check serves both ----
-
-/// Converts a yaml-cpp document. Scalars of any style become strings (as Prometheus reads
-/// label values); YAML null becomes null. Single use; not thread-safe.
-class YamlConverter {
+/// The names of one group's labels, for a duplicate check in linear time (80 000 labels in one
+/// group took 12 s with a scan) and little memory: open addressing over indices into the
+/// labels list, 4 to 8 bytes a name where a set of strings took 70.
+class NameSet {
  public:
-  // A YAML alias is shared by yaml-cpp but copied here. Without aliases every node takes at
-  // least one byte of text, so a bound proportional to the size stops "billion laughs"
-  // documents at once and never a real one.
-  explicit YamlConverter(size_t text_size) : max_nodes_(2 * text_size + 64) {}
-
-  std::optional<Fail> Convert(const YAML::Node& node, Value& out) {
-    if (++nodes_ > max_nodes_) {
-      return Fail{
-          {}, "document expands to more than " + std::to_string(max_nodes_) + " nodes (aliases?)"};
-    }
-    YAML::Mark mark = node.Mark();
-    if (!mark.is_null()) {
-      out.position = {static_cast<uint32_t>(mark.line + 1), static_cast<uint32_t>(mark.column + 1)};
-    }
-    switch (node.Type()) {
-      case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null:
-        out.kind = Kind::kNull;
-        return std::nullopt;
-      case YAML::NodeType::Scalar:
-        out.kind = Kind::kString;
-        out.text = node.Scalar();
-        return std::nullopt;
-      case YAML::NodeType::Sequence:
-        out.kind = Kind::kArray;
-        out.items.reserve(node.size());
-        for (const YAML::Node& item : node) {
-          out.items.emplace_back();
-          if (std::optional<Fail> f = Convert(item, out.items.back())) return f;
-        }
-        return std::nullopt;
-      case YAML::NodeType::Map:
-        out.kind = Kind::kObject;
-        for (const auto& entry : node) {
-          json::Member m;
-          const YAML::Node& key = entry.first;
-          Value key_value;
-          if (std::optional<Fail> f = Convert(key, key_value)) return f;
-          m.key_position = key_value.position;
-          if (key_value.kind != Kind::kString) {
-            return Fail{Pos(key_value.position), "expected a string key"};
-          }
-          m.key = std::move(key_value.text);
-          if (std::optional<Fail> f = Convert(entry.second, m.value)) return f;
-          out.members.push_back(std::move(m));
-        }
-        return std::nullopt;
-    }
-    return std::nullopt;
+  /// Adds `labels[index].first` unless an earlier entry has that name; false if one has.
+  bool Insert(const config::Labels& labels, uint32_t index) {
+    if (2 * (count_ + 1) > slots_.size()) Grow(labels);
+    uint32_t* slot = Find(labels, labels[index].first);
+    if (*slot != 0) return false;
+    *slot = index + 1;
+    ++count_;
+    return true;
+  }
+  void Clear() {
+    slots_.clear();
+    count_ = 0;
   }
 
  private:
-  size_t max_nodes_;
-  size_t nodes_ = 0;
-};
-
-// ---- the file_sd schema ----
-
-/// Checks one file_sd document and collects its targets. Single use; not thread-safe.
-class FileSdReader {
- public:
-  std::optional<Fail> Run(const Value& root) {
-    if (root.kind == Kind::kNull) return std::nullopt;  // an empty YAML file
-    if (root.kind != Kind::kArray) {
-      return Fail{Pos(root.position),
-                  "expected a list of target groups such as [{\"targets\": [\"host\"], "
-                  "\"labels\": {}}], got " +
-                      std::string(json::KindName(root.kind))};
+  // The slot holding `name`, or the empty one where it belongs.
+  uint32_t* Find(const config::Labels& labels, std::string_view name) {
+    size_t mask = slots_.size() - 1;
+    for (size_t i = std::hash<std::string_view>()(name) & mask;; i = (i + 1) & mask) {
+      if (slots_[i] == 0 || labels[slots_[i] - 1].first == name) return &slots_[i];
     }
-    for (size_t i = 0; i < root.items.size(); ++i) {
-      // Built by appending: GCC 12 warns falsely (-Wrestrict) on "[" + std::string.
-      std::string where = "[";
-      where += std::to_string(i);
-      where += ']';
-      if (std::optional<Fail> f = Group(root.items[i], where)) return f;
+  }
+  void Grow(const config::Labels& labels) {
+    std::vector<uint32_t> old = std::move(slots_);
+    slots_.assign(std::max<size_t>(16, 2 * old.size()), 0);
+    for (uint32_t entry : old) {
+      if (entry != 0) *Find(labels, labels[entry - 1].first) = entry;
     }
-    return std::nullopt;
   }
 
+  std::vector<uint32_t> slots_;  // 1 + index into the labels; 0: empty
+  size_t count_ = 0;
+};
+
+/// The file_sd schema, checked as the JSON or YAML reader streams the document in: a list of
+/// groups, each a map with "targets" (a list of strings) and "labels" (a map of strings). Only
+/// the targets kept and the current group's labels are held, so memory follows what is kept,
+/// and every check is linear. Stops at the first problem. Single use; not thread-safe.
+class FileSdBuilder final : public doc::Sink {
+ public:
+  bool Begin(Kind kind, doc::Position at) override {
+    switch (state_) {
+      case State::kTop:
+        if (kind != Kind::kList) return Value(kind, at);
+        state_ = State::kGroups;
+        return true;
+      case State::kGroups:
+        if (kind != Kind::kMap) return Value(kind, at);
+        StartGroup();
+        return true;
+      case State::kGroupKey:
+        return GroupKey(kind, {}, at);
+      case State::kLabelName:
+        return LabelName(kind, {}, at);
+      case State::kGroupValue:
+        if (key_ == Key::kTargets && kind == Kind::kList) {
+          state_ = State::kTargets;
+          return true;
+        }
+        if (key_ == Key::kLabels && kind == Kind::kMap) {
+          state_ = State::kLabelName;
+          return true;
+        }
+        return Value(kind, at);
+      case State::kTargets:
+      case State::kLabelValue:
+      case State::kDone:
+        return Value(kind, at);
+    }
+    return true;
+  }
+
+  bool End() override {
+    switch (state_) {
+      case State::kGroups:
+        state_ = State::kDone;
+        return true;
+      case State::kGroupKey:
+        EndGroup();
+        state_ = State::kGroups;
+        return true;
+      case State::kTargets:
+      case State::kLabelName:
+        state_ = State::kGroupKey;
+        return true;
+      default:
+        return true;  // never reached: Begin() accepts no other container
+    }
+  }
+
+  bool Scalar(Kind kind, std::string_view text, doc::Position at) override {
+    switch (state_) {
+      case State::kGroupKey:
+        return GroupKey(kind, text, at);
+      case State::kLabelName:
+        return LabelName(kind, text, at);
+      case State::kGroupValue:
+        if (kind != Kind::kNull) return Value(kind, at);
+        state_ = State::kGroupKey;  // "targets: null" or "labels: null": none
+        return true;
+      case State::kTargets:
+        return Target(kind, text, at);
+      case State::kLabelValue:
+        return LabelValue(kind, text, at);
+      case State::kTop:
+        if (kind != Kind::kNull) return Value(kind, at);
+        state_ = State::kDone;  // "null", or an empty YAML document: no groups
+        return true;
+      case State::kGroups:
+      case State::kDone:
+        return Value(kind, at);
+    }
+    return true;
+  }
+
+  const std::optional<targets::Fail>& failure() const { return failure_; }
   FileTargets Take() { return std::move(out_); }
 
  private:
-  std::optional<Fail> Group(const Value& group, const std::string& where) {
-    if (group.kind != Kind::kObject) {
-      return Fail{Pos(group.position),
-                  where +
-                      ": expected a target group {\"targets\": [...], \"labels\": {...}}, got " +
-                      std::string(json::KindName(group.kind))};
-    }
-    const Value* targets = nullptr;
-    const Value* labels = nullptr;
-    for (const json::Member& m : group.members) {
-      const Value** slot = m.key == "targets" ? &targets : m.key == "labels" ? &labels : nullptr;
-      if (slot == nullptr) {
-        return Fail{Pos(m.key_position), where + ": unknown key " + Quote(m.key) +
-                                             " (expected \"targets\" or \"labels\")"};
-      }
-      if (*slot != nullptr) {
-        return Fail{Pos(m.key_position), where + ": duplicate key " + Quote(m.key)};
-      }
-      *slot = &m.value;
-    }
-    config::Labels group_labels;
-    if (labels != nullptr) {
-      if (std::optional<Fail> f = Labels(*labels, where + ".labels", group_labels)) return f;
-    }
-    if (targets == nullptr || targets->kind == Kind::kNull) return std::nullopt;
-    if (targets->kind != Kind::kArray) {
-      return Fail{Pos(targets->position), where + ".targets: expected a list of strings, got " +
-                                              std::string(json::KindName(targets->kind))};
-    }
-    for (size_t i = 0; i < targets->items.size(); ++i) {
-      const Value& t = targets->items[i];
-      std::string item = where + ".targets[" + std::to_string(i) + "]";
-      if (t.kind != Kind::kString) {
-        return Fail{Pos(t.position), item +
-                                         ": expected a string such as \"host\" or "
-                                         "\"host:port\", got " +
-                                         std::string(json::KindName(t.kind))};
-      }
-      std::optional<std::string> host = HostOfTarget(t.text);
-      if (!host) {
-        return Fail{Pos(t.position), item + ": " + Quote(t.text) +
-                                         " is not \"host\", \"host:port\" or \"[ipv6]:port\""};
-      }
-      if (!IsHost(*host)) {
-        return Fail{Pos(t.position),
-                    item + ": " + Quote(*host) + " is not an IP address or host name"};
-      }
-      out_.push_back(
-          FileTarget{std::move(*host), group_labels, t.position.line, t.position.column});
-    }
-    return std::nullopt;
+  // Where the next value goes.
+  enum class State {
+    kTop,         // the document itself: a list of groups (or null)
+    kGroups,      // a group of the list
+    kGroupKey,    // a key of a group: "targets" or "labels"
+    kGroupValue,  // the value of key_
+    kTargets,     // a string of a group's targets
+    kLabelName,   // a key of a group's labels
+    kLabelValue,  // the value of the last label in labels_
+    kDone,        // nothing more is expected
+  };
+  enum class Key { kTargets, kLabels };
+
+  bool Fail(doc::Position at, std::string message) {
+    failure_ = targets::Fail{Pos(at), std::move(message)};
+    return false;
   }
 
-  static std::optional<Fail> Labels(const Value& labels, const std::string& where,
-                                    config::Labels& out) {
-    if (labels.kind == Kind::kNull) return std::nullopt;
-    if (labels.kind != Kind::kObject) {
-      return Fail{Pos(labels.position), where + ": expected a map of label names to values, got " +
-                                            std::string(json::KindName(labels.kind))};
+  /// A value of the wrong kind where the state expects another: the message says what was due.
+  bool Value(Kind kind, doc::Position at) {
+    std::string got = ", got " + std::string(KindName(kind));
+    switch (state_) {
+      case State::kTop:
+        return Fail(at,
+                    "expected a list of target groups such as [{\"targets\": [\"host\"], "
+                    "\"labels\": {}}]" +
+                        got);
+      case State::kGroups:
+        return Fail(at, GroupPath() +
+                            ": expected a target group {\"targets\": [...], \"labels\": {...}}" +
+                            got);
+      case State::kGroupValue:
+        if (key_ == Key::kTargets)
+          return Fail(at, where_ + ".targets: expected a list of strings" + got);
+        return Fail(at, where_ + ".labels: expected a map of label names to values" + got);
+      case State::kTargets:
+        return Fail(at,
+                    TargetPath() + ": expected a string such as \"host\" or \"host:port\"" + got);
+      case State::kLabelValue:
+        return Fail(at, LabelPath() + ": expected a string label value" + got);
+      case State::kGroupKey:
+      case State::kLabelName:
+      case State::kDone:
+        break;
     }
-    std::vector<std::string_view> seen;
-    for (const json::Member& m : labels.members) {
-      const std::string& name = m.key;
-      if (!config::IsLabelName(name)) {
-        return Fail{Pos(m.key_position), where + ": " + Quote(name) +
-                                             " is not a valid label name (expected "
-                                             "[a-zA-Z_][a-zA-Z0-9_]*)"};
-      }
-      if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
-        return Fail{Pos(m.key_position), where + ": duplicate label name " + Quote(name)};
-      }
-      seen.push_back(name);
-      if (m.value.kind != Kind::kString) {
-        return Fail{Pos(m.value.position), where + "." + name +
-                                               ": expected a string label value, got " +
-                                               std::string(json::KindName(m.value.kind))};
-      }
-      if (!IsValidUtf8(m.value.text)) {
-        return Fail{Pos(m.value.position), where + "." + name + ": label value is not UTF-8"};
-      }
-      // Service discovery metadata (__meta_*, __address__, ...) is Prometheus-internal.
-      if (name.size() >= 2 && name[0] == '_' && name[1] == '_') continue;
-      if (config::IsReservedLabel(name)) {
-        return Fail{Pos(m.key_position), where + ": label name " + Quote(name) +
-                                             " is reserved (the exporter or Prometheus sets it)"};
-      }
-      out.emplace_back(name, m.value.text);
-    }
-    std::sort(out.begin(), out.end());
-    return std::nullopt;
+    return Fail(at, "unexpected " + std::string(KindName(kind)) + " after the list of groups");
   }
 
+  std::string GroupPath() const {
+    // Built by appending: GCC 12 warns falsely (-Wrestrict) on "[" + std::string.
+    std::string path = "[";
+    path += std::to_string(group_index_);
+    path += ']';
+    return path;
+  }
+  // "[i].labels.name" of the label being read; Escaped(): a name has no length limit, a
+  // message must have one.
+  std::string LabelPath() const { return where_ + ".labels." + Escaped(labels_.back().first); }
+  std::string TargetPath() const {
+    return where_ + ".targets[" + std::to_string(target_index_) + "]";
+  }
+
+  void StartGroup() {
+    state_ = State::kGroupKey;
+    where_ = GroupPath();
+    seen_targets_ = seen_labels_ = false;
+    target_index_ = 0;
+    group_start_ = out_.size();
+    labels_.clear();
+    label_names_.Clear();
+  }
+
+  // The group's labels are known only at its end (they may follow its targets).
+  void EndGroup() {
+    ++group_index_;
+    // Service discovery metadata (__meta_*, __address__, ...) is Prometheus-internal; such
+    // names were kept until now only for the duplicate check.
+    labels_.erase(std::remove_if(labels_.begin(), labels_.end(),
+                                 [](const auto& label) { return IsDropped(label.first); }),
+                  labels_.end());
+    if (labels_.empty()) return;
+    std::sort(labels_.begin(), labels_.end());
+    out_.Label(group_start_, std::make_shared<const config::Labels>(std::move(labels_)));
+    labels_ = {};
+  }
+
+  bool GroupKey(Kind kind, std::string_view key, doc::Position at) {
+    if (kind != Kind::kString) {
+      return Fail(at, where_ + ": expected a string key, got " + std::string(KindName(kind)));
+    }
+    bool* seen = key == "targets" ? &seen_targets_ : key == "labels" ? &seen_labels_ : nullptr;
+    if (seen == nullptr) {
+      return Fail(at,
+                  where_ + ": unknown key " + Quote(key) + " (expected \"targets\" or \"labels\")");
+    }
+    if (*seen) return Fail(at, where_ + ": duplicate key " + Quote(key));
+    *seen = true;
+    key_ = key == "targets" ? Key::kTargets : Key::kLabels;
+    state_ = State::kGroupValue;
+    return true;
+  }
+
+  bool Target(Kind kind, std::string_view text, doc::Position at) {
+    if (kind != Kind::kString) return Value(kind, at);
+    // Bytes no host can hold are named first: the forms below would hide them.
+    if (UnprintableReason(text)) return Fail(at, TargetPath() + ": " + NotAHost(text));
+    std::optional<std::string> host = HostOfTarget(text);
+    if (!host) {
+      return Fail(at, TargetPath() + ": " + Quote(text) +
+                          " is not \"host\", \"host:port\" or \"[ipv6]:port\"");
+    }
+    if (!IsHost(*host)) return Fail(at, TargetPath() + ": " + NotAHost(*host));
+    out_.Add(*host, at.line, at.column);
+    ++target_index_;
+    return true;
+  }
+
+  bool LabelName(Kind kind, std::string_view name, doc::Position at) {
+    auto path = [this] { return where_ + ".labels"; };
+    if (kind != Kind::kString) {
+      return Fail(at, path() + ": expected a string key, got " + std::string(KindName(kind)));
+    }
+    if (!config::IsLabelName(name)) {
+      return Fail(at, path() + ": " + Quote(name) +
+                          " is not a valid label name (expected [a-zA-Z_][a-zA-Z0-9_]*)");
+    }
+    labels_.emplace_back(name, std::string());
+    if (!label_names_.Insert(labels_, static_cast<uint32_t>(labels_.size() - 1))) {
+      return Fail(at, path() + ": duplicate label name " + Quote(name));
+    }
+    if (!IsDropped(name) && config::IsReservedLabel(name)) {
+      return Fail(at, path() + ": label name " + Quote(name) +
+                          " is reserved (the exporter or Prometheus sets it)");
+    }
+    state_ = State::kLabelValue;
+    return true;
+  }
+
+  bool LabelValue(Kind kind, std::string_view value, doc::Position at) {
+    if (kind != Kind::kString) return Value(kind, at);
+    state_ = State::kLabelName;
+    auto& [name, text] = labels_.back();
+    if (IsDropped(name)) return true;  // never shown: any value will do
+    if (std::optional<std::string> why = UnprintableReason(value)) {
+      return Fail(
+          at, LabelPath() + ": " + Quote(value) + " must be printable UTF-8 text (" + *why + ")");
+    }
+    text = value;
+    return true;
+  }
+
+  // Service discovery metadata (__meta_*, __address__, ...) is Prometheus-internal.
+  static bool IsDropped(std::string_view name) {
+    return name.size() >= 2 && name[0] == '_' && name[1] == '_';
+  }
+
+  State state_ = State::kTop;
+  Key key_ = Key::kTargets;
+  size_t group_index_ = 0;
+  size_t target_index_ = 0;
+  std::string where_;  // "[i]", the group being read
+  bool seen_targets_ = false;
+  bool seen_labels_ = false;
+  size_t group_start_ = 0;  // its first target in out_
+  config::Labels labels_;   // its labels so far, "__" ones too; the last one's value comes next
+  NameSet label_names_;
+  std::optional<targets::Fail> failure_;
   FileTargets out_;
 };
 
@@ -239,6 +349,25 @@ bool EndsWithJson(std::string_view path) {
 }
 
 }  // namespace
+
+FileTarget FileTargets::operator[](size_t i) const {
+  const Entry& e = entries_[i];
+  return FileTarget{std::string_view(hosts_).substr(e.offset, e.size),
+                    e.labels == 0 ? nullptr : label_sets_[e.labels - 1].get(), e.line, e.column};
+}
+
+void FileTargets::Add(std::string_view host, uint32_t line, uint32_t column) {
+  entries_.push_back(Entry{static_cast<uint32_t>(hosts_.size()), line, column, 0,
+                           static_cast<uint16_t>(host.size())});
+  hosts_.append(host);
+}
+
+void FileTargets::Label(size_t first, std::shared_ptr<const config::Labels> labels) {
+  label_sets_.push_back(std::move(labels));
+  for (size_t i = first; i < entries_.size(); ++i) {
+    entries_[i].labels = static_cast<uint32_t>(label_sets_.size());
+  }
+}
 
 std::optional<std::string> HostOfTarget(std::string_view target) {
   if (target.empty()) return std::nullopt;
@@ -285,13 +414,13 @@ FileParseResult ParseLines(std::string_view text, std::string_view path) {
         std::string_view host = line.substr(first, last - first);
         uint32_t column = static_cast<uint32_t>(first + 1);
         if (!IsHost(host)) {
-          std::string message = Quote(host) + " is not an IP address or host name";
+          std::string message = NotAHost(host);
           if (host.find_first_of(" \t") != std::string_view::npos) {
             message += " (one host a line)";
           }
           return MakeUnexpected(ToError(path, Fail{{line_number, column}, std::move(message)}));
         }
-        out.push_back(FileTarget{std::string(host), {}, line_number, column});
+        out.Add(host, line_number, column);
       }
       if (end == text.size()) break;
       start = end + 1;
@@ -304,39 +433,18 @@ FileParseResult ParseLines(std::string_view text, std::string_view path) {
 
 FileParseResult ParseFileSd(std::string_view text, std::string_view path, bool json) {
   try {
-    Value root;
-    if (json) {
-      Expected<Value, json::ParseError> parsed = json::Parse(text);
-      if (!parsed) {
-        const json::ParseError& e = parsed.error();
-        return MakeUnexpected(ToError(path, Fail{Pos(e.position), "invalid JSON: " + e.message}));
-      }
-      root = std::move(*parsed);
-    } else {
-      YAML::Node doc;
-      try {
-        doc = YAML::Load(std::string(text));
-      } catch (const YAML::Exception& e) {
-        config::SourcePosition pos;
-        if (!e.mark.is_null()) {
-          pos = {static_cast<uint32_t>(e.mark.line + 1), static_cast<uint32_t>(e.mark.column + 1)};
-        }
-        return MakeUnexpected(ToError(path, Fail{pos, "invalid YAML: " + e.msg}));
-      }
-      YamlConverter converter(text.size());
-      if (std::optional<Fail> f = converter.Convert(doc, root)) {
-        return MakeUnexpected(ToError(path, std::move(*f)));
-      }
+    FileSdBuilder builder;
+    doc::ReadResult read = json ? json::Parse(text, builder) : yaml::Parse(text, builder);
+    if (!read) {
+      const doc::ParseError& e = read.error();
+      return MakeUnexpected(ToError(
+          path, Fail{Pos(e.position), (json ? "invalid JSON: " : "invalid YAML: ") + e.message}));
     }
-    FileSdReader reader;
-    if (std::optional<Fail> f = reader.Run(root)) {
-      return MakeUnexpected(ToError(path, std::move(*f)));
-    }
-    return reader.Take();
-  } catch (const std::exception& e) {
-    // yaml-cpp may throw from node access on malformed trees, and anything may run out of
-    // memory: the caller keeps the last good list either way.
-    return MakeUnexpected(ToError(path, Fail{{}, std::string("cannot parse: ") + e.what()}));
+    if (builder.failure()) return MakeUnexpected(ToError(path, *builder.failure()));
+    return builder.Take();
+  } catch (const std::bad_alloc&) {
+    // The caller keeps the last good list.
+    return MakeUnexpected(ToError(path, Fail{{}, "out of memory"}));
   }
 }
 
@@ -346,8 +454,8 @@ FileParseResult ParseTargetFile(std::string_view text, std::string_view path,
   return ParseFileSd(text, path, EndsWithJson(path));
 }
 
-Expected<std::string, std::string> ReadWholeFile(const std::string& path) {
-  Expected<std::string, std::string> text = ReadFileCapped(path, kMaxFileBytes);
+Expected<std::string, std::string> ReadWholeFile(const std::string& path, FileFacts* facts) {
+  Expected<std::string, std::string> text = ReadFileCapped(path, kMaxFileBytes, facts);
   if (!text) return MakeUnexpected("cannot read: " + text.error());
   return text;
 }

@@ -11,26 +11,42 @@ namespace {
 // file_sd needs three levels (list, group, labels); the limit only stops stack exhaustion.
 constexpr int kMaxDepth = 64;
 
+using doc::Kind;
+using doc::ParseError;
+using doc::Position;
+
 /// Recursive-descent parser over one buffer. Single use; not thread-safe.
 class Parser {
  public:
-  explicit Parser(std::string_view text) : text_(text) {
+  Parser(std::string_view text, doc::Sink& sink) : text_(text), sink_(sink) {
     if (text_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;
   }
 
-  Expected<Value, ParseError> Run() {
+  doc::ReadResult Run() {
     SkipSpace();
-    Value v;
-    if (!ParseValue(v, 0)) return MakeUnexpected(std::move(error_));
+    if (!ParseValue(0)) {
+      if (stopped_) return false;
+      return MakeUnexpected(std::move(error_));
+    }
     SkipSpace();
     if (pos_ != text_.size()) {
       Fail("unexpected " + Describe() + " after the JSON value");
       return MakeUnexpected(std::move(error_));
     }
-    return v;
+    return true;
   }
 
  private:
+  // Passes a sink's answer on; false stops the parse without an error of ours.
+  bool Sent(bool go_on) {
+    if (!go_on) stopped_ = true;
+    return go_on;
+  }
+
+  bool SendScalar(Kind kind, std::string_view text, Position at) {
+    return Sent(sink_.Scalar(kind, text, at));
+  }
+
   Position Here() const { return Position{line_, static_cast<uint32_t>(pos_ - line_start_ + 1)}; }
 
   bool Fail(std::string message) {
@@ -69,30 +85,26 @@ class Parser {
     return false;
   }
 
-  bool ParseValue(Value& out, int depth) {
-    out.position = Here();
+  bool ParseValue(int depth) {
+    Position at = Here();
     if (pos_ >= text_.size()) return Fail("expected a JSON value, got end of file");
     char c = text_[pos_];
     switch (c) {
       case '{':
-        return ParseObject(out, depth + 1);
+        return ParseObject(at, depth + 1);
       case '[':
-        return ParseArray(out, depth + 1);
+        return ParseArray(at, depth + 1);
       case '"':
-        out.kind = Value::Kind::kString;
-        return ParseString(out.text);
+        buffer_.clear();
+        return ParseString(buffer_) && SendScalar(Kind::kString, buffer_, at);
       case 't':
-        out.kind = Value::Kind::kBool;
-        out.boolean = true;
-        return ParseLiteral("true");
+        return ParseLiteral("true") && SendScalar(Kind::kBool, "true", at);
       case 'f':
-        out.kind = Value::Kind::kBool;
-        return ParseLiteral("false");
+        return ParseLiteral("false") && SendScalar(Kind::kBool, "false", at);
       case 'n':
-        out.kind = Value::Kind::kNull;
-        return ParseLiteral("null");
+        return ParseLiteral("null") && SendScalar(Kind::kNull, "", at);
       default:
-        if (c == '-' || (c >= '0' && c <= '9')) return ParseNumber(out);
+        if (c == '-' || (c >= '0' && c <= '9')) return ParseNumber(at);
         return Fail("expected a JSON value, got " + Describe());
     }
   }
@@ -111,7 +123,7 @@ class Parser {
     return pos_ > start;
   }
 
-  bool ParseNumber(Value& out) {
+  bool ParseNumber(Position at) {
     size_t start = pos_;
     Consume('-');
     if (Consume('0')) {
@@ -126,9 +138,7 @@ class Parser {
       if (!Consume('+')) Consume('-');
       if (!Digits()) return Fail("invalid number: expected an exponent, got " + Describe());
     }
-    out.kind = Value::Kind::kNumber;
-    out.text = std::string(text_.substr(start, pos_ - start));
-    return true;
+    return SendScalar(Kind::kNumber, text_.substr(start, pos_ - start), at);
   }
 
   std::optional<uint32_t> Hex4() {
@@ -267,18 +277,16 @@ class Parser {
     }
   }
 
-  bool ParseArray(Value& out, int depth) {
+  bool ParseArray(Position at, int depth) {
     if (depth > kMaxDepth) return Fail("nested deeper than " + std::to_string(kMaxDepth));
-    out.kind = Value::Kind::kArray;
     ++pos_;
+    if (!Sent(sink_.Begin(Kind::kList, at))) return false;
     SkipSpace();
-    if (Consume(']')) return true;
+    if (Consume(']')) return Sent(sink_.End());
     while (true) {
-      Value item;
-      if (!ParseValue(item, depth)) return false;
-      out.items.push_back(std::move(item));
+      if (!ParseValue(depth)) return false;
       SkipSpace();
-      if (Consume(']')) return true;
+      if (Consume(']')) return Sent(sink_.End());
       if (!Consume(',')) return Fail("expected ',' or ']' in array, got " + Describe());
       SkipSpace();
       if (pos_ < text_.size() && text_[pos_] == ']') {
@@ -287,12 +295,12 @@ class Parser {
     }
   }
 
-  bool ParseObject(Value& out, int depth) {
+  bool ParseObject(Position at, int depth) {
     if (depth > kMaxDepth) return Fail("nested deeper than " + std::to_string(kMaxDepth));
-    out.kind = Value::Kind::kObject;
     ++pos_;
+    if (!Sent(sink_.Begin(Kind::kMap, at))) return false;
     SkipSpace();
-    if (Consume('}')) return true;
+    if (Consume('}')) return Sent(sink_.End());
     while (true) {
       if (pos_ >= text_.size() || text_[pos_] != '"') {
         if (pos_ < text_.size() && text_[pos_] == '}') {
@@ -300,22 +308,24 @@ class Parser {
         }
         return Fail("expected a quoted key, got " + Describe());
       }
-      Member m;
-      m.key_position = Here();
-      if (!ParseString(m.key)) return false;
+      Position key_at = Here();
+      buffer_.clear();
+      if (!ParseString(buffer_) || !SendScalar(Kind::kString, buffer_, key_at)) return false;
       SkipSpace();
       if (!Consume(':')) return Fail("expected ':' after key, got " + Describe());
       SkipSpace();
-      if (!ParseValue(m.value, depth)) return false;
-      out.members.push_back(std::move(m));
+      if (!ParseValue(depth)) return false;
       SkipSpace();
-      if (Consume('}')) return true;
+      if (Consume('}')) return Sent(sink_.End());
       if (!Consume(',')) return Fail("expected ',' or '}' in object, got " + Describe());
       SkipSpace();
     }
   }
 
   std::string_view text_;
+  doc::Sink& sink_;
+  std::string buffer_;  // the string being decoded; reused, so reading allocates rarely
+  bool stopped_ = false;
   size_t pos_ = 0;
   uint32_t line_ = 1;
   size_t line_start_ = 0;
@@ -324,24 +334,6 @@ class Parser {
 
 }  // namespace
 
-Expected<Value, ParseError> Parse(std::string_view text) { return Parser(text).Run(); }
-
-std::string_view KindName(Value::Kind kind) {
-  switch (kind) {
-    case Value::Kind::kNull:
-      return "null";
-    case Value::Kind::kBool:
-      return "boolean";
-    case Value::Kind::kNumber:
-      return "number";
-    case Value::Kind::kString:
-      return "string";
-    case Value::Kind::kArray:
-      return "array";
-    case Value::Kind::kObject:
-      break;
-  }
-  return "object";
-}
+doc::ReadResult Parse(std::string_view text, doc::Sink& sink) { return Parser(text, sink).Run(); }
 
 }  // namespace ping_exporter::targets::json

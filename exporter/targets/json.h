@@ -1,51 +1,17 @@
 #pragma once
-// A small strict JSON (RFC 8259) reader for file_sd files: exact line:column in errors and
-// linear time, where yaml-cpp would accept non-JSON and take seconds on large lists.
+// A small strict JSON (RFC 8259) reader for file_sd files: exact line:column in errors, linear
+// time, and no tree: values go to a doc::Sink as they are read.
 
-#include <cstdint>
-#include <string>
 #include <string_view>
-#include <vector>
 
-#include "common/expected.h"
+#include "targets/doc_events.h"
 
 namespace ping_exporter::targets::json {
 
-/// 1-based line and column (in bytes) of a value's first character.
-struct Position {
-  uint32_t line = 0;
-  uint32_t column = 0;
-};
-
-struct Member;
-
-/// One parsed JSON value. A plain tree value: copy or move freely.
-struct Value {
-  enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
-  Kind kind = Kind::kNull;
-  bool boolean = false;
-  std::string text;             ///< kString: the decoded UTF-8 text; kNumber: as written
-  std::vector<Value> items;     ///< kArray
-  std::vector<Member> members;  ///< kObject, in document order (duplicate keys kept)
-  Position position;
-};
-
-struct Member {
-  std::string key;
-  Position key_position;
-  Value value;
-};
-
-struct ParseError {
-  Position position;
-  std::string message;
-};
-
-/// Parses one JSON document (a leading UTF-8 byte order mark is skipped). Strings must be
-/// valid UTF-8; nesting deeper than 64 levels is refused. Never throws except std::bad_alloc.
-Expected<Value, ParseError> Parse(std::string_view text);
-
-/// "object", "array", "string", ... for messages.
-std::string_view KindName(Value::Kind kind);
+/// Reads one JSON document (a leading UTF-8 byte order mark is skipped) into `sink`; object
+/// keys come as kString scalars. Strings must be valid UTF-8; nesting deeper than 64 levels is
+/// refused. Not thread-safe per sink; never throws except std::bad_alloc (or what the sink
+/// throws).
+doc::ReadResult Parse(std::string_view text, doc::Sink& sink);
 
 }  // namespace ping_exporter::targets::json

@@ -15,24 +15,6 @@
 namespace ping_exporter::targets {
 namespace {
 
-using Addresses = std::vector<IpAddress>;
-
-std::optional<std::string> FamilyMismatch(const IpAddress& literal, config::Family family) {
-  if (family == config::Family::kIp4 && !literal.is_v4()) {
-    return std::string("IPv6 address with family ip4");
-  }
-  if (family == config::Family::kIp6 && literal.is_v4()) {
-    return std::string("IPv4 address with family ip6");
-  }
-  return std::nullopt;
-}
-
-int AiFamily(config::Family family) {
-  return family == config::Family::kIp4   ? AF_INET
-         : family == config::Family::kIp6 ? AF_INET6
-                                          : AF_UNSPEC;
-}
-
 // Blocking getaddrinfo(); every address in the order returned, without repeats.
 Expected<Addresses, std::string> LookupAll(const std::string& name, int ai_family) {
   addrinfo hints{};
@@ -44,8 +26,7 @@ Expected<Addresses, std::string> LookupAll(const std::string& name, int ai_famil
   if (rc != 0) return MakeUnexpected(std::string(gai_strerror(rc)));
   Addresses out;
   for (addrinfo* ai = list.get(); ai != nullptr; ai = ai->ai_next) {
-    std::optional<IpAddress> ip = IpAddress::FromSockaddr(ai->ai_addr, ai->ai_addrlen);
-    if (ip && std::find(out.begin(), out.end(), *ip) == out.end()) out.push_back(*ip);
+    detail::AppendUnique(out, ai->ai_addr, ai->ai_addrlen);
   }
   if (out.empty()) return MakeUnexpected(std::string("no address of the requested family"));
   return out;
@@ -61,32 +42,52 @@ struct PendingLookup {
 
 }  // namespace
 
-Expected<IpAddress, std::string> Resolve(std::string_view host, config::Family family) {
-  if (std::optional<IpAddress> literal = IpAddress::Parse(host)) {
-    if (std::optional<std::string> bad = FamilyMismatch(*literal, family)) {
-      return MakeUnexpected(std::move(*bad));
-    }
-    return *literal;
+namespace detail {
+int AddressFamily(config::Family family) {
+  return family == config::Family::kIp4   ? AF_INET
+         : family == config::Family::kIp6 ? AF_INET6
+                                          : AF_UNSPEC;
+}
+
+void AppendUnique(Addresses& out, const sockaddr* sa, socklen_t len) {
+  std::optional<IpAddress> ip = IpAddress::FromSockaddr(sa, len);
+  if (ip && std::find(out.begin(), out.end(), *ip) == out.end()) out.push_back(*ip);
+}
+}  // namespace detail
+
+std::optional<Expected<Addresses, std::string>> ResolveLiteral(std::string_view host,
+                                                               config::Family family) {
+  std::optional<IpAddress> literal = IpAddress::Parse(host);
+  if (!literal) return std::nullopt;
+  if (family == config::Family::kIp4 && !literal->is_v4()) {
+    return MakeUnexpected(std::string("IPv6 address with family ip4"));
   }
-  Expected<Addresses, std::string> all = LookupAll(std::string(host), AiFamily(family));
+  if (family == config::Family::kIp6 && literal->is_v4()) {
+    return MakeUnexpected(std::string("IPv4 address with family ip6"));
+  }
+  return Addresses{*literal};
+}
+
+Expected<IpAddress, std::string> Resolve(std::string_view host, config::Family family) {
+  if (auto literal = ResolveLiteral(host, family)) {
+    if (!*literal) return MakeUnexpected((*literal).error());
+    return (**literal).front();
+  }
+  Expected<Addresses, std::string> all =
+      LookupAll(std::string(host), detail::AddressFamily(family));
   if (!all) return MakeUnexpected(all.error());
   return all->front();
 }
 
 Expected<std::vector<IpAddress>, std::string> ResolveAll(std::string_view host,
                                                          config::Family family, Duration timeout) {
-  if (std::optional<IpAddress> literal = IpAddress::Parse(host)) {
-    if (std::optional<std::string> bad = FamilyMismatch(*literal, family)) {
-      return MakeUnexpected(std::move(*bad));
-    }
-    return Addresses{*literal};
-  }
+  if (auto literal = ResolveLiteral(host, family)) return std::move(*literal);
   std::string timed_out = "lookup timed out after " + FormatDuration(timeout);
   if (timeout <= Duration::zero()) return MakeUnexpected(std::move(timed_out));
 
   auto pending = std::make_shared<PendingLookup>();
   try {
-    std::thread([pending, name = std::string(host), ai_family = AiFamily(family)] {
+    std::thread([pending, name = std::string(host), ai_family = detail::AddressFamily(family)] {
       Expected<Addresses, std::string> r = LookupAll(name, ai_family);
       std::lock_guard<std::mutex> lock(pending->mu);
       pending->result.emplace(std::move(r));

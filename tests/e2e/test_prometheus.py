@@ -27,10 +27,9 @@ def stack() -> Iterator[tuple[TestNet, Exporter, Prometheus, dict[str, list[str]
         config = {"defaults": {"interval": "500ms", "timeout": "200ms", "count": 2,
                                "metrics": "full",
                                "spacing": "50ms"},
-                  "targets": [{"name": "live", "hosts": hosts["live"],
-                               "labels": {"group": "live"}},
-                              {"name": "dead", "hosts": hosts["dead"],
-                               "labels": {"group": "dead"}}]}
+                  # Each series carries its group's name as the `group` label.
+                  "targets": [{"name": "live", "hosts": hosts["live"]},
+                              {"name": "dead", "hosts": hosts["dead"]}]}
         with Exporter(config, netns=net.client) as exp, \
                 Prometheus([exp.address], netns=net.client) as prom:
             yield net, exp, prom, hosts

@@ -124,7 +124,8 @@ VARIABLE: dict[str, Any] = {
     "type": "object", "required": ["name", "type"],
     "properties": {
         "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
-        "type": {"enum": ["datasource", "query", "custom", "constant", "interval", "textbox"]},
+        "type": {"enum": ["datasource", "query", "custom", "constant", "interval", "textbox",
+                          "adhoc"]},
         "label": {"type": "string"},
         "multi": {"type": "boolean"},
         "includeAll": {"type": "boolean"},

@@ -1,10 +1,10 @@
-"""config/alerts.yml: promtool checks, the unit tests in config/alerts_test.yml, and proof
-that those unit tests would catch a rule that fires too eagerly."""
+"""config/alerts.yml and config/alerts-slo.yml: promtool checks, the unit tests beside them,
+proof that those unit tests would catch a rule that fires too eagerly, and that both files are
+what the Helm chart renders with its default values (one source for both)."""
 
 from __future__ import annotations
 
 import pathlib
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,41 +12,58 @@ from typing import Any
 import pytest
 import yaml
 
+import rules_render
+
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[2] / "config"
-CHART_ALERTS = CONFIG_DIR.parent / "helm" / "ping-exporter" / "files" / "alerts.yml"
+# Rule file -> its promtool unit tests.
+RULE_FILES: dict[str, str] = {"alerts.yml": "alerts_test.yml",
+                              "alerts-slo.yml": "alerts-slo_test.yml"}
 
-# Each alert, and an expression over the same series with its condition removed: "fire for
-# every series". The alert tests must fail with it, or their "does not fire" cases are hollow.
-ALERTS: dict[str, str] = {
-    "PingHostDown": "ping_up",
-    "PingPacketLoss": "ping_loss_ratio",
-    "PingHighLatency": 'ping_round_rtt_seconds{stat="avg"}',
-    "PingExporterDown": 'up{job=~".*ping.*"}',
-    "PingExporterConfigReloadFailed": "ping_exporter_config_last_reload_successful",
-    "PingExporterRoundsLate": "ping_exporter_rounds_late_total",
+# Each alert: its rule file, and an expression over the same series with its condition
+# removed: "fire for every series". The alert tests must fail with it, or their "does not
+# fire" cases are hollow.
+ALERTS: dict[str, tuple[str, str]] = {
+    "PingHostDown": ("alerts.yml", "ping_up"),
+    "PingPacketLoss": ("alerts.yml", "ping_packets_sent_total"),
+    "PingHighLatency": ("alerts.yml", "target:ping_rtt_seconds:mean5m"),
+    "PingExporterDown": ("alerts.yml", 'up{job=~".*ping.*"}'),
+    "PingExporterConfigReloadFailed": ("alerts.yml",
+                                       "ping_exporter_config_last_reload_successful"),
+    "PingExporterTargetFileFailing": ("alerts.yml", "ping_exporter_target_file_ok"),
+    "PingExporterResolveErrors": ("alerts.yml",
+                                  "count by (job, instance) (ping_resolve_errors_total)"),
+    "PingExporterRoundsStale": ("alerts.yml",
+                                "count by (job, instance) (ping_last_round_timestamp_seconds)"),
+    "PingExporterRoundsLate": ("alerts.yml", "ping_exporter_rounds_late_total"),
+    "PingAvailabilityBudgetBurnFast": ("alerts-slo.yml", "target:ping_loss_ratio:rate1h"),
+    "PingAvailabilityBudgetBurnSlow": ("alerts-slo.yml", "target:ping_loss_ratio:rate1d"),
 }
-PER_TARGET = {"PingHostDown", "PingPacketLoss", "PingHighLatency"}
+PER_TARGET = {"PingHostDown", "PingPacketLoss", "PingHighLatency",
+              "PingAvailabilityBudgetBurnFast", "PingAvailabilityBudgetBurnSlow"}
 
 
-def rules() -> dict[str, Any]:
-    return yaml.safe_load((CONFIG_DIR / "alerts.yml").read_text())
+def rules(name: str = "alerts.yml") -> dict[str, Any]:
+    return yaml.safe_load((CONFIG_DIR / name).read_text())
 
 
 def alert_rules() -> dict[str, dict[str, Any]]:
-    return {r["alert"]: r for g in rules()["groups"] for r in g["rules"] if "alert" in r}
+    return {r["alert"]: r for name in RULE_FILES for g in rules(name)["groups"]
+            for r in g["rules"] if "alert" in r}
 
 
 def run_promtool(promtool: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([promtool, *args], capture_output=True, text=True, timeout=120)
 
 
-def test_promtool_check_rules(promtool: str) -> None:
-    proc = run_promtool(promtool, "check", "rules", str(CONFIG_DIR / "alerts.yml"))
+@pytest.mark.parametrize("name", RULE_FILES)
+def test_promtool_check_rules(promtool: str, name: str) -> None:
+    proc = run_promtool(promtool, "check", "rules", str(CONFIG_DIR / name))
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_promtool_unit_tests_pass(promtool: str) -> None:
-    proc = run_promtool(promtool, "test", "rules", str(CONFIG_DIR / "alerts_test.yml"))
+@pytest.mark.parametrize("name", RULE_FILES.values())
+def test_promtool_unit_tests_pass(promtool: str, name: str) -> None:
+    proc = run_promtool(promtool, "test", "rules", str(CONFIG_DIR / name))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout
 
@@ -63,52 +80,94 @@ def test_every_alert_is_present_and_labelled() -> None:
         assert label in annotations["summary"] + annotations["description"], name
 
 
-def test_chart_copy_of_alerts_is_identical() -> None:
-    """The Helm chart cannot read config/alerts.yml, so it ships a copy: it must not drift."""
-    assert CHART_ALERTS.read_bytes() == (CONFIG_DIR / "alerts.yml").read_bytes(), (
-        f"cp {CONFIG_DIR / 'alerts.yml'} {CHART_ALERTS}")
+def test_rule_files_are_the_chart_rendering(helmrender: str) -> None:
+    """config/alerts*.yml are the chart's rules with default values, so Helm and plain
+    Prometheus users get the same rules from one source."""
+    for path, text in rules_render.rule_files(helmrender).items():
+        assert path.read_text() == text, (
+            f"{path.name} differs from the chart: run python3 tests/ecosystem/rules_render.py")
+
+
+def test_values_tune_the_rendered_rules(helmrender: str) -> None:
+    """Thresholds, windows and `for` durations come from the values users set."""
+    tuned = yaml.safe_load(rules_render.render_rules(
+        helmrender, "prometheusRule.rules.packetLoss.threshold=0.25",
+        "prometheusRule.rules.packetLoss.for=7m", "prometheusRule.rules.rateWindow=2m",
+        "prometheusRule.rules.hostDown.for=3m", "prometheusRule.rules.recordingInterval=30s",
+        "prometheusRule.availability.enabled=true", "prometheusRule.availability.objective=0.995"))
+    by_name = {r.get("alert") or r["record"]: r for g in tuned["groups"] for r in g["rules"]}
+    loss = by_name["PingPacketLoss"]
+    assert loss["for"] == "7m"
+    assert "[2m]" in loss["expr"] and "> 0.25" in loss["expr"] and "ping_up[3m]" in loss["expr"]
+    assert "25%" not in loss["annotations"]["description"]  # Prometheus formats the threshold
+    assert "{{ 0.25 | humanizePercentage }}" in loss["annotations"]["description"]
+    assert by_name["PingHostDown"]["for"] == "3m"
+    assert "target:ping_rtt_seconds:mean2m" in by_name
+    assert {g["interval"] for g in tuned["groups"] if "interval" in g} == {"30s"}
+    assert "(1 - 0.995)" in by_name["PingAvailabilityBudgetBurnFast"]["expr"]
+    assert "target:ping_loss_ratio:rate3d" in by_name
 
 
 def test_each_alert_has_firing_and_silent_cases() -> None:
-    tests = yaml.safe_load((CONFIG_DIR / "alerts_test.yml").read_text())["tests"]
     fires: set[str] = set()
     silent: set[str] = set()
-    for case in tests:
-        for check in case.get("alert_rule_test", []):
-            (fires if check.get("exp_alerts") else silent).add(check["alertname"])
+    for test_file in RULE_FILES.values():
+        for case in yaml.safe_load((CONFIG_DIR / test_file).read_text())["tests"]:
+            for check in case.get("alert_rule_test", []):
+                (fires if check.get("exp_alerts") else silent).add(check["alertname"])
     assert fires == set(ALERTS)
     assert silent == set(ALERTS)
 
 
+def test_a_dead_host_pages_exactly_once() -> None:
+    """alerts_test.yml has a case where a dead host fires PingHostDown and every other
+    per-target alert of alerts.yml is checked silent at the same time."""
+    per_target = {a for a in PER_TARGET if ALERTS[a][0] == "alerts.yml"}
+    for case in yaml.safe_load((CONFIG_DIR / "alerts_test.yml").read_text())["tests"]:
+        checks = case.get("alert_rule_test", [])
+        times = {c["eval_time"] for c in checks}
+        if len(times) != 1 or {c["alertname"] for c in checks} != per_target:
+            continue
+        firing = [c for c in checks if c.get("exp_alerts")]
+        if [c["alertname"] for c in firing] == ["PingHostDown"] and \
+                len(firing[0]["exp_alerts"]) == 1:
+            return
+    pytest.fail("no case shows a dead host paging once")
+
+
 def _mutant_run(promtool: str, workdir: pathlib.Path, alert: str, field: str,
                 value: str) -> tuple[str, int, str]:
-    """Runs the alert tests of `alert` against alerts.yml with one field of that rule replaced."""
+    """Runs the alert tests of `alert` against its rule file with one field of that rule
+    replaced."""
+    rule_file = ALERTS[alert][0]
     mutant_dir = workdir / f"{alert}-{field}"
     mutant_dir.mkdir(parents=True)
-    mutated = rules()
+    mutated = rules(rule_file)
     for group in mutated["groups"]:
         for rule in group["rules"]:
             if rule.get("alert") == alert:
                 rule[field] = value
-    (mutant_dir / "alerts.yml").write_text(yaml.safe_dump(mutated, sort_keys=False))
-    tests = yaml.safe_load((CONFIG_DIR / "alerts_test.yml").read_text())
+    (mutant_dir / rule_file).write_text(yaml.safe_dump(mutated, sort_keys=False))
+    tests = yaml.safe_load((CONFIG_DIR / RULE_FILES[rule_file]).read_text())
     tests["tests"] = [t for t in tests["tests"]
                       if any(c["alertname"] == alert for c in t.get("alert_rule_test", []))]
     assert tests["tests"], alert
-    (mutant_dir / "alerts_test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
-    proc = run_promtool(promtool, "test", "rules", str(mutant_dir / "alerts_test.yml"))
+    test_file = mutant_dir / RULE_FILES[rule_file]
+    test_file.write_text(yaml.safe_dump(tests, sort_keys=False))
+    proc = run_promtool(promtool, "test", "rules", str(test_file))
     return f"{alert}.{field}={value}", proc.returncode, proc.stdout + proc.stderr
 
 
 def test_unit_tests_catch_mutated_rules(promtool: str, tmp_path: pathlib.Path) -> None:
     """Removing an alert's condition must make its "does not fire" cases fail; removing its
     `for` must make its "still pending" cases fail."""
-    jobs = [(alert, "expr", everything) for alert, everything in ALERTS.items()]
+    jobs = [(alert, "expr", everything) for alert, (_, everything) in ALERTS.items()]
     jobs += [(alert, "for", "0s") for alert in ALERTS]
-    # Sanity: the harness itself passes with an unmutated rule.
-    name, code, out = _mutant_run(promtool, tmp_path / "unmutated", "PingHostDown", "for",
-                                  alert_rules()["PingHostDown"]["for"])
-    assert code == 0, out
+    # Sanity: the harness itself passes with unmutated rules, in both files.
+    for alert in ("PingHostDown", "PingAvailabilityBudgetBurnFast"):
+        name, code, out = _mutant_run(promtool, tmp_path / "unmutated", alert, "for",
+                                      alert_rules()[alert]["for"])
+        assert code == 0, out
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda j: _mutant_run(promtool, tmp_path, *j), jobs))
     survivors = [name for name, code, _ in results if code == 0]

@@ -4,7 +4,6 @@ real Prometheus that scraped a running exporter."""
 from __future__ import annotations
 
 import copy
-import json
 import pathlib
 import re
 from typing import Any, Iterator
@@ -13,23 +12,12 @@ import pytest
 
 import dashboard_schema
 import stack
-
-DASHBOARD_DIR = pathlib.Path(__file__).resolve().parents[2] / "dashboards"
-DASHBOARDS = sorted(DASHBOARD_DIR.glob("*.json"))
-
-# What Grafana puts in for its built-in variables when the tests run the queries.
-BUILTINS: dict[str, str] = {
-    "__rate_interval": "30s", "__interval": "15s", "__interval_ms": "15000",
-    "__range": "1m", "__range_s": "60", "__range_ms": "60000",
-}
+from dashboard_queries import (DASHBOARD_DIR, DASHBOARDS, load, queries, substitute,
+                               variable_values)
 
 # Expressions allowed to return no data on a healthy loopback, with the reason. Empty on
 # purpose: "count of down targets" and "send errors" use `or vector(0)` to return 0 instead.
 EXPECTED_EMPTY: dict[str, str] = {}
-
-
-def load(path: pathlib.Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
 
 
 def test_expected_dashboards_exist() -> None:
@@ -59,9 +47,9 @@ def test_overview_has_the_promised_panels() -> None:
     assert any(types[t] == "stat" and re.fullmatch(r"ping_up\{[^}]*\}", e) for t, e in exprs.items())
     assert any("ping_up" in e and "== 0" in e and "or vector(0)" in e for e in exprs.values())
     assert any("topk(" in e and "ping_loss_ratio" in e for e in exprs.values())
-    assert any("topk(" in e and "ping_round_rtt_seconds" in e for e in exprs.values())
+    assert any("topk(" in e and "ping_rtt_seconds_sum" in e for e in exprs.values())
     for health in ("ping_exporter_rounds_late_total", "ping_exporter_config_last_reload_successful",
-                   "process_resident_memory_bytes", 'up{job=~"$job"}'):
+                   "process_resident_memory_bytes", 'up{job=~"$job", instance=~"$instance"}'):
         assert any(health in e for e in exprs.values()), health
 
 
@@ -81,6 +69,37 @@ def test_target_dashboard_is_smokeping_style() -> None:
                   if {"id": "custom.axisPlacement", "value": "right"} in o["properties"]]
     assert right_axis, "loss on a second (right) axis"
     assert any('stat=~"min|avg|max"' in t["expr"] for p in panels for t in p["targets"])
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_series_are_selectable_by_group_instance_and_any_label(path: pathlib.Path) -> None:
+    """Variables for group and instance narrow every query, and an ad hoc filter offers every
+    other label (the groups' static labels, whatever their names)."""
+    dash = load(path)
+    by_name = {v["name"]: v for v in dash["templating"]["list"]}
+    for name in ("group", "instance"):
+        assert dashboard_schema.variable_query(by_name[name]).startswith("label_values("), name
+        assert by_name[name].get("includeAll") and by_name[name].get("allValue") == ".*", name
+    assert by_name["filters"]["type"] == "adhoc"
+    assert by_name["filters"]["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+    for where, _, target in queries(dash):
+        for selector in re.findall(r"\b(?:ping|up|process)[a-z_]*\{[^}]*\}", target["expr"]):
+            assert 'instance=~"$instance"' in selector, f"{where}: {selector}"
+            if selector.startswith("ping_") and not selector.startswith("ping_exporter_"):
+                assert 'group=~"$group"' in selector, f"{where}: {selector}"
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_latency_queries_cannot_be_nan(path: pathlib.Path) -> None:
+    """Round statistics exist only for rounds that got replies: averages over time and
+    aggregations come from the ping_rtt_seconds histogram, which counts every reply, and a
+    quantile of a window without replies (NaN) is dropped by `>= 0`."""
+    for where, _, target in queries(load(path)):
+        expr = target["expr"]
+        assert not re.search(r"[a-z_]+\((?:[^(),]*,\s*)?ping_round_rtt_seconds", expr), \
+            f"{where}: {expr}"
+        if "histogram_quantile(" in expr:
+            assert expr.endswith(") >= 0"), f"{where}: {expr}"
 
 
 # The validator must catch what Grafana would reject: each mutation is one such mistake.
@@ -132,57 +151,23 @@ def test_validator_rejects_broken_dashboards(name: str, mutate: Any) -> None:
 
 
 # -- PromQL against a live Prometheus ------------------------------------------------------------
-def grafana_escape(value: str, variable: dict[str, Any]) -> str:
-    """How Grafana's Prometheus data source interpolates one value into a query: regex-escaped
-    (for use inside =~) when the variable is multi-value or has "All", else only quotes."""
-    if variable.get("multi") or variable.get("includeAll"):
-        value = value.replace("\\", "\\\\\\")
-        return re.sub(r"[$^*{}\[\]'+?.()|]", lambda m: "\\\\" + m.group(0), value)
-    return value.replace("\\", "\\\\\\\\").replace("'", "\\\\'")
-
-
-def substitute(text: str, values: dict[str, str]) -> str:
-    def repl(match: re.Match) -> str:
-        name = next(g for g in match.groups() if g)
-        if name not in values:
-            raise AssertionError(f"no test value for variable ${name} in {text!r}")
-        return values[name]
-
-    return dashboard_schema.VARIABLE_RE.sub(repl, text)
-
-
-def variable_values(dash: dict[str, Any], choice: dict[str, str]) -> dict[str, str]:
-    """Variable -> text to substitute. `choice` maps a variable to a concrete value, or to
-    "$__all" for its All option."""
-    values = dict(BUILTINS)
-    for var in dash["templating"]["list"]:
-        name = var["name"]
-        if name == "datasource":
-            values[name] = "prometheus"
-            continue
-        picked = choice[name]
-        if picked == "$__all":
-            assert var.get("includeAll"), f"{name} has no All option"
-            values[name] = var.get("allValue") or ".*"
-        else:
-            values[name] = grafana_escape(picked, var)
-    return values
-
-
 # Variable choices each dashboard's queries are run with: All where offered, and concrete
-# targets of both families.
+# targets of both families, group and instance ("@exporter": the live exporter's address).
 CHOICES: dict[str, list[dict[str, str]]] = {
-    "ping-overview.json": [{"job": "$__all", "target": "$__all"},
-                           {"job": "ping_exporter", "target": "127.0.0.1"}],
-    "ping-target.json": [{"job": "ping_exporter", "target": "127.0.0.1"},
-                         {"job": "$__all", "target": "::1"}],
+    "ping-overview.json": [{"job": "$__all", "group": "$__all", "instance": "$__all",
+                            "target": "$__all"},
+                           {"job": "ping_exporter", "group": "loopback", "instance": "@exporter",
+                            "target": "127.0.0.1"}],
+    "ping-target.json": [{"job": "ping_exporter", "group": "loopback", "instance": "@exporter",
+                          "target": "127.0.0.1"},
+                         {"job": "$__all", "group": "$__all", "instance": "$__all",
+                          "target": "::1"}],
 }
 
 
-def queries(dash: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
-    for panel in dashboard_schema.all_panels(dash):
-        for target in panel.get("targets", []):
-            yield f"{panel['title']} [{target['refId']}]", panel, target
+def concrete(choice: dict[str, str], running: stack.Stack) -> dict[str, str]:
+    assert running.exporter is not None
+    return {k: running.exporter.address if v == "@exporter" else v for k, v in choice.items()}
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +187,7 @@ def test_every_expression_returns_data(path: pathlib.Path, loaded_stack: stack.S
     failures: list[str] = []
     ran = 0
     for choice in CHOICES[path.name]:
-        values = variable_values(dash, choice)
+        values = variable_values(dash, concrete(choice, loaded_stack))
         for where, panel, target in queries(dash):
             expr = substitute(target["expr"], values)
             status, body = prom.api("query", [("query", expr)])
@@ -246,9 +231,11 @@ def test_template_variables_list_the_targets(path: pathlib.Path,
     assert prom is not None
     by_name = {v["name"]: v for v in dash["templating"]["list"]}
     # ping_probe (the /probe job) is covered by test_prometheus_config; only /metrics here.
-    expected = {"job": {"ping_exporter"}, "target": set(stack.TARGETS)}
+    assert loaded_stack.exporter is not None
+    expected = {"job": {"ping_exporter"}, "target": set(stack.TARGETS), "group": {"loopback"},
+                "instance": {loaded_stack.exporter.address}}
     for choice in CHOICES[path.name]:
-        values = variable_values(dash, choice)
+        values = variable_values(dash, concrete(choice, loaded_stack))
         for name, want in expected.items():
             query = substitute(dashboard_schema.variable_query(by_name[name]), values)
             got = _label_values(prom, query)

@@ -208,7 +208,7 @@ def test_monitoring_objects(rendered: dict[str, str]) -> None:
     rules = by_kind(objects, "PrometheusRule")
     assert len(rules) == 1
     assert rules[0]["metadata"]["labels"]["release"] == "kube-prometheus"
-    # Built from the chart's copy of config/alerts.yml (test_alerts keeps them identical).
+    # The default rendering is config/alerts.yml (test_alerts checks it byte for byte).
     expected = yaml.safe_load((REPO / "config" / "alerts.yml").read_text())
     assert rules[0]["spec"] == expected
     for mode in ("deployment", "groups"):
@@ -288,6 +288,7 @@ def test_rendered_toml_matches_values(rendered: dict[str, str]) -> None:
     values = yaml.safe_load((TESTDATA / "helm-values-groups.yaml").read_text())["config"]
     assert config["workers"] == values["workers"]
     assert config["rtt_buckets"] == values["rtt_buckets"]
+    assert config["group_label"] is values["group_label"] is False
     assert config["defaults"] == values["defaults"]
     assert config["targets"] == values["targets"]
     default = tomllib.loads(config_toml(docs(rendered["deployment"])))
@@ -295,6 +296,7 @@ def test_rendered_toml_matches_values(rendered: dict[str, str]) -> None:
     assert default["defaults"] == chart_values["defaults"]
     assert [t["hosts"] for t in default["targets"]] == [["127.0.0.1", "::1"]]
     assert "rtt_buckets" not in default  # empty list: the exporter's default buckets
+    assert default["group_label"] is True
 
 
 # -- the chart refuses bad values ----------------------------------------------------------------

@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 import stack
-from lib.exporter import wait_until
+from lib.exporter import Exporter, wait_until
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[2] / "config"
 SERVER_CONFIGS = ["prometheus.yml", "prometheus-probe.yml"]
-ALERT_RULES = 7  # alerting + recording rules in alerts.yml
+ALERT_RULES = 10  # alerting + recording rules in alerts.yml
 
 
 def _is_loopback(host: str) -> bool:
@@ -129,7 +129,7 @@ def test_metrics_job_scrapes_live_exporter(live_stack: stack.Stack) -> None:
     targets = prom.query('ping_up{job="ping_exporter"} == 1')
     assert sorted(r["metric"]["target"] for r in targets) == sorted(stack.TARGETS)
     # The static label from prometheus.yml is attached.
-    assert all(r["metric"].get("site") == "lab" for r in targets)
+    assert all(r["metric"].get("prober") == "lab" for r in targets)
 
 
 def test_rules_evaluate_cleanly_on_healthy_loopback(live_stack: stack.Stack) -> None:
@@ -159,6 +159,45 @@ def test_rules_evaluate_cleanly_on_healthy_loopback(live_stack: stack.Stack) -> 
               for r in rules if r["type"] == "alerting" and r["name"] not in load_dependent
               for a in r.get("alerts", [])]
     assert active == [], "\n".join(active)
-    # The recording rule produced a series per target (stat="avg").
-    recorded = prom.query("target:ping_round_rtt_avg_seconds:avg5m")
+    # The recording rule produced a series per target.
+    recorded = prom.query("target:ping_rtt_seconds:mean5m")
     assert {r["metric"]["target"] for r in recorded} >= set(stack.TARGETS)
+
+
+@pytest.mark.parametrize("clash", [False, True], ids=["examples", "clashing-scrape-label"])
+def test_example_configs_produce_no_exported_labels(exporter_help: str, tmp_path: pathlib.Path,
+                                                    clash: bool) -> None:
+    """config/ping_exporter.toml scraped through the jobs of prometheus.yml and
+    prometheus-probe.yml: no exporter label collides with one Prometheus sets (it would be
+    renamed exported_<name>). The control run adds a clashing scrape label and must see one."""
+    repo = CONFIG_DIR.parent
+    with Exporter((CONFIG_DIR / "ping_exporter.toml").read_text()) as exporter:
+        rules = tmp_path / "alerts.yml"
+        rules.write_text(yaml.safe_dump(stack.fast_rules(repo)))
+        config = stack.stack_config(repo, exporter.address, rules)
+        if clash:
+            config["scrape_configs"][0]["static_configs"][0]["labels"]["zone"] = "dc1"
+        config_file = tmp_path / "prometheus.yml"
+        config_file.write_text(yaml.safe_dump(config))
+        with stack.PrometheusServer(config_file) as prom:
+            def scraped() -> list[dict[str, Any]]:
+                rows = prom.query('{__name__=~"ping_up|ping_rtt_seconds_count|probe_success"}')
+                jobs = {(r["metric"]["__name__"], r["metric"]["job"]) for r in rows}
+                return rows if {("ping_up", "ping_exporter"), ("ping_up", "ping_probe"),
+                                ("ping_rtt_seconds_count", "ping_exporter")} <= jobs else []
+
+            rows = wait_until(scraped, 30, interval=0.5, message="series of both jobs")
+            names = {name for r in rows for name in r["metric"]}
+            exported = sorted(n for n in names if n.startswith("exported_"))
+            assert exported == (["exported_zone"] if clash else []), names
+            # The group label and the example's static labels made it through.
+            if not clash:
+                v4 = [r["metric"] for r in rows if r["metric"].get("target") == "127.0.0.1"
+                      and r["metric"]["job"] == "ping_exporter"]
+                assert v4 and all(m["group"] == "loopback-v4" and m["zone"] == "lab" and
+                                  m["role"] == "self-check" and m["prober"] == "lab"
+                                  for m in v4), v4
+                # What the dashboards' ad hoc filter offers: the label names of ping_up.
+                status, body = prom.api("labels", [("match[]", "ping_up")])
+                assert status == 200, body
+                assert {"group", "instance", "zone", "role"} <= set(body["data"]), body

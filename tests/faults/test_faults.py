@@ -159,7 +159,7 @@ def test_local_send_errors_are_counted_by_reason(exporter_bin: str, testnet: Tes
     live = [net.host_v4(12), net.host_v6(12)]
     reject = [net.host_v4(10), net.host_v6(10)]
     drop = [net.host_v4(11), net.host_v6(11)]
-    no_route = ["198.19.255.1", "2001:2:ff::1"]  # the client namespace routes neither
+    no_route = ["198.19.255.1", "2001:2:0:ff::1"]  # in the test ranges; the client routes neither
     _refuse_in_output(net.client, reject=reject, drop=drop)
     dgram = socket_kind == "dgram"
     if dgram:
@@ -593,7 +593,7 @@ def test_sighup_storm(loopback2000: tuple[NetNs, Exporter]) -> None:
 def test_invalid_config_by_post_reload_keeps_running(exporter_bin: str, netns: NetNs,
                                                      broken: str) -> None:
     config = {"defaults": FAST, "targets": [{"hosts": ["127.0.0.1"]}]}
-    with Exporter(config, netns=netns) as exp:
+    with Exporter(config, netns=netns, extra_args=["--web.enable-lifecycle"]) as exp:
         _wait_rounds(exp, ["127.0.0.1"], 1, 10)
         exp.write_config(broken)
         try:

@@ -259,10 +259,34 @@ def probe_query_seeds():
     return seeds
 
 
+def targets_seeds():
+    # First byte: 0 = a config, 1 = a lines file, 2 = file_sd JSON, 3 = file_sd YAML.
+    mode = {".toml": 0, ".txt": 1, ".json": 2, ".yml": 3}
+    seeds = {"seed-config-groups": b"\x00" + GROUPS_TOML.encode(),
+             "seed-config-example": b"\x00" + (ROOT / "config/ping_exporter.toml").read_bytes(),
+             "seed-json-escapes": b"\x02" + '[{"targets": ["::1", "localhost:80"], "labels": '
+             '{"quote": "a\\"b", "backslash": "c\\\\d", "utf8": "caf\u00e9 \u20ac"}}]'.encode(),
+             "seed-yaml-quoted": b"\x03" + b'- targets: ["[::1]:9100", Host.Test.]\n'
+             b'  labels: {q: "a\\"b\\\\c", plain: 1, "__meta_x": y}\n'}
+    for f in sorted((ROOT / "tests/unit/targets/testdata").iterdir()):
+        if f.suffix in mode:
+            seeds[f"seed-unit-{f.name}"] = bytes([mode[f.suffix]]) + f.read_bytes()
+    # Bit 7: filler rows first, with label texts of 800 + 8 x bits 2-6 bytes.
+    long_value = "v" * 960
+    for k, m in [(0, 1), (7, 2), (19, 3), (31, 0)]:
+        body = {1: b"127.0.0.1\nlocalhost\n",
+                2: ('[{"targets": ["::1"], "labels": {"long": "%s"}}]' % long_value).encode(),
+                3: ("- targets: [127.0.0.1]\n  labels: {long: %s}\n" % long_value).encode(),
+                0: ('[[targets]]\nhosts = ["127.0.0.1"]\nlabels = { long = "%s" }\n'
+                    % long_value).encode()}[m]
+        seeds[f"seed-filler-{k:02d}-mode-{m}"] = bytes([0x80 | (k << 2) | m]) + body
+    return seeds
+
+
 def main():
     for target, seeds in [("icmp", icmp_seeds()), ("config", config_seeds()),
                           ("web_config", web_seeds()), ("duration", duration_seeds()),
-                          ("probe_query", probe_query_seeds())]:
+                          ("probe_query", probe_query_seeds()), ("targets", targets_seeds())]:
         out = CORPUS / target
         out.mkdir(parents=True, exist_ok=True)
         for name, data in seeds.items():

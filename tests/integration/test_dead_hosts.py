@@ -21,7 +21,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {"interval": "400ms", "timeout": "150ms", "spa
 
 
 def _labels(host: str) -> dict[str, str]:
-    return {"target": host, "address": host}
+    return {"target": host, "address": host, "group": "group-1"}
 
 
 def _is_dead(m: Metrics, host: str) -> bool:

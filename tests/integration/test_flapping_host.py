@@ -1,14 +1,19 @@
 """A flapping host: the TUN responder answers two requests, drops two, and so on, so with two
 echoes per round the host is up in one round and down in the next. Every completed round must
-show its own state: no transition may be lost or delayed by a round."""
+show its own state: no transition may be lost or delayed by a round; the log folds the changes
+but always ends with the state the host settled in."""
 
 from __future__ import annotations
 
+import datetime
+import re
+import signal
 import time
+from typing import Optional
 
 import pytest
 
-from lib.exporter import Exporter
+from lib.exporter import Exporter, wait_until
 from lib.netns import NetNs
 from lib.tun_responder import TunResponder
 
@@ -36,7 +41,7 @@ def test_every_transition_shows_on_the_next_round(exporter_bin: str, netns: NetN
             assert time.monotonic() < deadline, {h: len(r) for h, r in rounds.items()}
             m = exp.metrics()
             for h in HOSTS:
-                lab = {"target": h, "address": h}
+                lab = {"target": h, "address": h, "group": "group-1"}
                 ts = m.get_value("ping_last_round_timestamp_seconds", **lab)
                 if not ts:
                     continue
@@ -69,3 +74,63 @@ def test_every_transition_shows_on_the_next_round(exporter_bin: str, netns: NetN
             assert received == answered, (h, ts, received, mine)
             assert up == float(answered > 0) and alive == float(answered == COUNT)
             assert no_response == float(answered == 0)
+
+
+def _state_lines(log: str, host: str) -> list[dict[str, str]]:
+    """The "target up"/"target down" lines of `host` in a logfmt log, as field dicts."""
+    lines = []
+    for line in log.splitlines():
+        if "msg=\"target " not in line or f" target={host} " not in line:
+            continue
+        fields = dict(re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line))
+        lines.append({k: v.strip('"') for k, v in fields.items()})
+    return lines
+
+
+@pytest.mark.time_limit(60)
+def test_flapping_logs_end_with_the_latest_state_and_reloads_do_not_relog(
+        exporter_bin: str, netns: NetNs) -> None:
+    flapping, dead, steady = "198.19.0.40", "198.19.0.41", "198.19.0.42"
+    behaviours = {flapping: {"pattern": "1100"}, dead: {"drop": True}, steady: {}}
+
+    def config(count: int) -> dict:
+        # A generous timeout: a late reply on a loaded machine would add a change of its own.
+        return {"defaults": {"interval": "300ms", "timeout": "200ms", "spacing": "20ms",
+                             "count": count},
+                "targets": [{"hosts": [flapping, dead, steady]}]}
+
+    with TunResponder(netns, behaviours), Exporter(config(2), netns=netns) as exp:
+        # Two echoes a round: up, down, up, down... one line, then changes are folded.
+        wait_until(lambda: len(_state_lines(exp.stderr_text(), flapping)) >= 1, 10,
+                   message="the flapping host's first down logged")
+        exp.wait_rounds(flapping, 6, 10, address=flapping, group="group-1")
+        # Four echoes a round take a whole "1100" cycle: partial, i.e. up, every round. The
+        # reload keeps the targets (same names and addresses) and what was logged about them.
+        exp.write_config(config(4))
+        exp.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "configuration reloaded" in exp.stderr_text(), 5,
+                   message="reload done")
+        # The window of the first line closes 10 s after it: the final "up" gets its line.
+        def final_up() -> Optional[dict[str, str]]:
+            last = _state_lines(exp.stderr_text(), flapping)[-1]
+            return last if last["to"] == "partial" else None
+
+        last = wait_until(final_up, 15, interval=0.2, message="the flapping host's final up")
+        m = exp.metrics()
+        log = exp.stderr_text()
+        assert exp.stop() == 0
+
+    lab = {"target": flapping, "address": flapping, "group": "group-1"}
+    assert m.one("ping_up", **lab) == 1 and m.one("ping_status", status="partial", **lab) == 1
+    assert last["msg"] == "target up" and last["from"] == "no_response", last
+    assert int(last["suppressed_changes"]) >= 1, last
+    flaps = _state_lines(log, flapping)
+    assert flaps[0]["msg"] == "target down", flaps
+    # Changes every 300 ms for a few seconds, then none: a line at most every 10 s.
+    stamps = [datetime.datetime.fromisoformat(f["ts"].replace("Z", "+00:00")) for f in flaps]
+    assert 2 <= len(flaps) <= 3, flaps
+    assert all((b - a).total_seconds() > 9.9 for a, b in zip(stamps, stamps[1:])), flaps
+    # Down from the first round, logged once: the reload did not repeat it as from=unknown.
+    assert [(d["msg"], d["from"]) for d in _state_lines(log, dead)] == \
+        [("target down", "unknown")], _state_lines(log, dead)
+    assert _state_lines(log, steady) == [], log

@@ -8,6 +8,7 @@ subcommand, the HTTP endpoints, and a prompt clean exit on SIGTERM.
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import shutil
 import subprocess
@@ -55,7 +56,7 @@ def test_200_loopback_targets_all_up_nothing_lost(exporter_bin: str) -> None:
         assert m.one("ping_exporter_targets") == len(hosts)
         assert m.one("ping_exporter_workers") == 2
         for host in hosts:
-            labels = {"target": host, "address": host, "site": "lab"}
+            labels = {"target": host, "address": host, "group": "lo", "site": "lab"}
             up = m.get_value("ping_up", **labels)
             assert up == 1, (host, m.select("ping_up", target=host), exp.describe())
             assert m.get_value("ping_status", status="alive", **labels) == 1
@@ -83,7 +84,9 @@ def test_200_loopback_targets_all_up_nothing_lost(exporter_bin: str) -> None:
 def test_thread_count_is_bounded_and_independent_of_targets(exporter_bin: str) -> None:
     threads: dict[int, int] = {}
     for n in (10, 2000):
-        with Exporter(_config(_loopback_hosts(n, second_octet=2), workers=2)) as exp:
+        # A small HTTP pool (512 threads by default), so its threads do not hide the rest.
+        with Exporter(_config(_loopback_hosts(n, second_octet=2), workers=2),
+                      extra_args=["--web.max-connections=8"]) as exp:
             _every_target_done(exp, n, rounds=1)
             counts = {exp.threads() for _ in range(3)}
             assert len(counts) == 1, f"thread count moving: {counts}"
@@ -170,6 +173,54 @@ def test_config_check_exit_status(exporter_bin: str) -> None:
         proc = run_cli([f"--config.file={bad}", "--config.check"], timeout=10)
         assert proc.returncode == 1, proc
         assert "timeout" in proc.stderr, proc.stderr
+
+
+def test_config_check_reads_target_files_and_web_config(exporter_bin: str) -> None:
+    hash_ = "$2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG"
+    with temp_dir() as d:
+        with open(f"{d}/edge.txt", "w", encoding="utf-8") as f:
+            f.write("127.0.0.1\n127.0.0.2\n")
+        with open(f"{d}/sd.yml", "w", encoding="utf-8") as f:
+            f.write("- targets: ['127.0.0.3:9100']\n  labels: {site: lab}\n")
+        with open(f"{d}/web.yml", "w", encoding="utf-8") as f:
+            f.write(f"basic_auth_users:\n  alice: '{hash_}'\n")
+        config = f"{d}/pe.toml"
+        with open(config, "w", encoding="utf-8") as f:
+            f.write('[[targets]]\nhosts = ["::1"]\n\n'
+                    '[[target_files]]\nname = "edge"\npath = "edge.txt"\n\n'
+                    '[[target_files]]\npath = "sd.yml"\nformat = "file_sd"\n')
+        check = [f"--config.file={config}", "--config.check", f"--web.config.file={d}/web.yml"]
+        proc = run_cli(check, timeout=10)
+        assert proc.returncode == 0, proc
+        # It says what it checked.
+        assert proc.stdout.splitlines() == [
+            f"{config}: OK, 1 group(s), 1 target(s)",
+            f"{d}/edge.txt: OK, target file edge, 2 target(s)",
+            f"{d}/sd.yml: OK, target file file-2, 1 target(s)",
+            f"{d}/web.yml: OK, web config, TLS off, 1 basic auth user(s)",
+        ], proc.stdout
+
+        # A broken target file: where, what and the offending text, exit 1.
+        with open(f"{d}/edge.txt", "w", encoding="utf-8") as f:
+            f.write("127.0.0.1\nnot a host!\n")
+        proc = run_cli(check, timeout=10)
+        assert proc.returncode == 1, proc
+        assert f"{d}/edge.txt:2:1: " in proc.stderr and "not a host!" in proc.stderr, proc.stderr
+        # A missing one too.
+        os.remove(f"{d}/edge.txt")
+        proc = run_cli(check, timeout=10)
+        assert proc.returncode == 1, proc
+        assert f"{d}/edge.txt: cannot read: No such file or directory" in proc.stderr, proc.stderr
+        with open(f"{d}/edge.txt", "w", encoding="utf-8") as f:
+            f.write("127.0.0.1\n")
+        assert run_cli(check, timeout=10).returncode == 0
+
+        # A broken web config (a password in plain text), exit 1 naming the file.
+        with open(f"{d}/web.yml", "w", encoding="utf-8") as f:
+            f.write("basic_auth_users:\n  alice: hunter2\n")
+        proc = run_cli(check, timeout=10)
+        assert proc.returncode == 1, proc
+        assert f"{d}/web.yml" in proc.stderr and "hunter2" not in proc.stderr, proc.stderr
 
 
 def test_version(exporter_bin: str) -> None:

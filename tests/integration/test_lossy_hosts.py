@@ -19,10 +19,14 @@ COUNTERS = ("ping_packets_sent_total", "ping_packets_received_total", "ping_rtt_
             "ping_late_replies_total")
 
 
+def _labels(host: str) -> dict[str, str]:
+    return {"target": host, "address": host, "group": "group-1"}
+
+
 def _check_scrape(m: Metrics, host: str) -> tuple[float, float, float]:
     """Invariants that hold in every single scrape; returns (round_sent, round_received,
     partial)."""
-    lab = {"target": host, "address": host}
+    lab = _labels(host)
     sent = m.get_value("ping_packets_sent_total", **lab)
     received = m.get_value("ping_packets_received_total", **lab)
     assert sent is not None and received is not None, (host, sorted(m.names()))
@@ -51,7 +55,7 @@ def test_lossy_hosts_partial_rounds_and_half_loss(exporter_bin: str, testnet: Te
     testnet.host.lossy_echo(lossy, 50)
     config = {"defaults": CONFIG_DEFAULTS, "targets": [{"hosts": lossy}]}
     with Exporter(config, netns=testnet.client) as exp:
-        exp.wait_for(lambda m: all(m.get_value("ping_packets_sent_total", target=h, address=h)
+        exp.wait_for(lambda m: all(m.get_value("ping_packets_sent_total", **_labels(h))
                                    is not None for h in lossy), 10, message="lossy series")
         previous: dict[tuple, float] = {}
         partial_seen: set[str] = set()
@@ -67,7 +71,7 @@ def test_lossy_hosts_partial_rounds_and_half_loss(exporter_bin: str, testnet: Te
                     key = (name, frozenset(labels.items()))
                     assert value >= previous.get(key, 0.0), (name, labels, value, previous[key])
                     previous[key] = value
-            sent = {h: m.get_value("ping_packets_sent_total", target=h, address=h) or 0
+            sent = {h: m.get_value("ping_packets_sent_total", **_labels(h)) or 0
                     for h in lossy}
             if all(s >= MIN_PROBES_PER_HOST for s in sent.values()):
                 break
@@ -79,8 +83,8 @@ def test_lossy_hosts_partial_rounds_and_half_loss(exporter_bin: str, testnet: Te
         # replies of a round in flight (at most COUNT) by judging the ratio on sent - COUNT.
         total_sent = total_recv = 0.0
         for host in lossy:
-            s = m.get_value("ping_packets_sent_total", target=host, address=host)
-            r = m.get_value("ping_packets_received_total", target=host, address=host)
+            s = m.get_value("ping_packets_sent_total", **_labels(host))
+            r = m.get_value("ping_packets_received_total", **_labels(host))
             assert s is not None and r is not None
             loss_high = 1 - r / s
             loss_low = 1 - r / max(1.0, s - COUNT)

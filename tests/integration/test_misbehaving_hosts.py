@@ -63,7 +63,7 @@ class Env:
     def value(self, name: str, family: str, host: str, **labels: str) -> float:
         n = next(k for k, (nm, _) in HOSTS.items() if nm == host)
         addr = _addr(family, n)
-        v = self.metrics.get_value(name, target=addr, address=addr, **labels)
+        v = self.metrics.get_value(name, target=addr, address=addr, group="group-1", **labels)
         assert v is not None, (name, addr, labels, self.exporter.describe())
         return v
 

@@ -108,3 +108,16 @@ def proc_status(pid: int, task: Optional[int] = None) -> dict[str, str]:
 
 def tasks(pid: int) -> list[int]:
     return sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+
+
+def thread_priorities(pid: int) -> dict[str, list[tuple[int, int]]]:
+    """(nice, policy) of every thread of `pid`, by thread name."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm", encoding="utf-8") as f:
+            name = f.read().strip()
+        with open(f"/proc/{pid}/task/{tid}/stat", encoding="utf-8") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        # Fields 19 and 41 of stat: nice and scheduling policy.
+        out.setdefault(name, []).append((int(fields[16]), int(fields[38])))
+    return out

@@ -1,13 +1,15 @@
 """The status page "/" in a real browser: headless Chromium renders it from an exporter running
 in its own namespace (so one loopback target can be made dead and one lossy), the DOM must hold
-one row and one <svg> graph per target, and the screenshot must show something."""
+one row and one <svg> graph per target, and the screenshot must show something. Its problems
+section lists a broken target file, a refused reload and a name that does not resolve, and
+says "No problems" once they are fixed."""
 
 from __future__ import annotations
 
-import html.parser
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from typing import Iterator
@@ -16,6 +18,7 @@ import pytest
 
 from lib.exporter import Exporter, http_get, wait_until
 from lib.netns import NetNs, require_netns_support
+from lib.status_page import parse_page
 from ops_helpers import loopback_config
 
 TARGETS: list[str] = ["127.0.0.1", "::1", "127.0.0.2", "127.0.0.3", "127.0.0.4"]
@@ -25,54 +28,6 @@ CHROMIUM_FLAGS: list[str] = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-
-
-class _PageParser(html.parser.HTMLParser):
-    """Collects rows (class "target ...") with their cell texts and the <svg>s inside them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[dict] = []
-        self._row: dict | None = None
-        self._cell: list[str] | None = None
-        self.svgs: int = 0
-        self.scripts: int = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        if tag == "tr" and (a.get("class") or "").startswith("target "):
-            self._row = {"state": a["class"].split()[1], "cells": [], "svgs": 0, "loss": 0,
-                         "rtt": 0}
-            self.rows.append(self._row)
-        elif tag == "td" and self._row is not None:
-            self._cell = []
-        elif tag == "svg":
-            self.svgs += 1
-            if self._row is not None:
-                self._row["svgs"] += 1
-        elif tag == "path" and self._row is not None:
-            if a.get("class") in ("loss", "rtt"):
-                self._row[a["class"]] += 1
-        elif tag in ("script", "link", "img", "iframe"):
-            self.scripts += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "td" and self._row is not None and self._cell is not None:
-            self._row["cells"].append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "tr":
-            self._row = None
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def parse_page(text: str) -> _PageParser:
-    parser = _PageParser()
-    parser.feed(text)
-    parser.close()
-    return parser
 
 
 @pytest.fixture
@@ -127,6 +82,8 @@ def test_status_page_in_headless_chromium(status_exporter: tuple[NetNs, Exporter
         dead_row = next(r for r in page.rows if r["cells"][0] == DEAD)
         assert dead_row["cells"][5] == "100%"  # loss column
         assert re.fullmatch(r"\d+s ago", dead_row["cells"][3]), dead_row["cells"]  # since
+        # A dead and a lossy host are the targets' business, not the exporter's problems.
+        assert page.no_problems and page.problems == {}, page.problems
 
         shot = os.path.join(work, "out.png")
         res = chromium(ns, [f"--screenshot={shot}", "--window-size=1200,800",
@@ -154,3 +111,57 @@ def test_status_page_answers_get_only() -> None:
             assert resp.status == 405, method
             assert resp.headers.get("allow") == "GET, HEAD"
         assert exp.get("/nope").status == 404
+
+
+@pytest.mark.slow
+@pytest.mark.time_limit(120)
+def test_status_page_lists_problems_until_they_are_fixed(tmp_path) -> None:
+    if shutil.which("chromium") is None:
+        pytest.skip("chromium not installed")
+    require_netns_support()
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("127.0.0.2\n127.0.0.3\n")
+    os.chmod(tmp_path, 0o755)
+    config = loopback_config(["127.0.0.1", "nothing.invalid"])
+    config["target_files"] = [{"name": "edge", "path": str(hosts)}]
+    with NetNs("pe-ops-") as ns, Exporter(config, netns=ns) as exp:
+        # Broken at run time (replaced whole, as editors do), and a reload refused.
+        (tmp_path / "new.txt").write_text("127.0.0.2\nnot <a> host\n")
+        os.replace(tmp_path / "new.txt", hosts)
+        with open(exp.config_path, "a", encoding="utf-8") as f:
+            f.write("interval = \n")
+        exp.proc.send_signal(signal.SIGHUP)
+
+        def all_listed() -> bool:
+            page = parse_page(exp.get("/").text)
+            return all(page.problems.get(t) for t in ("problem-files", "problem-reload",
+                                                      "problem-names"))
+
+        wait_until(all_listed, 15, interval=0.2, message="three kinds of problem on the page")
+        with tempfile.TemporaryDirectory(prefix="pe-chromium-") as work:
+            dom = chromium(ns, ["--dump-dom", f"http://{exp.address}/"], work)
+        assert dom.returncode == 0, dom.stderr.decode(errors="replace")[-2000:]
+        page = parse_page(dom.stdout.decode("utf-8"))
+        assert not page.no_problems
+        [file_row] = page.problems["problem-files"]
+        assert file_row[0] == "edge"
+        # Where, what and the offending text (as text: the browser made no <a> of it).
+        assert f"{hosts}:2:1: " in file_row[1] and "not <a> host" in file_row[1], file_row
+        assert re.fullmatch(r"\d+s ago", file_row[2]) and file_row[3] == "2", file_row
+        [reload_row] = page.problems["problem-reload"]
+        assert re.fullmatch(r"\d+s ago", reload_row[0]), reload_row
+        assert reload_row[1].startswith(f"{exp.config_path}:"), reload_row
+        [name_row] = page.problems["problem-names"]
+        assert name_row[0] == "nothing.invalid" and name_row[1], name_row
+        assert re.fullmatch(r"\d+s ago", name_row[2]), name_row
+        assert sorted(r["cells"][0] for r in page.rows) == \
+            ["127.0.0.1", "127.0.0.2", "127.0.0.3", "nothing.invalid"]
+
+        # Fixed: a good file, a good config without the name, reloaded.
+        hosts.write_text("127.0.0.2\n")
+        exp.write_config(loopback_config(["127.0.0.1"]) | {"target_files": config["target_files"]})
+        exp.proc.send_signal(signal.SIGHUP)
+        page = wait_until(lambda: (p := parse_page(exp.get("/").text)).no_problems and p, 10,
+                          interval=0.2, message="No problems after the fixes")
+        assert page.problems == {}, page.problems
+        assert sorted(r["cells"][0] for r in page.rows) == ["127.0.0.1", "127.0.0.2"]

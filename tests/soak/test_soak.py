@@ -493,7 +493,9 @@ def test_soak(exporter_bin: str, netns: NetNs, capsys: pytest.CaptureFixture) ->
     results: list[dict[str, Any]] = []
     hung: list[str] = []
     main_error: Optional[BaseException] = None
-    with Exporter(_config(0), netns=netns, start_timeout_s=20) as exp:
+    # --web.enable-lifecycle: half of the reloads are POST /-/reload.
+    with Exporter(_config(0), netns=netns, start_timeout_s=20,
+                  extra_args=["--web.enable-lifecycle"]) as exp:
         chaos = Chaos(exp, netns)
         # Warm: every target has completed a round before the load starts.
         deadline: float = time.monotonic() + 20

@@ -70,6 +70,7 @@ workers = {{ int $c.workers }}
 {{- with $c.rtt_buckets }}
 rtt_buckets = {{ toJson . }}
 {{- end }}
+group_label = {{ ne $c.group_label false }}
 [defaults]
 {{- range $k, $v := $c.defaults }}
 {{ $k }} = {{ include "ping-exporter.tomlValue" $v }}

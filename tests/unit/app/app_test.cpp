@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "app/exposition.h"
 #include "app/options.h"
+#include "app/problems.h"
 #include "app/reloader.h"
 #include "app/routes.h"
 #include "app/signals.h"
@@ -78,14 +80,46 @@ TEST_F(AppTest, InvalidReloadKeepsRunningAndIsRecorded) {
   EXPECT_NE(log_text_.str().find("reload refused, keeping the running configuration"),
             std::string::npos)
       << log_text_.str();
-  // The HTTP variant runs the same protocol on its own thread.
-  EXPECT_EQ(reloader.ReloadOnOwnThread(), error);
+  // Kept for the status page until a reload succeeds.
+  std::optional<Reloader::Failure> failure = reloader.LastFailure();
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->error, error);
+  EXPECT_GT(failure->time, 1e9);
+}
+
+TEST_F(AppTest, ConcurrentReloadsAllGetAnAnswer) {
+  Reloader reloader(kMissingConfig, engine_, self_, log_);
+  constexpr int kCallers = 8;
+  std::vector<std::string> errors(kCallers);
+  {
+    std::vector<std::jthread> callers;
+    for (int i = 0; i < kCallers; ++i) {
+      callers.emplace_back([&, i] { errors[static_cast<size_t>(i)] = reloader.Reload(); });
+    }
+  }
+  for (const std::string& error : errors) {
+    EXPECT_NE(error.find(kMissingConfig), std::string::npos) << error;
+  }
+  // Callers that arrive while a reload runs share the next one: at least one reload ran,
+  // never more than one per caller.
+  std::string log = log_text_.str();
+  size_t refused = 0;
+  for (size_t at = log.find("reload refused"); at != std::string::npos;
+       at = log.find("reload refused", at + 1)) {
+    ++refused;
+  }
+  EXPECT_GE(refused, 1u) << log;
+  EXPECT_LE(refused, static_cast<size_t>(kCallers)) << log;
 }
 
 TEST_F(AppTest, ValidReloadAppliesTheConfig) {
   if (geteuid() != 0) GTEST_SKIP() << "the engine's raw sockets need root or CAP_NET_RAW";
+  Reloader refused(kMissingConfig, engine_, self_, log_);
+  EXPECT_NE(refused.Reload(), "");
+  EXPECT_TRUE(refused.LastFailure());
   Reloader reloader("", engine_, self_, log_);  // the embedded default: 127.0.0.1 and ::1
   EXPECT_EQ(reloader.Reload(), "");
+  EXPECT_FALSE(reloader.LastFailure());
   EXPECT_EQ(engine_.target_count(), 2u);
   EXPECT_TRUE(HasLine(SelfText(), "ping_exporter_config_last_reload_successful 1")) << SelfText();
   EXPECT_NE(log_text_.str().find("configuration reloaded"), std::string::npos);
@@ -143,19 +177,47 @@ TEST_F(AppTest, RouteTableDeclaresPathsAndMethods) {
                                                                  {"/probe", {"GET"}},
                                                                  {"/-/healthy", {"GET"}},
                                                                  {"/-/ready", {"GET"}},
-                                                                 {"/-/reload", {"POST", "PUT"}}}));
+                                                                 {"/-/reload", {"POST"}}}));
+  std::vector<std::string> unlimited;
+  for (const http::Route& r : routes) {
+    if (!r.limited) unlimited.push_back(r.path);
+  }
+  EXPECT_EQ(unlimited, (std::vector<std::string>{"/-/healthy", "/-/ready", "/-/reload"}));
   http::Request post;
   post.method = "POST";
-  http::Response reload = routes.back().handler(post);
+  // Without --web.enable-lifecycle, Prometheus' answer and no reload.
+  http::Response refused = routes.back().handler(post);
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(refused.body, "Lifecycle API is not enabled.\n");
+  EXPECT_EQ(log_text_.str().find("reload refused"), std::string::npos) << log_text_.str();
+  EXPECT_EQ(routes[3].handler(http::Request{}).body, "Healthy\n");
+
+  // With it, the reload runs (and fails here: the file is missing).
+  std::vector<http::Route> enabled = MakeRoutes({{engine_, self_, probe_counters_},
+                                                 {"1.2.3", "/m", "test", ""},
+                                                 &history,
+                                                 probe,
+                                                 reloader,
+                                                 true});
+  http::Response reload = enabled.back().handler(post);
   EXPECT_EQ(reload.status, 500);
   EXPECT_EQ(reload.body.rfind("reload failed: ", 0), 0u) << reload.body;
-  EXPECT_EQ(routes[3].handler(http::Request{}).body, "Healthy\n");
+  // The status page lists the refused reload among its problems.
+  std::string page = routes[1].handler(http::Request{}).body;
+  EXPECT_EQ(page.find("No problems"), std::string::npos) << page;
+  EXPECT_NE(page.find("id=\"problem-reload\""), std::string::npos) << page;
+  EXPECT_NE(page.find(kMissingConfig), std::string::npos) << page;
 }
 
-TEST_F(AppTest, NotReadyBeforeTheFirstRound) {
+TEST_F(AppTest, NothingWrongIsNoProblems) {
+  Reloader reloader(kMissingConfig, engine_, self_, log_);
+  EXPECT_TRUE(CollectProblems(engine_, reloader, 1e9).empty());
+}
+
+TEST_F(AppTest, NotReadyBeforeAConfigurationIsApplied) {
   http::Response r = Readiness(engine_);
   EXPECT_EQ(r.status, 503);
-  EXPECT_EQ(r.body, "Not ready: no round completed yet\n");
+  EXPECT_EQ(r.body, "Not ready: no configuration applied yet\n");
 }
 
 TEST_F(AppTest, SignalLoopReloadsOnHangupAndStopsOnTerm) {

@@ -24,6 +24,19 @@ TEST(FileTest, ReadsARegularFileWhole) {
   EXPECT_EQ(*text, std::string("a\0b\n", 4));
 }
 
+TEST(FileTest, SaysWhetherEveryoneMayReadTheFile) {
+  std::string path = TempPath("mode");
+  std::ofstream(path) << "x\n";
+  FileFacts facts;
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  ASSERT_TRUE(ReadFileCapped(path, 100, &facts).has_value());
+  EXPECT_TRUE(facts.world_readable);
+  ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
+  ASSERT_TRUE(ReadFileCapped(path, 100, &facts).has_value());
+  EXPECT_FALSE(facts.world_readable);
+  ::unlink(path.c_str());
+}
+
 TEST(FileTest, RefusesFilesOverTheCap) {
   std::string path = TempPath("big");
   std::ofstream(path, std::ios::binary) << std::string(1000, 'x');

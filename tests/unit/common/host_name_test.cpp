@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
+
+#include "common/text.h"
 
 namespace ping_exporter {
 namespace {
@@ -41,6 +44,19 @@ TEST(HostNameTest, HostIsALiteralOrAName) {
   for (const char* bad : {"", "127.1", "[::1", "1.2.3.4.5", "a b", "host:80"}) {
     EXPECT_FALSE(IsHost(bad)) << bad;
   }
+}
+
+TEST(HostNameTest, NothingAfterANulSlipsThrough) {
+  // inet_pton and getaddrinfo stop at a NUL: every byte must count before they see it.
+  for (std::string_view smuggled :
+       {std::string_view("127.0.0.13\0\xff", 12), std::string_view("::1\0", 4),
+        std::string_view("[::1\0]", 6), std::string_view("localhost\0x", 11)}) {
+    EXPECT_FALSE(IsHost(smuggled)) << Quote(smuggled);
+    EXPECT_FALSE(IpAddress::Parse(smuggled).has_value()) << Quote(smuggled);
+  }
+  EXPECT_EQ(NotAHost(std::string_view("127.0.0.13\0\xff", 12)),
+            "\"127.0.0.13\\x00\\xff\" is not an IP address or host name (NUL byte at offset 10)");
+  EXPECT_EQ(NotAHost("a b"), "\"a b\" is not an IP address or host name");
 }
 
 TEST(HostNameTest, CanonicalHost) {

@@ -55,5 +55,22 @@ TEST(TextTest, QuoteShowsAtMost80Characters) {
   EXPECT_EQ(Escaped(std::string(kMaxShownChars + 1, '\x01')).size(), 4 * kMaxShownChars + 3);
 }
 
+TEST(TextTest, UnprintableReasonNamesTheFirstOffender) {
+  EXPECT_EQ(UnprintableReason(""), std::nullopt);
+  EXPECT_EQ(UnprintableReason("caf\xC3\xA9 \"x\" \\ \xF0\x9F\x98\x80"), std::nullopt);
+  EXPECT_EQ(UnprintableReason(std::string("127.0.0.13\0\xff", 12)), "NUL byte at offset 10");
+  EXPECT_EQ(UnprintableReason("ab\xff\x01"), "invalid UTF-8 at offset 2");
+  EXPECT_EQ(UnprintableReason("a\tb"), "control character \\x09 at offset 1");
+  EXPECT_EQ(UnprintableReason("line\n"), "control character \\x0a at offset 4");
+  EXPECT_EQ(UnprintableReason("\x7f"), "control character \\x7f at offset 0");
+  EXPECT_EQ(UnprintableReason("\xC3\xA9\xC2\x85"), "control character \\xc2\\x85 at offset 2");
+  EXPECT_EQ(UnprintableReason("\xED\xA0\x80"), "invalid UTF-8 at offset 0");  // a surrogate
+  // Linear: a 16 MiB clean value, then a bad byte at its end.
+  std::string big(16u << 20, 'v');
+  big += '\x01';
+  EXPECT_EQ(UnprintableReason(big),
+            "control character \\x01 at offset " + std::to_string(16u << 20));
+}
+
 }  // namespace
 }  // namespace ping_exporter

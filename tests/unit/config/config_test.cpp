@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/text.h"
 #include "config/schema.h"
 
 namespace ping_exporter::config {
@@ -121,6 +122,35 @@ const InvalidCase kInvalidCases[] = {
      23},
     {"host-not-a-name", "targets[0].hosts[1]: \"local host\" is not an IP address or host name", 2,
      23},
+    // Bytes that would end up in /metrics, logs and the status page: refused at the edge.
+    {"host-nul",
+     "targets[0].hosts[0]: \"127.0.0.13\\x00\xC3\xBF\" is not an IP address or host name (NUL "
+     "byte at offset 10)",
+     2, 10},
+    {"host-control-character",
+     "targets[0].hosts[1]: \"a\\x01b\" is not an IP address or host name (control character "
+     "\\x01 at offset 1)",
+     2, 23},
+    {"label-value-nul",
+     "targets[0].labels.site: \"lab\\x00x\" must be printable UTF-8 text (NUL byte at offset 3)", 3,
+     19},
+    {"label-value-newline",
+     "targets[0].labels.site: \"first line\\x0asecond line\" must be printable UTF-8 text "
+     "(control character \\x0a at offset 10)",
+     4, 8},
+    {"label-value-c1-control",
+     "targets[0].labels.rack: \"r\\xc2\\x85\" must be printable UTF-8 text (control character "
+     "\\xc2\\x85 at offset 1)",
+     3, 19},
+    {"label-value-invalid-utf8", "invalid TOML: Encountered invalid utf-8 sequence", 3, 22},
+    {"group-name-control-character",
+     "targets[0].name: \"g\\x1b[31m\" must be printable UTF-8 text (control character \\x1b at "
+     "offset 1)",
+     2, 8},
+    {"target-file-label-value-tab",
+     "target_files[0].labels.site: \"a\\x09b\" must be printable UTF-8 text (control character "
+     "\\x09 at offset 1)",
+     3, 19},
     {"host-numeric-shorthand", "targets[0].hosts[0]: \"127.1\" is not an IP address or host name",
      2, 10},
     {"label-bad-grammar",
@@ -131,6 +161,8 @@ const InvalidCase kInvalidCases[] = {
      "targets[0].labels: label name \"__meta\" is reserved (names starting with \"__\"", 3, 12},
     {"label-reserved-target", "label name \"target\" is reserved", 3, 24},
     {"label-reserved-address", "label name \"address\" is reserved", 3, 24},
+    {"label-reserved-group", "label name \"group\" is reserved", 3, 24},
+    {"group-label-not-bool", "group_label: expected a boolean (true or false)", 1, 15},
     {"label-reserved-status", "label name \"status\" is reserved", 3, 24},
     {"label-reserved-stat", "label name \"stat\" is reserved", 3, 24},
     {"label-reserved-reason", "label name \"reason\" is reserved", 3, 24},
@@ -156,6 +188,8 @@ const InvalidCase kInvalidCases[] = {
     {"rtt-buckets-inf", "rtt_buckets[1]: must be a finite number", 1, 21},
     {"rtt-buckets-wrong-type",
      "rtt_buckets: expected an array of numbers (seconds), got floating-point number", 1, 15},
+    {"rtt-buckets-too-many", "rtt_buckets: 1001 bounds, more than the 1000 a histogram may have", 1,
+     15},
     {"group-rtt-buckets-not-increasing",
      "targets[0].rtt_buckets[1]: 0.005 is not greater than the previous bucket 0.01", 3, 22},
     {"rtt-histogram-bad-word",
@@ -222,7 +256,9 @@ const InvalidCase kInvalidCases[] = {
     {"target-file-path-empty", "target_files[0].path: must not be empty", 2, 8},
     {"target-file-path-wrong-type",
      "target_files[0].path: expected a string (a file path), got array", 2, 8},
-    {"target-file-path-nul", "target_files[0].path: must not contain a NUL character", 2, 8},
+    {"target-file-path-nul",
+     "target_files[0].path: \"a\\x00b.txt\" must be printable UTF-8 text (NUL byte at offset 1)", 2,
+     8},
     {"target-file-bad-format",
      "target_files[0].format: \"csv\" is not a target file format (expected \"lines\" or "
      "\"file_sd\")",
@@ -310,6 +346,8 @@ TEST(ConfigTest, ValidFullConfigSetsEveryField) {
   const Config& c = *r;
   EXPECT_EQ(c.source_name, path);
   EXPECT_EQ(c.workers, 3u);
+  EXPECT_FALSE(c.group_label);
+
   ProbeOptions d;
   d.rtt_buckets = {0.0005, 0.001, 0.01, 1.0};  // the top-level key: [defaults]' buckets
   d.interval = seconds(2);
@@ -599,6 +637,7 @@ TEST(ConfigTest, EmbeddedDefaultParses) {
   ParseResult r = LoadEmbeddedDefault();
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
   EXPECT_EQ(r->source_name, "<embedded default>");
+  EXPECT_TRUE(r->group_label) << "series carry the group's name unless opted out";
   ASSERT_EQ(r->groups.size(), 1u);
   const TargetGroup& g = r->groups[0];
   EXPECT_EQ(g.name, "loopback");
@@ -649,6 +688,27 @@ TEST(ConfigTest, LoadFileReportsUnreadableFiles) {
   ParseResult dir = LoadFile(kTestdata);
   ASSERT_FALSE(dir.has_value());
   EXPECT_EQ(dir.error().message, "cannot read: Is a directory");
+}
+
+TEST(ConfigTest, ErrorsQuoteAtMost80CharactersOfAnyInput) {
+  const std::string big(1u << 20, 'x');
+  for (const std::string& toml :
+       {"[[targets]]\nhosts = [\"" + big + "!\"]\n",
+        "[[targets]]\nhosts = [\"::1\"]\nlabels = { " + big + " = 1 }\n",
+        "[[targets]]\nhosts = [\"::1\"]\nlabels = { " + big + " = \"\\u0001\" }\n",
+        "[[targets]]\nname = \"" + big + "\\u0001\"\nhosts = [\"::1\"]\n", big + " = 1\n"}) {
+    ParseResult r = Parse(toml, "big.toml");
+    ASSERT_FALSE(r.has_value());
+    EXPECT_LT(r.error().ToString().size(), 300u) << r.error().ToString().substr(0, 300);
+  }
+}
+
+TEST(ConfigTest, SyntaxErrorsCarryNoControlBytes) {
+  // toml++ quotes what it saw; a control byte there would reach logs and the status page.
+  ParseResult r = Parse("x = tru\x01\n", "c.toml");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("'tru\\x01'"), std::string::npos) << r.error().message;
+  EXPECT_EQ(UnprintableReason(r.error().ToString()), std::nullopt);
 }
 
 TEST(ConfigTest, ParseNeverThrowsOnTruncatedOrGarbledInput) {

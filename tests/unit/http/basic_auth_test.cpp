@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
 #include <string>
+#include <thread>
 
 #include "http/web_config.h"
 #include "test_util.h"
@@ -114,14 +119,51 @@ TEST(BasicAuthTest, ChecksHeadersAndCachesSuccess) {
   EXPECT_EQ(auth.bcrypt_runs(), 5u);
 }
 
+// Whether a thread of this process named "bcrypt" exists (a check is running).
+bool BcryptThreadRunning() {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name) && name == "bcrypt") return true;
+  }
+  return false;
+}
+
+TEST(BasicAuthTest, AbandonReleasesAWaitingCheck) {
+  // A well-formed cost-13 hash (about a second of bcrypt); its digest matches nothing.
+  const std::string hash = "$2y$13$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG";
+  auto auth = std::make_unique<BasicAuth>(std::map<std::string, std::string>{{"alice", hash}});
+  std::future<std::optional<std::string>> check = std::async(
+      std::launch::async, [&] { return auth->Check(Header("alice:wrong"), Clock::now()); });
+  bool running = false;
+  for (int i = 0; i < 2000 && !running; ++i) {  // at most 2 s
+    running = BcryptThreadRunning();
+    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(running) << "no bcrypt thread seen";
+  auto abandoned_at = Clock::now();
+  auth->Abandon();
+  ASSERT_EQ(check.wait_for(std::chrono::milliseconds(500)), std::future_status::ready);
+  EXPECT_EQ(check.get(), std::nullopt);
+  EXPECT_LT(Clock::now() - abandoned_at, std::chrono::milliseconds(500));
+  EXPECT_EQ(auth->bcrypt_runs(), 0u);
+  // Later checks are refused without a run; the object can go while the run goes on.
+  EXPECT_EQ(auth->Check(Header("alice:other"), Clock::now()), std::nullopt);
+  auth.reset();
+}
+
 TEST(BasicAuthTest, RecognisesBcryptHashes) {
   const std::string good = "$2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG";
   EXPECT_TRUE(IsBcryptHash(good));
   EXPECT_TRUE(IsBcryptHash("$2a$" + good.substr(4)));
   EXPECT_TRUE(IsBcryptHash("$2b$" + good.substr(4)));
   EXPECT_FALSE(IsBcryptHash("$2x$" + good.substr(4)));
-  EXPECT_FALSE(IsBcryptHash("$2y$03$" + good.substr(7)));  // cost too low
-  EXPECT_FALSE(IsBcryptHash("$2y$32$" + good.substr(7)));  // cost too high
+  // Any two-digit cost has the shape (LoadWebConfig refuses costs outside 4..16).
+  EXPECT_TRUE(IsBcryptHash("$2y$03$" + good.substr(7)));
+  EXPECT_EQ(BcryptCost("$2y$03$" + good.substr(7)), 3);
+  EXPECT_EQ(BcryptCost("$2y$31$" + good.substr(7)), 31);
+  EXPECT_EQ(BcryptCost(good), 10);
+  EXPECT_FALSE(IsBcryptHash("$2y$1x$" + good.substr(7)));
   EXPECT_FALSE(IsBcryptHash(good.substr(0, 59)));
   EXPECT_FALSE(IsBcryptHash(good.substr(0, 59) + "!"));
   EXPECT_FALSE(IsBcryptHash("plaintext"));

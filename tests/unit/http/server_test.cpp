@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <future>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -71,7 +72,7 @@ class HttpServerTest : public ::testing::Test {
   static ServerOptions Local() {
     ServerOptions o;
     o.listen_address = "127.0.0.1:0";
-    o.threads = 4;
+    o.connections = 4;
     o.request_timeout = std::chrono::seconds(3);
     return o;
   }
@@ -99,6 +100,25 @@ class HttpServerTest : public ::testing::Test {
   static HttpReply Call(uint16_t port, const std::string& path, const std::string& method) {
     return Get(port, path, {"Content-Length: 0"}, method);
   }
+  // /block's first call waits until release_ is set; /health does not wait for a turn.
+  Expected<std::unique_ptr<Server>, std::string> StartGated(uint32_t max_requests) {
+    std::vector<Route> routes;
+    routes.push_back({"/block", [this](const Request&) {
+                        if (++blocked_calls_ == 1) {
+                          entered_.set_value();
+                          released_.wait();
+                        }
+                        return Response{};
+                      }});
+    routes.push_back({"/health", [](const Request&) { return Response{}; }, {"GET"}, false});
+    ServerOptions options = Local();
+    options.max_requests = max_requests;
+    return Server::Start(options, std::move(routes), logger_);
+  }
+  std::promise<void> entered_;
+  std::promise<void> release_;
+  std::shared_future<void> released_ = release_.get_future().share();
+  std::atomic<int> blocked_calls_{0};
   std::atomic<int> page_calls_{0};
   std::atomic<int> reload_calls_{0};
   std::ostringstream log_;
@@ -200,6 +220,72 @@ TEST_F(HttpServerTest, ListedMethodsReachTheHandler) {
   EXPECT_EQ(reload_calls_.load(), 2);
   EXPECT_EQ(Get(port, "/page").body, "page\n");
   EXPECT_EQ(page_calls_.load(), 1);
+}
+
+TEST_F(HttpServerTest, CrossOriginRequestsAreRefused) {
+  auto server = StartCounting();
+  ASSERT_TRUE(server.has_value()) << server.error();
+  uint16_t port = (*server)->port();
+  // Get() sends "Host: 127.0.0.1"; this server speaks plain HTTP.
+  for (const char* origin : {"http://evil.example", "https://127.0.0.1", "http://127.0.0.1:8080",
+                             "null", "http://", "127.0.0.1", "http://127.0.0.1/"}) {
+    HttpReply reply =
+        Get(port, "/reload", {"Origin: " + std::string(origin), "Content-Length: 0"}, "POST");
+    EXPECT_EQ(reply.status, 403) << origin;
+    EXPECT_EQ(reply.body, "cross-origin request refused\n") << origin;
+    EXPECT_EQ(Get(port, "/page", {"Origin: " + std::string(origin)}).status, 403) << origin;
+  }
+  EXPECT_EQ(reload_calls_.load(), 0);
+  EXPECT_EQ(page_calls_.load(), 0);
+  // Its own origin (default port or not, any case) and no Origin at all are served.
+  for (const char* origin : {"http://127.0.0.1", "HTTP://127.0.0.1:80"}) {
+    EXPECT_EQ(Get(port, "/reload", {"Origin: " + std::string(origin), "Content-Length: 0"}, "POST")
+                  .status,
+              200)
+        << origin;
+  }
+  EXPECT_EQ(Call(port, "/reload", "POST").status, 200);
+  EXPECT_EQ(reload_calls_.load(), 3);
+  // Without a Host header nothing can match.
+  HttpReply hostless = SendRaw(port, "GET /page HTTP/1.0\r\nOrigin: http://127.0.0.1\r\n\r\n");
+  EXPECT_EQ(hostless.status, 403);
+}
+
+TEST_F(HttpServerTest, RequestsBeyondMaxRequestsWaitTheirTurn) {
+  auto server = StartGated(1);
+  ASSERT_TRUE(server.has_value()) << server.error();
+  uint16_t port = (*server)->port();
+  auto first = std::async(std::launch::async, [port] { return Get(port, "/block"); });
+  entered_.get_future().wait();  // the one turn is taken now
+  auto second = std::async(std::launch::async, [port] { return Get(port, "/block"); });
+  EXPECT_EQ(Get(port, "/health").status, 200);  // not limited: answered meanwhile
+  EXPECT_EQ(second.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  EXPECT_EQ(blocked_calls_.load(), 1);
+  release_.set_value();
+  EXPECT_EQ(first.get().status, 200);
+  EXPECT_EQ(second.get().status, 200);
+  EXPECT_EQ(blocked_calls_.load(), 2);
+}
+
+TEST_F(HttpServerTest, StoppingAnswersWaitingRequests503) {
+  auto server = StartGated(1);
+  ASSERT_TRUE(server.has_value()) << server.error();
+  uint16_t port = (*server)->port();
+  auto first = std::async(std::launch::async, [port] { return Get(port, "/block"); });
+  entered_.get_future().wait();
+  auto second = std::async(std::launch::async, [port] { return Get(port, "/block"); });
+  // Wait until the second request is queued at the gate (its connection is being served).
+  EXPECT_EQ(second.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  // The server stops while /block holds the turn: the waiting request is let go at once
+  // (CivetWeb sends nothing more once stopping, so the client just sees the connection
+  // close), and its handler never runs.
+  auto stopped = std::async(std::launch::async, [&server] { server->reset(); });
+  ASSERT_EQ(second.wait_for(std::chrono::seconds(3)), std::future_status::ready);
+  EXPECT_NE(second.get().status, 200);
+  release_.set_value();
+  stopped.get();
+  first.get();
+  EXPECT_EQ(blocked_calls_.load(), 1);
 }
 
 TEST_F(HttpServerTest, HeadRunsGetWithoutBody) {
@@ -371,7 +457,7 @@ TEST_F(HttpServerTest, HandlerExceptionIs500AndLogged) {
 
 TEST_F(HttpServerTest, SlowClientIsDroppedAfterRequestTimeout) {
   ServerOptions options = Local();
-  options.threads = 1;
+  options.connections = 1;
   options.request_timeout = std::chrono::milliseconds(300);
   auto server = Start(options);
   ASSERT_TRUE(server.has_value()) << server.error();
@@ -415,7 +501,10 @@ TEST_F(HttpServerTest, ClientHangingUpMidResponseDoesNotHurt) {
 
 TEST_F(HttpServerTest, InvalidOptionsAreErrors) {
   ServerOptions options = Local();
-  options.threads = 0;
+  options.connections = 0;
+  EXPECT_FALSE(Start(options).has_value());
+  options = Local();
+  options.max_requests = 0;
   EXPECT_FALSE(Start(options).has_value());
   options = Local();
   options.request_timeout = std::chrono::nanoseconds(0);

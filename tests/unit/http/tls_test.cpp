@@ -75,7 +75,7 @@ class HttpServerTlsTest : public ::testing::Test {
   Expected<std::unique_ptr<Server>, std::string> Start(const std::string& web_config) {
     ServerOptions options;
     options.listen_address = "127.0.0.1:0";
-    options.threads = 4;
+    options.connections = 4;
     options.request_timeout = std::chrono::seconds(3);
     options.web_config_file = dir_.Write("web.yml", web_config);
     std::vector<Route> routes;

@@ -67,6 +67,10 @@ TEST(WebConfigTest, InvalidFilesSayWhereAndWhat) {
       {"invalid_http2_not_bool.yml", "http2 must be true or false", 2},
       {"invalid_users_not_mapping.yml", "basic_auth_users must be a mapping", 2},
       {"invalid_sans_not_list.yml", "client_allowed_sans must be a list of strings", 4},
+      {"invalid_bcrypt_cost_high.yml",
+       "the bcrypt hash of user \"alice\" has cost 31, outside the allowed 4..16", 3},
+      {"invalid_bcrypt_cost_low.yml",
+       "the bcrypt hash of user \"bob\" has cost 3, outside the allowed 4..16", 2},
   };
   for (const InvalidCase& c : cases) {
     std::string path = TestData(c.file);
@@ -87,6 +91,10 @@ TEST(WebConfigTest, ErrorsNeverContainPasswords) {
       LoadWebConfig(TestData("invalid_plaintext_password.yml"));
   ASSERT_FALSE(config.has_value());
   EXPECT_EQ(config.error().find("hunter2"), std::string::npos) << config.error();
+  // Nor hashes: the salt and digest part of the cost-31 one.
+  config = LoadWebConfig(TestData("invalid_bcrypt_cost_high.yml"));
+  ASSERT_FALSE(config.has_value());
+  EXPECT_EQ(config.error().find("X0h1gDsPszWURQaxFh"), std::string::npos) << config.error();
 }
 
 TEST(WebConfigTest, MissingFileNamesIt) {

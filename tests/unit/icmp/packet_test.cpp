@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <vector>
@@ -12,15 +13,18 @@ namespace {
 Cookie SampleCookie() { return Cookie{42, 7, 3, 1234567890123, 0xDEADBEEFCAFEF00Dull}; }
 
 // A raw IPv4 reply as the kernel would deliver it: IP header + ICMP.
-std::vector<uint8_t> WrapV4(std::vector<uint8_t> icmp, uint8_t ttl, uint8_t proto = 1) {
-  std::vector<uint8_t> p(20);
+// Sized once and filled in place: growing it with insert() makes GCC 12 at -O3
+// see a copy past the 20 header bytes (-Warray-bounds) that never happens.
+std::vector<uint8_t> WrapV4(const std::vector<uint8_t>& icmp, uint8_t ttl, uint8_t proto = 1) {
+  constexpr size_t kIpHeader = 20;
+  std::vector<uint8_t> p(kIpHeader + icmp.size());
   p[0] = 0x45;
-  uint16_t total = static_cast<uint16_t>(20 + icmp.size());
+  uint16_t total = static_cast<uint16_t>(p.size());
   p[2] = static_cast<uint8_t>(total >> 8);
   p[3] = static_cast<uint8_t>(total);
   p[8] = ttl;
   p[9] = proto;
-  p.insert(p.end(), icmp.begin(), icmp.end());
+  std::copy(icmp.begin(), icmp.end(), p.begin() + kIpHeader);
   return p;
 }
 

@@ -72,7 +72,8 @@ std::string ScrapeProto(std::shared_ptr<const SeriesOptions> options) {
   ResultStore store;
   auto list = std::make_shared<ResultStore::TargetList>();
   for (const char* name : {"127.0.0.1", "::1"}) {
-    list->push_back(TargetEntry::Make(TargetInfo{name, name, {{"site", "a\"b"}}, ""}, options));
+    list->push_back(
+        TargetEntry::Make(TargetInfo{name, name, "g", {{"site", "a\"b"}}, ""}, options));
   }
   PublishedRound up{4, 4, 0.0000005, 0.015, 0.05, 0.02, 64, 1700000000.5, kRtts};
   (*list)[0].stats->Publish(up);
@@ -113,9 +114,10 @@ TEST(ProtoWriterTest, LibprotobufReadsEveryFamilyInTableOrder) {
   const pb::MetricFamily* up = Find(families, "ping_up");
   ASSERT_NE(up, nullptr);
   ASSERT_EQ(up->metric_size(), 2);
-  EXPECT_EQ(Labels(up->metric(0)),
-            (std::map<std::string, std::string>{
-                {"target", "127.0.0.1"}, {"address", "127.0.0.1"}, {"site", "a\"b"}}));
+  EXPECT_EQ(
+      Labels(up->metric(0)),
+      (std::map<std::string, std::string>{
+          {"target", "127.0.0.1"}, {"address", "127.0.0.1"}, {"group", "g"}, {"site", "a\"b"}}));
   EXPECT_EQ(up->metric(0).gauge().value(), 1);
   EXPECT_EQ(up->metric(1).gauge().value(), 0);
   // The series budget: one reason, one series.

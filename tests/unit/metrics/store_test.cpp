@@ -137,6 +137,17 @@ TEST(StoreTest, RenderLabelsEscapes) {
   EXPECT_EQ(RenderLabels(info), "target=\"a\\\"b\\\\c\\nd\",address=\"127.0.0.1\",site=\"x\"");
 }
 
+TEST(StoreTest, RenderLabelsPutsTheGroupBeforeStaticLabels) {
+  TargetInfo info;
+  info.name = "::1";
+  info.address = "::1";
+  info.group = "core";
+  info.labels = {{"site", "x"}};
+  EXPECT_EQ(RenderLabels(info), "target=\"::1\",address=\"::1\",group=\"core\",site=\"x\"");
+  info.group.clear();
+  EXPECT_EQ(RenderLabels(info), "target=\"::1\",address=\"::1\",site=\"x\"");
+}
+
 TEST(StoreTest, ErrnoMapping) {
   EXPECT_EQ(SendErrorFromErrno(ENETUNREACH), SendError::kNetworkUnreachable);
   EXPECT_EQ(SendErrorFromErrno(EPERM), SendError::kPermission);
@@ -149,7 +160,7 @@ TEST(StoreTest, ReplaceSwapsTargetSet) {
   ResultStore store;
   EXPECT_TRUE(store.Current()->empty());
   auto list = std::make_shared<ResultStore::TargetList>();
-  list->push_back(TargetEntry::Make(TargetInfo{"h", "127.0.0.1", {}, ""}, Classic()));
+  list->push_back(TargetEntry::Make(TargetInfo{"h", "127.0.0.1", "", {}, ""}, Classic()));
   auto held = store.Current();
   store.Replace(list);
   EXPECT_EQ(store.Current()->size(), 1u);

@@ -130,7 +130,7 @@ TEST_F(ProbeHandlerTest, NoReplyMeansProbeFailure) {
   ASSERT_EQ(r.status, 200);
   EXPECT_TRUE(Contains(r.body, "\nprobe_success 0\n"));
   EXPECT_TRUE(Contains(r.body, "status=\"no_response\"} 1\n"));
-  EXPECT_TRUE(Contains(r.body, "stat=\"min\"} NaN\n"));
+  EXPECT_FALSE(Contains(r.body, "ping_round_rtt_seconds")) << "absent, not NaN, without replies";
   EXPECT_FALSE(Contains(r.body, "ping_reply_ttl"));
   EXPECT_EQ(counters->failed.load(), 1u);
 }
@@ -162,6 +162,14 @@ TEST_F(ProbeHandlerTest, BadQueriesAre400WithAMessage) {
       {"target=127.0.0.1:80", "IP address or a host name"},
       {"target=%00", "IP address or a host name"},
       {"target=%3Cscript%3E", "IP address or a host name"},
+      // Nothing rides along after a NUL, and no control byte or invalid UTF-8 gets through.
+      {"target=127.0.0.2%00%FF",
+       "target must be an IP address or a host name, not \"127.0.0.2\\x00\\xff\" (NUL byte at "
+       "offset 9)"},
+      {"target=localhost%00", "(NUL byte at offset 9)"},
+      {"target=127.0.0.2%FF", "(invalid UTF-8 at offset 9)"},
+      {"target=localhost%0A", "(control character \\x0a at offset 9)"},
+      {"target=%C2%85localhost", "(control character \\xc2\\x85 at offset 0)"},
       {"target=127.0.0.1&family=ip6", "family=ip6"},
       {"target=::1&family=ip4", "family=ip4"},
   };
@@ -356,8 +364,10 @@ TEST(ProbeRoundTest, LoopbackRoundGetsEveryReply) {
     r.address = *IpAddress::Parse(ip);
     r.options.count = 3;
     r.options.spacing = milliseconds(10);
-    r.options.timeout = milliseconds(300);
-    r.options.interval = seconds(2);
+    // A long timeout, so a round that waits it out is told apart from one that
+    // ends with its last reply even on a loaded machine.
+    r.options.timeout = seconds(2);
+    r.options.interval = seconds(5);
     auto start = std::chrono::steady_clock::now();
     auto snap = RunIcmpRound(r, icmp::SocketKind::kRaw, log);
     ASSERT_TRUE(snap) << snap.error();
@@ -366,7 +376,7 @@ TEST(ProbeRoundTest, LoopbackRoundGetsEveryReply) {
     EXPECT_EQ(snap->round_received, 3u) << ip;
     EXPECT_GT(snap->rtt_avg, 0.0);
     // All replies in: the round ends early, not after the whole timeout.
-    EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(2));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, r.options.timeout / 2);
   }
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -11,7 +12,9 @@
 
 #include "planning/engine.h"
 #include "probe/pool.h"
+#include "test_util/fake_lookup.h"
 #include "test_util/temp_dir.h"
+#include "test_util/text.h"
 
 namespace ping_exporter::planning {
 namespace {
@@ -80,8 +83,11 @@ TEST(WorkerTest, LoopbackTargetsAllAnswer) {
       WaitFor([&] { return engine.rounds_completed() >= 21 * 3; }, std::chrono::seconds(5)));
   engine.Stop();
   metrics::TargetSnapshot s;
+  double oldest = 1e300, newest = 0;
   for (const auto& entry : *engine.store().Current()) {
     entry.stats->Read(&s);
+    oldest = std::min(oldest, s.last_round_time);
+    newest = std::max(newest, s.last_round_time);
     EXPECT_TRUE(s.has_round) << entry.info->name;
     EXPECT_EQ(s.round_received, 2u) << entry.info->name;
     EXPECT_EQ(s.received_total, s.sent_total) << entry.info->name;
@@ -95,6 +101,9 @@ TEST(WorkerTest, LoopbackTargetsAllAnswer) {
   // Lateness depends on machine load; the benchmark measures it, this test only
   // checks it is accounted sanely.
   EXPECT_LE(engine.rounds_late(), engine.rounds_completed()) << logs.str();
+  // Stopped: stale once three 200 ms intervals, and the 10 s floor, have passed.
+  EXPECT_TRUE(engine.StaleTargets(oldest + 9.9).empty());
+  EXPECT_EQ(engine.StaleTargets(newest + 10.1).size(), 21u);
 }
 
 TEST(WorkerTest, UnresolvableTargetIsDownNotDropped) {
@@ -103,10 +112,23 @@ TEST(WorkerTest, UnresolvableTargetIsDownNotDropped) {
   Logger log(logs, LogLevel::kDebug, LogFormat::kLogfmt);
   config::Config c = LoopbackConfig(1, false);
   c.groups[0].hosts.push_back("name.invalid");
-  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, log);
+  // Never the machine's nameserver: the name fails in a fake resolver.
+  auto dns = std::make_shared<test_util::FakeDns>();
+  dns->Answer("name.invalid", MakeUnexpected(std::string("Domain name not found")));
+  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 1, Shard{},
+                              std::make_unique<test_util::FakeLookup>(dns)},
+                log);
   ASSERT_TRUE(engine.Apply(c));
   ASSERT_TRUE(WaitFor([&] { return engine.rounds_completed() >= 4; }, std::chrono::seconds(5)));
-  engine.Stop();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        metrics::FamilyWriter writer(metrics::Format::kText);
+        engine.RenderStatus(writer);
+        return writer.Finish().find("ping_resolve_errors_total{target=\"name.invalid\"}") !=
+               std::string::npos;
+      },
+      std::chrono::seconds(5)));
+  engine.Stop();  // joins the resolver's thread, so its log line is written
   metrics::TargetSnapshot s;
   auto list = engine.store().Current();
   ASSERT_EQ(list->size(), 2u);
@@ -134,10 +156,10 @@ TEST(WorkerTest, ThreadCountDoesNotGrowWithTargets) {
   }
   ASSERT_TRUE(engine.Apply(big));
   int with_big = ThreadCount();
-  // 2 workers + the engine's refresh thread; ThreadSanitizer may add its own
-  // background thread at the first thread creation.
-  EXPECT_GE(with_small - base, 3);
-  EXPECT_LE(with_small - base, 4);
+  // 2 workers + the engine's refresh thread + the resolver service's thread;
+  // ThreadSanitizer may add its own background thread at the first thread creation.
+  EXPECT_GE(with_small - base, 4);
+  EXPECT_LE(with_small - base, 5);
   EXPECT_EQ(with_big, with_small);
   ASSERT_TRUE(WaitFor([&] { return engine.rounds_completed() >= 2000; }, std::chrono::seconds(5)));
 }
@@ -160,9 +182,15 @@ TEST(WorkerTest, ReloadKeepsCountersOfUnchangedTargets) {
   ASSERT_EQ(list->size(), 2u);
   EXPECT_EQ((*list)[0].stats, kept.stats);  // same stats object: history kept
   EXPECT_EQ((*list)[0].info, kept.info);
-  metrics::TargetSnapshot after;
-  kept.stats->Read(&after);
-  EXPECT_GE(after.sent_total, before.sent_total);
+  ASSERT_GT(before.sent_total, 0u);
+  // The new pool counts on from there, into the stats the store now holds.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        metrics::TargetSnapshot now;
+        (*engine.store().Current())[0].stats->Read(&now);
+        return now.sent_total > before.sent_total;
+      },
+      std::chrono::seconds(5)));
 }
 
 }  // namespace
@@ -171,13 +199,8 @@ TEST(WorkerTest, ReloadKeepsCountersOfUnchangedTargets) {
 namespace ping_exporter::planning {
 namespace {
 
-TEST(EngineTest, TargetFileChangesApplyWithoutReload) {
-  if (geteuid() != 0) GTEST_SKIP() << "raw sockets need root or CAP_NET_RAW";
-  test_util::TempDir dir;
-  ASSERT_FALSE(dir.path().empty());
-  std::string path = dir.Write("hosts.txt", "127.0.4.1\n127.0.4.2\n");
-  std::ostringstream logs;
-  Logger log(logs, LogLevel::kInfo, LogFormat::kLogfmt);
+// One worker probing the hosts of the target file at `path` ("file-1") every 200 ms.
+config::Config FileConfig(const std::string& path) {
   config::Config c;
   c.workers = 1;
   config::TargetFile f;
@@ -188,29 +211,104 @@ TEST(EngineTest, TargetFileChangesApplyWithoutReload) {
   f.options.spacing = std::chrono::milliseconds(10);
   f.labels = {{"src", "file"}};
   c.target_files.push_back(f);
-  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, log);
-  ASSERT_TRUE(engine.Apply(c));
-  EXPECT_EQ(engine.target_count(), 2u);
-  auto kept = (*engine.store().Current())[0];
-  ASSERT_EQ(kept.info->name, "127.0.4.1");
-  ASSERT_TRUE(WaitFor([&] { return engine.rounds_completed() >= 2; }, std::chrono::seconds(5)));
-  // Replace the file the way editors do: write a new one, rename it over.
-  std::ofstream(path + ".new") << "127.0.4.1\n127.0.4.2\n127.0.4.3\n";
+  return c;
+}
+
+// Replaces `path` the way editors do, so the watcher never sees it half written.
+void Replace(const std::string& path, const std::string& text) {
+  std::ofstream(path + ".new") << text;
   std::filesystem::rename(path + ".new", path);
-  ASSERT_TRUE(WaitFor([&] { return engine.target_count() == 3; }, std::chrono::seconds(5)))
-      << logs.str();
-  auto list = engine.store().Current();
+}
+
+// An engine over FileConfig(): each test writes the file, then applies config_.
+class EngineFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "raw sockets need root or CAP_NET_RAW";
+    ASSERT_FALSE(dir_.path().empty());
+  }
+
+  test_util::TempDir dir_;
+  const std::string path_ = dir_ / "hosts.txt";
+  std::ostringstream logs_;
+  Logger log_{logs_, LogLevel::kInfo, LogFormat::kLogfmt};
+  config::Config config_ = FileConfig(path_);
+  Engine engine_{EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, log_};
+};
+
+TEST_F(EngineFileTest, TargetFileChangesApplyWithoutReload) {
+  Replace(path_, "127.0.4.1\n127.0.4.2\n");
+  ASSERT_TRUE(engine_.Apply(config_));
+  EXPECT_EQ(engine_.target_count(), 2u);
+  auto kept = (*engine_.store().Current())[0];
+  ASSERT_EQ(kept.info->name, "127.0.4.1");
+  ASSERT_TRUE(WaitFor([&] { return engine_.rounds_completed() >= 2; }, std::chrono::seconds(5)));
+  Replace(path_, "127.0.4.1\n127.0.4.2\n127.0.4.3\n");
+  ASSERT_TRUE(WaitFor([&] { return engine_.target_count() == 3; }, std::chrono::seconds(5)))
+      << logs_.str();
+  auto list = engine_.store().Current();
   EXPECT_EQ((*list)[0].stats, kept.stats);  // unchanged target kept its history
   // A broken file keeps the last good content.
-  std::ofstream(path) << "not a host!\n";
-  engine.Refresh();
-  EXPECT_EQ(engine.target_count(), 3u);
+  std::ofstream(path_) << "not a host!\n";
+  engine_.Refresh();
+  EXPECT_EQ(engine_.target_count(), 3u);
   metrics::FamilyWriter writer(metrics::Format::kText);
-  engine.RenderStatus(writer);
+  engine_.RenderStatus(writer);
   const std::string status = writer.Finish();
   EXPECT_NE(status.find("ping_exporter_target_file_ok{file=\"file-1\""), std::string::npos);
   EXPECT_NE(status.find("\"} 0\n"), std::string::npos) << status;
-  engine.Stop();
+  engine_.Stop();
+}
+
+TEST_F(EngineFileTest, TargetFileProblemsAreLoggedOncePerChange) {
+  Replace(path_, "127.0.4.1\n");
+  ASSERT_TRUE(engine_.Apply(config_));
+  EXPECT_TRUE(engine_.FailingFiles().empty());
+  const std::string bad = "target file unusable";
+
+  // Goes bad: one line with where, what and the offending text; re-reads and a reload
+  // with the same error say nothing more.
+  Replace(path_, "127.0.4.1\n127.0.4.2\nnot a host!\n");
+  engine_.Refresh();
+  engine_.Refresh();
+  ASSERT_TRUE(engine_.Apply(config_));
+  EXPECT_EQ(test_util::CountOf(logs_.str(), bad), 1u) << logs_.str();
+  EXPECT_NE(logs_.str().find("level=error msg=\"" + bad + ", keeping its last good content\" " +
+                             "file=file-1 error=\"" + path_ + ":3:1: \\\"not a host!\\\" is not"),
+            std::string::npos)
+      << logs_.str();
+  EXPECT_NE(logs_.str().find("text=\"not a host!\" targets=1\n"), std::string::npos) << logs_.str();
+  std::vector<targets::TargetFileStatus> failing = engine_.FailingFiles();
+  ASSERT_EQ(failing.size(), 1u);
+  EXPECT_EQ(failing[0].name, "file-1");
+  EXPECT_EQ(failing[0].target_count, 1u);
+  EXPECT_TRUE(failing[0].failing_since);
+
+  // Another error: another line, however long the offending text, bounded.
+  Replace(path_, "127.0.4.1\n" + std::string(100000, 'x') + "!\n");
+  engine_.Refresh();
+  EXPECT_EQ(test_util::CountOf(logs_.str(), bad), 2u) << logs_.str();
+  std::istringstream lines(logs_.str());
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_LT(line.size(), path_.size() + 400) << line;
+  }
+
+  // Unreadable: reported without quoting anything.
+  std::filesystem::rename(path_, path_ + ".away");
+  engine_.Refresh();
+  EXPECT_EQ(test_util::CountOf(logs_.str(), bad), 3u) << logs_.str();
+  std::string last = logs_.str().substr(logs_.str().rfind("level="));
+  EXPECT_NE(last.find("cannot read: No such file or directory"), std::string::npos) << last;
+  EXPECT_EQ(last.find("text="), std::string::npos) << last;
+
+  // Good again: one line, and no problem left.
+  Replace(path_, "127.0.4.3\n");
+  engine_.Refresh();
+  engine_.Refresh();
+  EXPECT_EQ(test_util::CountOf(logs_.str(), "target file usable again"), 1u) << logs_.str();
+  EXPECT_EQ(test_util::CountOf(logs_.str(), bad), 3u) << logs_.str();
+  EXPECT_TRUE(engine_.FailingFiles().empty());
+  engine_.Stop();
 }
 
 }  // namespace

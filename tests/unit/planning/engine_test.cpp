@@ -1,15 +1,31 @@
-// BuildPlans: history follows name + labels + address index across reloads; group data shared.
+// BuildPlans: history follows name + labels + address index across reloads; group data shared;
+// names take the resolver's latest answer and are probed unresolved until there is one.
+// Engine: answers arriving after Apply() come into use without a reload, batched.
 
 #include "planning/engine.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <map>
+#include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "test_util/fake_lookup.h"
+#include "test_util/text.h"
 
 namespace ping_exporter::planning {
 namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// No name has an answer: literals only.
+targets::Addresses NoAnswers(const targets::TargetSpec&) { return {}; }
 
 targets::TargetSpec Spec(const std::string& host, std::shared_ptr<const config::Labels> labels =
                                                       std::make_shared<const config::Labels>()) {
@@ -26,8 +42,6 @@ SeriesOptionsOf Series() {
 }
 
 TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
-  std::ostringstream sink;
-  Logger log(sink, LogLevel::kError, LogFormat::kLogfmt);
   config::SharedProbeOptions options(config::ProbeOptions{});
   auto labels = std::make_shared<const config::Labels>(config::Labels{{"site", "a"}});
   std::vector<targets::TargetSpec> specs;
@@ -35,7 +49,7 @@ TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
     specs.push_back(Spec(h, labels));
     specs.back().options = options;
   }
-  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, Series(), Shard{}, log);
+  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, Series(), Shard{}, false, NoAnswers);
   ASSERT_EQ(first.size(), 3u);
   EXPECT_EQ(first[0].options.get(), first[2].options.get());
   EXPECT_EQ(first[0].entry.info->labels.size(), 1u);
@@ -45,7 +59,8 @@ TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
   // Same specs again (a reload with new group objects): same entries, not just equal ones.
   auto labels2 = std::make_shared<const config::Labels>(config::Labels{{"site", "a"}});
   for (auto& s : specs) s.labels = labels2;
-  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, Series(), Shard{}, log);
+  std::vector<probe::TargetPlan> second =
+      BuildPlans(specs, first, Series(), Shard{}, false, NoAnswers);
   ASSERT_EQ(second.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(second[i].entry.info, first[i].entry.info) << i;
@@ -55,7 +70,8 @@ TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
   // Changed labels: a new target with fresh stats; a new host: fresh too.
   specs[0].labels = std::make_shared<const config::Labels>(config::Labels{{"site", "b"}});
   specs[2] = Spec("127.0.0.9", labels2);
-  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, Series(), Shard{}, log);
+  std::vector<probe::TargetPlan> third =
+      BuildPlans(specs, second, Series(), Shard{}, false, NoAnswers);
   ASSERT_EQ(third.size(), 3u);
   EXPECT_NE(third[0].entry.stats, second[0].entry.stats);
   EXPECT_EQ(third[1].entry.stats, second[1].entry.stats);
@@ -63,16 +79,154 @@ TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
   EXPECT_EQ(third[2].entry.info->address, "127.0.0.9");
 }
 
+TEST(EngineTest, GroupLabelComesFromTheSourceAndCanBeTurnedOff) {
+  std::vector<targets::TargetSpec> specs{Spec("127.0.0.1"), Spec("::1")};
+  specs[0].source = "core";
+  specs[1].source = "edge";
+  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, Series(), Shard{}, true, NoAnswers);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].entry.info->label_text,
+            "target=\"127.0.0.1\",address=\"127.0.0.1\",group=\"core\"");
+  EXPECT_EQ(first[1].entry.info->group, "edge");
+
+  // A host moved to another group keeps its history under a new identity.
+  specs[1].source = "core";
+  std::vector<probe::TargetPlan> moved =
+      BuildPlans(specs, first, Series(), Shard{}, true, NoAnswers);
+  EXPECT_EQ(moved[0].entry.info, first[0].entry.info);
+  EXPECT_NE(moved[1].entry.info, first[1].entry.info);
+  EXPECT_EQ(moved[1].entry.info->group, "core");
+  EXPECT_EQ(moved[1].entry.stats, first[1].entry.stats);
+
+  // Opted out: no group label, history kept.
+  std::vector<probe::TargetPlan> off =
+      BuildPlans(specs, moved, Series(), Shard{}, false, NoAnswers);
+  EXPECT_EQ(off[0].entry.info->label_text, "target=\"127.0.0.1\",address=\"127.0.0.1\"");
+  EXPECT_EQ(off[0].entry.stats, moved[0].entry.stats);
+}
+
 TEST(EngineTest, LiteralOfTheWrongFamilyIsUnresolvedNotProbed) {
-  std::ostringstream sink;
-  Logger log(sink, LogLevel::kError, LogFormat::kLogfmt);
   std::vector<targets::TargetSpec> specs{Spec("::1")};
   specs[0].family = config::Family::kIp4;
-  std::vector<std::string> unresolved;
-  std::vector<probe::TargetPlan> plans = BuildPlans(specs, {}, Series(), Shard{}, log, &unresolved);
+  std::vector<targets::NameRequest> names;
+  std::vector<probe::TargetPlan> plans =
+      BuildPlans(specs, {}, Series(), Shard{}, false, NoAnswers, &names);
   ASSERT_EQ(plans.size(), 1u);
   EXPECT_FALSE(plans[0].address);
-  EXPECT_EQ(unresolved, std::vector<std::string>{"::1"});
+  // Handed to the resolver service, which reports it as a resolve error.
+  ASSERT_EQ(names.size(), 1u);
+  EXPECT_EQ(names[0].host, "::1");
+  EXPECT_EQ(names[0].family, config::Family::kIp4);
+}
+
+TEST(EngineTest, NamesTakeTheLatestAnswerAndMovedAddressesKeepTheirStats) {
+  config::ProbeOptions po;
+  po.resolve_interval = seconds(30);
+  po.resolve_timeout = milliseconds(700);
+  std::vector<targets::TargetSpec> specs{Spec("127.0.0.1"), Spec("multi.test"), Spec("one.test")};
+  for (auto& s : specs) s.options = po;
+  specs[1].all_addresses = true;
+  std::map<std::string, targets::Addresses> answers;
+  auto known = [&](const targets::TargetSpec& s) { return answers[s.host]; };
+
+  // Nothing known yet: one unresolved plan per name, and both names go to the resolver.
+  std::vector<targets::NameRequest> names;
+  std::vector<probe::TargetPlan> first =
+      BuildPlans(specs, {}, Series(), Shard{}, false, known, &names);
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[0].address, IpAddress::Parse("127.0.0.1"));
+  EXPECT_FALSE(first[1].address);
+  EXPECT_FALSE(first[2].address);
+  EXPECT_EQ(first[1].entry.info->address, "");
+  ASSERT_EQ(names.size(), 2u);
+  EXPECT_EQ(names[0].host, "multi.test");
+  EXPECT_EQ(names[0].interval, seconds(30));
+  EXPECT_EQ(names[0].timeout, milliseconds(700));
+
+  // Answers: all_addresses gives one plan per address; the first address keeps the stats the
+  // unresolved plan had, under a new identity.
+  answers["multi.test"] = {*IpAddress::Parse("127.0.0.2"), *IpAddress::Parse("::1")};
+  answers["one.test"] = {*IpAddress::Parse("127.0.0.3"), *IpAddress::Parse("127.0.0.4")};
+  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, Series(), Shard{}, false, known);
+  ASSERT_EQ(second.size(), 4u);
+  EXPECT_EQ(second[0].entry.info, first[0].entry.info);
+  EXPECT_EQ(second[1].entry.info->address, "127.0.0.2");
+  EXPECT_EQ(second[1].entry.stats, first[1].entry.stats);
+  EXPECT_EQ(second[2].entry.info->address, "::1");
+  EXPECT_NE(second[2].entry.stats, first[1].entry.stats);
+  EXPECT_EQ(second[3].entry.info->address, "127.0.0.3");  // only the first without all_addresses
+  EXPECT_EQ(second[3].entry.stats, first[2].entry.stats);
+
+  // one.test moves: same stats, new address label; multi.test unchanged: same entries.
+  answers["one.test"] = {*IpAddress::Parse("127.0.0.5")};
+  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, Series(), Shard{}, false, known);
+  ASSERT_EQ(third.size(), 4u);
+  EXPECT_EQ(third[1].entry.info, second[1].entry.info);
+  EXPECT_EQ(third[2].entry.info, second[2].entry.info);
+  EXPECT_EQ(third[3].entry.info->address, "127.0.0.5");
+  EXPECT_EQ(third[3].entry.stats, second[3].entry.stats);
+  EXPECT_EQ(third[3].entry.info->label_text, "target=\"one.test\",address=\"127.0.0.5\"");
+}
+
+// Polls `pred` every 20 ms until it holds or `limit` passes.
+template <typename Pred>
+bool WaitFor(Pred pred, Duration limit) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return pred();
+}
+
+using test_util::CountOf;
+
+TEST(EngineTest, AnswersComeIntoUseWithoutAReloadInOneBatch) {
+  if (geteuid() != 0) GTEST_SKIP() << "raw sockets need root or CAP_NET_RAW";
+  std::ostringstream logs;
+  Logger log(logs, LogLevel::kInfo, LogFormat::kLogfmt);
+  auto dns = std::make_shared<test_util::FakeDns>();
+  EngineOptions options{icmp::SocketKind::kRaw, 1, Shard{},
+                        std::make_unique<test_util::FakeLookup>(dns)};
+  config::Config c;
+  config::TargetGroup g;
+  g.options.interval = milliseconds(200);
+  g.options.timeout = milliseconds(100);
+  g.options.count = 1;
+  g.hosts.push_back("127.0.0.1");
+  for (int i = 1; i <= 50; ++i) g.hosts.push_back("n" + std::to_string(i) + ".test");
+  c.groups.push_back(g);
+
+  Engine engine(std::move(options), log);
+  auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(engine.Apply(c));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, milliseconds(500));  // waited for none
+  EXPECT_EQ(engine.target_count(), 51u);
+  ASSERT_TRUE(dns->WaitStarted(50, seconds(5)));
+  // Unresolved targets complete rounds too (ping_up 0, send_errors{reason="resolve"}).
+  ASSERT_TRUE(WaitFor([&] { return engine.rounds_completed() >= 2 * 51; }, seconds(5)));
+
+  // Answers trickle in one by one.
+  for (int i = 1; i <= 50; ++i) {
+    dns->Answer("n" + std::to_string(i) + ".test",
+                targets::Addresses{*IpAddress::Parse("127.0.1." + std::to_string(i))});
+  }
+  auto all_resolved = [&] {
+    auto list = engine.store().Current();
+    return std::all_of(list->begin(), list->end(),
+                       [](const metrics::TargetEntry& e) { return !e.info->address.empty(); });
+  };
+  ASSERT_TRUE(WaitFor(all_resolved, seconds(5)));
+  engine.Stop();
+  EXPECT_EQ(CountOf(logs.str(), "targets changed, restarting probes"), 1u) << logs.str();
+  metrics::TargetSnapshot s;
+  for (const metrics::TargetEntry& e : *engine.store().Current()) {
+    if (e.info->name == "127.0.0.1") continue;
+    EXPECT_EQ(e.info->address.rfind("127.0.1.", 0), 0u) << e.info->name;
+    e.stats->Read(&s);
+    // History from the unresolved rounds is kept under the resolved address.
+    EXPECT_GT(s.send_errors[static_cast<size_t>(metrics::SendError::kResolve)], 0u) << e.info->name;
+  }
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "icmp/packet.h"
+#include "test_util/text.h"
 
 namespace ping_exporter::probe {
 namespace {
@@ -114,13 +115,22 @@ std::vector<uint8_t> ErrorAbout(const Request& req, const IpAddress& destination
   return WrapV4(err, 60, IpAddress());
 }
 
+// The state-change line of a target named by its address, as logfmt writes it.
+std::string StateLine(const std::string& up_or_down, const std::string& address,
+                      const std::string& from, const std::string& to, int suppressed) {
+  return "msg=\"target " + up_or_down + "\" target=" + address + " address=" + address +
+         " from=" + from + " to=" + to + " suppressed_changes=" + std::to_string(suppressed);
+}
+
 // A table over the given addresses ("" = a name that did not resolve), all
 // with `options`, with one IPv4 and one IPv6 endpoint of `kind`. Time starts
-// at kT0; the test moves it by passing times to Run() and Deliver().
+// at kT0; the test moves it by passing times to Run() and Deliver(). With
+// `reuse`, the targets keep those entries, as unchanged targets do on reload.
 class Harness {
  public:
   Harness(const std::vector<std::string>& addresses, const config::ProbeOptions& options,
-          icmp::SocketKind kind = icmp::SocketKind::kRaw, bool one_shot = false)
+          icmp::SocketKind kind = icmp::SocketKind::kRaw, bool one_shot = false,
+          const std::vector<metrics::TargetEntry>& reuse = {})
       : log_(logs_, LogLevel::kInfo, LogFormat::kLogfmt) {
     std::vector<TargetPlan> plans;
     for (const std::string& a : addresses) {
@@ -132,7 +142,9 @@ class Harness {
         info.address = a;
       }
       plan.options = options;
-      plan.entry = metrics::TargetEntry::Make(std::move(info), nullptr);
+      plan.entry = plans.size() < reuse.size()
+                       ? reuse[plans.size()]
+                       : metrics::TargetEntry::Make(std::move(info), nullptr);
       entries_.push_back(plan.entry);
       plans.push_back(std::move(plan));
     }
@@ -200,6 +212,21 @@ class Harness {
   TargetTable& table() { return *table_; }
   const PoolCounters& counters() const { return counters_; }
   std::string logs() const { return logs_.str(); }
+  const std::vector<metrics::TargetEntry>& entries() const { return entries_; }
+  // How many times `what` occurs in the log; whether `line` is part of it.
+  size_t CountLogs(const std::string& what) const { return test_util::CountOf(logs_.str(), what); }
+  bool Logged(const std::string& line) const { return logs_.str().find(line) != std::string::npos; }
+  // One whole round of one echo per target at kT0 + at: target `slot` answers
+  // when answered[slot] is true.
+  void Round(Duration at, const std::vector<bool>& answered) {
+    Run(at);
+    for (uint32_t slot = 0; slot < answered.size(); ++slot) {
+      if (!answered[slot]) continue;
+      Deliver(ReplyTo(Last(slot), IpFamily::kV4), table_->plan(slot).address->ToString(),
+              at + milliseconds(1));
+    }
+    Run(at + milliseconds(101));
+  }
 
  private:
   static Now At(Duration since_t0) { return Now{kT0 + since_t0, Nanos(since_t0) + kWallOffsetNs}; }
@@ -295,27 +322,72 @@ TEST(TargetTableTest, ValidRepliesCountWithKernelRttAndArePublished) {
 
 TEST(TargetTableTest, StateChangesAreLoggedAtMostEveryTenSeconds) {
   Harness h({"198.18.0.1"}, Options(1));
-  auto round = [&](Duration at, bool answered) {
-    h.Run(at);
-    if (answered) h.Deliver(ReplyTo(h.Last(0), IpFamily::kV4), "198.18.0.1", at + milliseconds(1));
-    h.Run(at + milliseconds(101));
-  };
-  auto count = [&](const std::string& what) {
-    std::string logs = h.logs();
-    size_t n = 0;
-    for (size_t at = logs.find(what); at != std::string::npos; at = logs.find(what, at + 1)) ++n;
-    return n;
-  };
-  round(seconds(0), true);  // unknown -> up: nothing to say
+  h.Round(seconds(0), {true});  // unknown -> up: nothing to say
   EXPECT_EQ(h.logs(), "");
-  round(seconds(1), false);
-  EXPECT_EQ(count("target down"), 1u) << h.logs();
-  round(seconds(2), true);  // within 10 s of the last line: suppressed
-  round(seconds(3), false);
-  EXPECT_EQ(count("target up") + count("target down"), 1u) << h.logs();
-  round(seconds(12), true);
-  EXPECT_EQ(count("target up"), 1u) << h.logs();
-  EXPECT_NE(h.logs().find("suppressed_changes=2"), std::string::npos) << h.logs();
+  h.Round(seconds(1), {false});
+  EXPECT_EQ(h.CountLogs("target down"), 1u) << h.logs();
+  EXPECT_TRUE(h.Logged("from=alive to=no_response suppressed_changes=0")) << h.logs();
+  h.Round(seconds(2), {true});  // within 10 s of the last line: folded
+  h.Round(seconds(3), {false});
+  EXPECT_EQ(h.CountLogs("target "), 1u) << h.logs();
+  h.Round(seconds(12), {true});
+  EXPECT_EQ(h.CountLogs("target up"), 1u) << h.logs();
+  EXPECT_TRUE(h.Logged("from=no_response to=alive suppressed_changes=2")) << h.logs();
+}
+
+TEST(TargetTableTest, TargetThatStartsDownIsLoggedOnce) {
+  Harness h({"198.18.0.1"}, Options(1));
+  for (int s = 0; s < 30; ++s) h.Round(seconds(s), {false});
+  EXPECT_EQ(h.CountLogs("target "), 1u) << h.logs();
+  EXPECT_TRUE(h.Logged(StateLine("down", "198.18.0.1", "unknown", "no_response", 0))) << h.logs();
+}
+
+// A flapping host must not end with "down" logged and its final "up" folded
+// away: when the window closes the state it ended in gets its line.
+TEST(TargetTableTest, FoldedChangesEndWithTheLatestState) {
+  Harness h({"198.18.0.1", "198.18.0.2"}, Options(1));
+  h.Round(seconds(0), {true, true});
+  h.Round(seconds(1), {false, false});  // both logged down
+  h.Round(seconds(2), {true, true});    // folded
+  h.Round(seconds(3), {false, false});  // folded
+  h.Round(seconds(4), {true, false});   // folded for the first; the second stays down
+  for (int s = 5; s < 11; ++s) h.Round(seconds(s), {true, false});
+  EXPECT_EQ(h.CountLogs("target "), 2u) << "window still open\n" << h.logs();
+  // The windows close 10 s after the lines (at 11.101 s): the next round ends
+  // after that for both (one ends at its reply, the other at its timeout).
+  h.Round(seconds(11), {true, false});
+  h.Round(seconds(12), {true, false});
+  EXPECT_EQ(h.CountLogs("target "), 4u) << h.logs();
+  EXPECT_TRUE(h.Logged(StateLine("up", "198.18.0.1", "no_response", "alive", 3))) << h.logs();
+  // Down, up, down: the line says where it ended, and that two changes were folded.
+  EXPECT_TRUE(h.Logged(StateLine("down", "198.18.0.2", "no_response", "no_response", 2)))
+      << h.logs();
+  for (int s = 12; s < 40; ++s) h.Round(seconds(s), {true, false});
+  EXPECT_EQ(h.CountLogs("target "), 4u) << "nothing more to say\n" << h.logs();
+}
+
+// A reload builds new tables over the same entries: states that did not
+// change are not logged again, and changes folded before it still get a line.
+TEST(TargetTableTest, ReloadDoesNotRelogUnchangedStates) {
+  const std::vector<std::string> hosts = {"198.18.0.1", "198.18.0.2", "198.18.0.3"};
+  std::vector<metrics::TargetEntry> entries;
+  {
+    Harness before(hosts, Options(1));
+    before.Round(seconds(0), {true, false, true});
+    before.Round(seconds(1), {true, false, false});
+    before.Round(seconds(2), {true, false, true});  // folded, still pending at the reload
+    EXPECT_EQ(before.CountLogs("target down"), 2u) << before.logs();
+    entries = before.entries();
+  }
+  Harness after(hosts, Options(1), icmp::SocketKind::kRaw, false, entries);
+  after.Round(seconds(3), {true, false, true});
+  EXPECT_EQ(after.logs(), "");
+  after.Round(seconds(12), {true, true, true});
+  EXPECT_EQ(after.CountLogs("target up"), 2u) << after.logs();
+  EXPECT_TRUE(after.Logged(StateLine("up", "198.18.0.2", "no_response", "alive", 0)))
+      << after.logs();
+  EXPECT_TRUE(after.Logged(StateLine("up", "198.18.0.3", "no_response", "alive", 1)))
+      << after.logs();
 }
 
 TEST(TargetTableTest, V6ReplyCounted) {

@@ -4,17 +4,12 @@
 
 #include <cmath>
 
+#include "test_util/text.h"
+
 namespace ping_exporter::status {
 namespace {
 
-size_t Count(const std::string& haystack, const std::string& needle) {
-  size_t n = 0;
-  for (size_t pos = haystack.find(needle); pos != std::string::npos;
-       pos = haystack.find(needle, pos + needle.size())) {
-    ++n;
-  }
-  return n;
-}
+using test_util::CountOf;
 
 metrics::TargetEntry Entry(const std::string& name, const std::string& address) {
   metrics::TargetInfo info;
@@ -51,13 +46,13 @@ TEST(StatusPageTest, OneRowAndOneGraphPerTarget) {
   Publish(list[2], 2, {}, 990);
   h.Observe(store, 1000, true);
   PageInfo info{"1.2.3", "/metrics", "cfg.toml", "127.0.0.0/8"};
-  std::string html = RenderStatusPage(store, info, &h, 1000 + 90);
-  EXPECT_EQ(Count(html, "<tr class=\"target "), 4u);
-  EXPECT_EQ(Count(html, "<svg "), 4u);
-  EXPECT_EQ(Count(html, "<tr class=\"target alive\">"), 1u);
-  EXPECT_EQ(Count(html, "<tr class=\"target partial\">"), 1u);
-  EXPECT_EQ(Count(html, "<tr class=\"target no_response\">"), 1u);
-  EXPECT_EQ(Count(html, "<tr class=\"target pending\">"), 1u);
+  std::string html = RenderStatusPage(store, info, Problems{}, &h, 1000 + 90);
+  EXPECT_EQ(CountOf(html, "<tr class=\"target "), 4u);
+  EXPECT_EQ(CountOf(html, "<svg "), 4u);
+  EXPECT_EQ(CountOf(html, "<tr class=\"target alive\">"), 1u);
+  EXPECT_EQ(CountOf(html, "<tr class=\"target partial\">"), 1u);
+  EXPECT_EQ(CountOf(html, "<tr class=\"target no_response\">"), 1u);
+  EXPECT_EQ(CountOf(html, "<tr class=\"target pending\">"), 1u);
   // The hostile name shows as text, never as markup.
   EXPECT_EQ(html.find("<script>"), std::string::npos);
   EXPECT_NE(html.find("&lt;script&gt;x&lt;/script&gt;"), std::string::npos);
@@ -72,15 +67,60 @@ TEST(StatusPageTest, OneRowAndOneGraphPerTarget) {
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_EQ(html.find("<link"), std::string::npos);
   EXPECT_EQ(html.find("<img"), std::string::npos);
+  // Nothing wrong: the problems section says so, above the targets.
+  EXPECT_EQ(CountOf(html, "<p id=\"no-problems\">No problems</p>"), 1u);
+  EXPECT_EQ(CountOf(html, "<tr class=\"problem\">"), 0u);
+  EXPECT_LT(html.find("id=\"problems\""), html.find("id=\"targets\""));
+}
+
+TEST(StatusPageTest, ProblemsAreListedFirstEscapedAndBounded) {
+  metrics::ResultStore store;
+  store.Replace(std::make_shared<const metrics::ResultStore::TargetList>(
+      metrics::ResultStore::TargetList{Entry("a", "127.0.0.1")}));
+  const double now = 100000;
+  Problems p;
+  p.files.push_back({"edge", "/etc/pe/edge.txt:3:1: \"<b>\" is not a host", "<b>", now - 300, 12});
+  p.reload = Problems::Reload{now - 30, "pe.toml:2:9: expected a duration"};
+  for (int i = 0; i < 25; ++i) {
+    p.names.push_back({std::string("n").append(std::to_string(i)).append(".test"),
+                       "Domain name not found", now - 7200});
+  }
+  p.stale.push_back({"198.18.0.1", "198.18.0.1", now - 90});
+  std::string html = RenderStatusPage(store, PageInfo{}, p, nullptr, now);
+  EXPECT_EQ(html.find("No problems"), std::string::npos);
+  EXPECT_LT(html.find("id=\"problems\""), html.find("id=\"targets\""));
+  // One row each for the file, the reload and the stale target; names stop at the bound.
+  EXPECT_EQ(CountOf(html, "<tr class=\"problem\">"), 3 + kMaxProblemRows);
+  EXPECT_NE(html.find("<tr class=\"more\"><td colspan=\"3\">and 5 more</td></tr>"),
+            std::string::npos);
+  EXPECT_NE(html.find("n19.test"), std::string::npos);
+  EXPECT_EQ(html.find("n20.test"), std::string::npos);
+  // Text from files and configs is shown, never interpreted.
+  EXPECT_EQ(html.find("<b>"), std::string::npos);
+  EXPECT_NE(html.find("<td>edge</td><td>/etc/pe/edge.txt:3:1: &quot;&lt;b&gt;&quot; is not a "
+                      "host<br><code>&lt;b&gt;</code></td><td><span title=\"1970-01-02 03:41:40 "
+                      "UTC\">5m ago</span></td><td>12</td>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("<td><span title=\"1970-01-02 03:46:10 UTC\">30s ago</span></td>"
+                      "<td>pe.toml:2:9: expected a duration</td>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td>Domain name not found</td><td><span title=\"1970-01-02 01:46:40 "
+                      "UTC\">2h ago</span></td>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td>198.18.0.1</td><td>198.18.0.1</td><td><span title=\"1970-01-02 "
+                      "03:45:10 UTC\">90s ago</span></td>"),
+            std::string::npos);
 }
 
 TEST(StatusPageTest, WorksWithoutHistory) {
   metrics::ResultStore store;
   std::vector<metrics::TargetEntry> list = {Entry("a", "127.0.0.1")};
   store.Replace(std::make_shared<const metrics::ResultStore::TargetList>(list));
-  std::string html = RenderStatusPage(store, PageInfo{"v", "/metrics", "x", ""}, nullptr, 0);
-  EXPECT_EQ(Count(html, "<tr class=\"target "), 1u);
-  EXPECT_EQ(Count(html, "<svg"), 0u);
+  std::string html =
+      RenderStatusPage(store, PageInfo{"v", "/metrics", "x", ""}, Problems{}, nullptr, 0);
+  EXPECT_EQ(CountOf(html, "<tr class=\"target "), 1u);
+  EXPECT_EQ(CountOf(html, "<svg"), 0u);
 }
 
 TEST(StatusPageTest, GraphDrawsGapsAndLossBars) {
@@ -96,13 +136,13 @@ TEST(StatusPageTest, GraphDrawsGapsAndLossBars) {
   ASSERT_NE(rtt, std::string::npos);
   std::string d = svg.substr(svg.find("d=\"", rtt));
   d = d.substr(3, d.find('"', 3) - 3);
-  EXPECT_EQ(Count(d, "M"), 2u);
-  EXPECT_EQ(Count(d, "L"), 1u);
+  EXPECT_EQ(CountOf(d, "M"), 2u);
+  EXPECT_EQ(CountOf(d, "L"), 1u);
   size_t loss = svg.find("class=\"loss\"");
   ASSERT_NE(loss, std::string::npos);
   std::string ld = svg.substr(svg.find("d=\"", loss));
   ld = ld.substr(3, ld.find('"', 3) - 3);
-  EXPECT_EQ(Count(ld, "M"), 2u);
+  EXPECT_EQ(CountOf(ld, "M"), 2u);
   // Bars stand on the bottom edge, as tall as the loss: half and full height.
   EXPECT_NE(ld.find(" 36v-18.0"), std::string::npos) << ld;
   EXPECT_NE(ld.find(" 36v-36.0"), std::string::npos) << ld;
@@ -124,13 +164,16 @@ TEST(StatusPageTest, GraphWithoutDataHasNoPaths) {
 TEST(StatusPageTest, GraphsAreCappedForHugeTargetLists) {
   metrics::ResultStore store;
   std::vector<metrics::TargetEntry> list;
-  for (size_t i = 0; i < kMaxGraphs + 5; ++i) list.push_back(Entry("h" + std::to_string(i), ""));
+  // Appended, not `"h" + std::to_string(i)`: GCC 12 at -O3 reports a bogus -Wrestrict there.
+  for (size_t i = 0; i < kMaxGraphs + 5; ++i) {
+    list.push_back(Entry(std::string("h").append(std::to_string(i)), ""));
+  }
   store.Replace(std::make_shared<const metrics::ResultStore::TargetList>(list));
   History h(std::chrono::seconds(30));
   h.Observe(store, 1, false);
-  std::string html = RenderStatusPage(store, PageInfo{}, &h, 2);
-  EXPECT_EQ(Count(html, "<tr class=\"target "), kMaxGraphs + 5);
-  EXPECT_EQ(Count(html, "<svg "), kMaxGraphs);
+  std::string html = RenderStatusPage(store, PageInfo{}, Problems{}, &h, 2);
+  EXPECT_EQ(CountOf(html, "<tr class=\"target "), kMaxGraphs + 5);
+  EXPECT_EQ(CountOf(html, "<svg "), kMaxGraphs);
   EXPECT_NE(html.find("first 1000 targets"), std::string::npos);
 }
 

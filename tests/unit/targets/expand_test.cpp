@@ -1,6 +1,7 @@
 #include "targets/expand.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -180,6 +181,24 @@ path = "b.yml"
     EXPECT_EQ(r.duplicates[i].origin, want[i].origin);
     EXPECT_EQ(r.duplicates[i].kept_origin, want[i].kept_origin);
   }
+  EXPECT_EQ(r.duplicate_count, want.size());
+}
+
+TEST(ExpandTest, AFileOfOneHostRepeatedCostsOneTargetNotARecordEach) {
+  // 8 MiB of "a\n" took 892 MiB and 4.4 s here (a spec and a record per line).
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  std::string text;
+  for (int i = 0; i < 200000; ++i) text += "a\n";
+  ASSERT_TRUE(WriteFile(dir / "same.txt", text));
+  config::Config c = MustParse("[[target_files]]\npath = \"same.txt\"\n", dir / "pe.toml");
+  TargetFileCache cache;
+  ExpandResult r = Expand(c, cache);
+  EXPECT_EQ(Hosts(r), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(r.duplicate_count, 199999u);
+  ASSERT_EQ(r.duplicates.size(), kMaxListedDuplicates);
+  EXPECT_EQ(r.duplicates[0].origin, dir / "same.txt:2");
+  EXPECT_EQ(r.duplicates.back().origin, dir / "same.txt:101");
 }
 
 TEST(ExpandTest, BrokenOrMissingFileKeepsItsLastGoodTargets) {
@@ -204,7 +223,9 @@ TEST(ExpandTest, BrokenOrMissingFileKeepsItsLastGoodTargets) {
   EXPECT_FALSE(broken.files[0].ok);
   EXPECT_EQ(broken.files[0].error.rfind(list + ":3:1: \"not a host\" is not", 0), 0u)
       << broken.files[0].error;
+  EXPECT_EQ(broken.files[0].excerpt, "not a host");
   EXPECT_EQ(broken.files[0].last_success_time, first_read);
+  EXPECT_EQ(broken.files[0].failing_since, first_read + seconds(10));
   EXPECT_EQ(broken.files[0].target_count, 2u);
 
   // Deleted: still the last good list.
@@ -214,7 +235,9 @@ TEST(ExpandTest, BrokenOrMissingFileKeepsItsLastGoodTargets) {
   EXPECT_EQ(Hosts(missing), Hosts(good));
   EXPECT_FALSE(missing.files[0].ok);
   EXPECT_EQ(missing.files[0].error, list + ": cannot read: No such file or directory");
+  EXPECT_EQ(missing.files[0].excerpt, "");  // nothing read, nothing quoted
   EXPECT_EQ(missing.files[0].last_success_time, first_read);
+  EXPECT_EQ(missing.files[0].failing_since, first_read + seconds(10));  // still the first failure
 
   // Fixed: the new content is used and the error cleared.
   clock.Advance(seconds(10));
@@ -223,8 +246,34 @@ TEST(ExpandTest, BrokenOrMissingFileKeepsItsLastGoodTargets) {
   EXPECT_EQ(Hosts(fixed), (std::vector<std::string>{"127.0.0.9"}));
   EXPECT_TRUE(fixed.files[0].ok);
   EXPECT_EQ(fixed.files[0].error, "");
+  EXPECT_FALSE(fixed.files[0].failing_since);
   EXPECT_EQ(fixed.files[0].last_success_time, clock.Now());
   EXPECT_EQ(fixed.files[0].target_count, 1u);
+}
+
+TEST(ExpandTest, ContentOfAFileNotEveryoneMayReadIsNeverQuoted) {
+  // A target file symlinked to a root-only file: the exporter (root, no --runas.user) can
+  // read it, the readers of its log and status page may not.
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string secret = dir / "shadow";
+  ASSERT_TRUE(WriteFile(secret, "root:$6$very-secret-hash:19000:0:99999:7:::\n"));
+  ASSERT_EQ(::chmod(secret.c_str(), 0600), 0);
+  ASSERT_EQ(::symlink(secret.c_str(), (dir / "list.txt").c_str()), 0);
+  config::Config c = MustParse("[[target_files]]\npath = \"list.txt\"\n", dir / "pe.toml");
+  TargetFileCache cache;
+  ExpandResult r = Expand(c, cache);
+  ASSERT_EQ(r.files.size(), 1u);
+  EXPECT_FALSE(r.files[0].ok);
+  EXPECT_EQ(r.files[0].error,
+            dir / "list.txt:1:1: invalid content (not quoted: the file is not world-readable)");
+  EXPECT_EQ(r.files[0].error.find("secret"), std::string::npos);
+
+  // Readable by everyone: the problem is quoted as usual.
+  ASSERT_EQ(::chmod(secret.c_str(), 0644), 0);
+  ExpandResult shown = Expand(c, cache);
+  EXPECT_NE(shown.files[0].error.find("\"root:$6$very-secret-hash"), std::string::npos)
+      << shown.files[0].error;
 }
 
 TEST(ExpandTest, FileMissingFromTheStartContributesNothing) {
@@ -244,6 +293,24 @@ path = "later.json"
   EXPECT_FALSE(r.files[0].last_success_time.has_value());
   EXPECT_EQ(r.files[0].target_count, 0u);
   EXPECT_NE(r.files[0].error.find("No such file or directory"), std::string::npos);
+}
+
+TEST(ExpandTest, ErrorExcerptIsBoundedAndStartsNearTheError) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  std::string json = "[{\"targets\": [";
+  for (int i = 0; i < 40; ++i) json += "\"127.0.0.1\", ";
+  json += "@]}]\n";
+  ASSERT_TRUE(WriteFile(dir / "sd.json", json));
+  config::Config c =
+      MustParse("[[target_files]]\npath = \"sd.json\"\nformat = \"file_sd\"\n", dir / "pe.toml");
+  TargetFileCache cache;
+  ExpandResult r = Expand(c, cache);
+  ASSERT_EQ(r.files.size(), 1u);
+  EXPECT_FALSE(r.files[0].ok);
+  const std::string& excerpt = r.files[0].excerpt;
+  // The line is 500 bytes long: the excerpt begins 20 bytes before the error, escaped.
+  EXPECT_EQ(excerpt, "....0.1\\\", \\\"127.0.0.1\\\", @]}]") << excerpt;
 }
 
 TEST(ExpandTest, LiteralOfTheWrongFamilyFailsTheFile) {

@@ -3,57 +3,80 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace ping_exporter::targets::json {
 namespace {
 
-using Kind = Value::Kind;
+using doc::Kind;
+using doc::ParseError;
+using doc::ReadResult;
 
-TEST(JsonTest, ParsesEveryKindWithPositions) {
-  Expected<Value, ParseError> r = Parse(
+/// Writes each event as text: "[@1:1", "]", "s:text@1:2" (kinds by their first letter),
+/// and stops after `stop_after` events.
+class Recorder final : public doc::Sink {
+ public:
+  explicit Recorder(size_t stop_after = SIZE_MAX) : stop_after_(stop_after) {}
+  bool Begin(Kind kind, doc::Position at) override {
+    return Add((kind == Kind::kList ? "[" : "{") + Where(at));
+  }
+  bool End() override { return Add("end"); }
+  bool Scalar(Kind kind, std::string_view text, doc::Position at) override {
+    return Add(std::string(1, doc::KindName(kind)[0]) + ":" + std::string(text) + Where(at));
+  }
+  std::vector<std::string> events;
+
+ private:
+  static std::string Where(doc::Position at) {
+    return "@" + std::to_string(at.line) + ":" + std::to_string(at.column);
+  }
+  bool Add(std::string e) {
+    events.push_back(std::move(e));
+    return events.size() < stop_after_;
+  }
+  size_t stop_after_;
+};
+
+TEST(JsonTest, StreamsEveryKindWithPositions) {
+  Recorder r;
+  ReadResult read = Parse(
       "{\"a\": [1, -2.5e+3, 0, true, false, null],\n"
-      "  \"b\": {\"c\": \"d\"}, \"\": \"\"}");
-  ASSERT_TRUE(r.has_value()) << r.error().message;
-  const Value& v = *r;
-  ASSERT_EQ(v.kind, Kind::kObject);
-  ASSERT_EQ(v.members.size(), 3u);
-  EXPECT_EQ(v.members[0].key, "a");
-  EXPECT_EQ(v.members[0].key_position.line, 1u);
-  EXPECT_EQ(v.members[0].key_position.column, 2u);
-  const Value& a = v.members[0].value;
-  ASSERT_EQ(a.kind, Kind::kArray);
-  ASSERT_EQ(a.items.size(), 6u);
-  EXPECT_EQ(a.items[0].kind, Kind::kNumber);
-  EXPECT_EQ(a.items[0].text, "1");
-  EXPECT_EQ(a.items[1].text, "-2.5e+3");
-  EXPECT_EQ(a.items[1].position.column, 11u);
-  EXPECT_EQ(a.items[3].kind, Kind::kBool);
-  EXPECT_TRUE(a.items[3].boolean);
-  EXPECT_FALSE(a.items[4].boolean);
-  EXPECT_EQ(a.items[5].kind, Kind::kNull);
-  EXPECT_EQ(v.members[1].key_position.line, 2u);
-  EXPECT_EQ(v.members[1].key_position.column, 3u);
-  EXPECT_EQ(v.members[1].value.members[0].value.text, "d");
-  EXPECT_EQ(v.members[2].key, "");
+      "  \"b\": {\"c\": \"d\"}, \"\": \"\"}",
+      r);
+  ASSERT_TRUE(read.has_value()) << read.error().message;
+  EXPECT_TRUE(*read);
+  EXPECT_EQ(r.events, (std::vector<std::string>{
+                          "{@1:1", "s:a@1:2", "[@1:7", "n:1@1:8", "n:-2.5e+3@1:11", "n:0@1:20",
+                          "b:true@1:23", "b:false@1:29", "n:@1:36", "end", "s:b@2:3", "{@2:8",
+                          "s:c@2:9", "s:d@2:14", "end", "s:@2:20", "s:@2:24", "end"}));
 }
 
 TEST(JsonTest, DecodesEscapesToUtf8) {
-  Expected<Value, ParseError> r =
-      Parse(R"(["\"\\\/\b\f\n\r\t", "\u00e9\u20ac", "\ud83d\ude00", "caf)"
-            "\xC3\xA9"
-            R"("])");
-  ASSERT_TRUE(r.has_value()) << r.error().message;
-  EXPECT_EQ(r->items[0].text, "\"\\/\b\f\n\r\t");
-  EXPECT_EQ(r->items[1].text, "\xC3\xA9\xE2\x82\xAC");
-  EXPECT_EQ(r->items[2].text, "\xF0\x9F\x98\x80");
-  EXPECT_EQ(r->items[3].text, "caf\xC3\xA9");
+  Recorder r;
+  ReadResult read = Parse(R"(["\"\\\/\b\f\n\r\t", "\u00e9\u20ac", "\ud83d\ude00", "caf)"
+                          "\xC3\xA9"
+                          R"("])",
+                          r);
+  ASSERT_TRUE(read.has_value()) << read.error().message;
+  EXPECT_EQ(r.events, (std::vector<std::string>{
+                          "[@1:1", "s:\"\\/\b\f\n\r\t@1:2", "s:\xC3\xA9\xE2\x82\xAC@1:22",
+                          "s:\xF0\x9F\x98\x80@1:38", "s:caf\xC3\xA9@1:54", "end"}));
 }
 
 TEST(JsonTest, AcceptsByteOrderMarkAndAllJsonWhitespace) {
-  Expected<Value, ParseError> r = Parse("\xEF\xBB\xBF \t\r\n[ 1 ,\t2 ]\r\n");
-  ASSERT_TRUE(r.has_value()) << r.error().message;
-  EXPECT_EQ(r->items.size(), 2u);
-  EXPECT_EQ(r->position.line, 2u);
+  Recorder r;
+  ReadResult read = Parse("\xEF\xBB\xBF \t\r\n[ 1 ,\t2 ]\r\n", r);
+  ASSERT_TRUE(read.has_value()) << read.error().message;
+  EXPECT_EQ(r.events, (std::vector<std::string>{"[@2:1", "n:1@2:3", "n:2@2:7", "end"}));
+}
+
+TEST(JsonTest, StopsWhenTheSinkSaysSo) {
+  Recorder r(2);
+  // What follows the second event is never looked at, broken or not.
+  ReadResult read = Parse("[1, 2, this is not JSON", r);
+  ASSERT_TRUE(read.has_value()) << read.error().message;
+  EXPECT_FALSE(*read);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"[@1:1", "n:1@1:2"}));
 }
 
 TEST(JsonTest, RejectsWhatJsonDoesNotAllow) {
@@ -95,7 +118,8 @@ TEST(JsonTest, RejectsWhatJsonDoesNotAllow) {
   };
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.text);
-    Expected<Value, ParseError> r = Parse(c.text);
+    Recorder sink;
+    ReadResult r = Parse(c.text, sink);
     ASSERT_FALSE(r.has_value());
     EXPECT_NE(r.error().message.find(c.message), std::string::npos) << r.error().message;
     EXPECT_EQ(r.error().position.line, c.line);
@@ -106,20 +130,21 @@ TEST(JsonTest, RejectsWhatJsonDoesNotAllow) {
 TEST(JsonTest, DeepNestingIsRefusedNotRecursedInto) {
   std::string ok(64, '[');
   ok += std::string(64, ']');
-  EXPECT_TRUE(Parse(ok).has_value());
+  Recorder sink;
+  EXPECT_TRUE(Parse(ok, sink).has_value());
   std::string deep(100000, '[');
-  Expected<Value, ParseError> r = Parse(deep);
+  ReadResult r = Parse(deep, sink);
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message.find("nested deeper than 64"), std::string::npos);
 }
 
 TEST(JsonTest, KindNames) {
-  EXPECT_EQ(KindName(Kind::kNull), "null");
-  EXPECT_EQ(KindName(Kind::kBool), "boolean");
-  EXPECT_EQ(KindName(Kind::kNumber), "number");
-  EXPECT_EQ(KindName(Kind::kString), "string");
-  EXPECT_EQ(KindName(Kind::kArray), "array");
-  EXPECT_EQ(KindName(Kind::kObject), "object");
+  EXPECT_EQ(doc::KindName(Kind::kNull), "null");
+  EXPECT_EQ(doc::KindName(Kind::kBool), "boolean");
+  EXPECT_EQ(doc::KindName(Kind::kNumber), "number");
+  EXPECT_EQ(doc::KindName(Kind::kString), "string");
+  EXPECT_EQ(doc::KindName(Kind::kList), "array");
+  EXPECT_EQ(doc::KindName(Kind::kMap), "object");
 }
 
 }  // namespace

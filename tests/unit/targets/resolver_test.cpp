@@ -55,6 +55,7 @@ TEST(ResolveAllTest, FamilyFiltersNames) {
   // Whether localhost has an IPv6 address depends on /etc/hosts; if it has, it is ::1.
   auto v6 = ResolveAll("localhost", config::Family::kIp6, seconds(10));
   if (v6.has_value()) {
+    ASSERT_FALSE(v6->empty());
     for (const IpAddress& ip : *v6) EXPECT_EQ(ip.ToString(), "::1");
   } else {
     EXPECT_FALSE(v6.error().empty());
@@ -82,10 +83,8 @@ TEST(ResolveAllTest, InvalidTopLevelDomainFails) {
   // both are errors, and neither may take much longer than the timeout.
   SteadyClock::time_point start = SteadyClock::now();
   auto r = ResolveAll("no-such-host.invalid", config::Family::kAny, seconds(5));
-  EXPECT_FALSE(r.has_value());
-  if (!r.has_value()) {
-    EXPECT_FALSE(r.error().empty());
-  }
+  ASSERT_FALSE(r.has_value());
+  EXPECT_FALSE(r.error().empty());
   EXPECT_LT(SteadyClock::now() - start, seconds(6));
 }
 
@@ -94,19 +93,24 @@ TEST(ResolveAllTest, TinyTimeoutReturnsPromptlyAndTheLateLookupIsHarmless) {
   // builds check they touch nothing freed.
   SteadyClock::time_point start = SteadyClock::now();
   int timed_out = 0;
-  for (int i = 0; i < 20; ++i) {
+  // A lookup that fails fast (tools/private_resolver.sh has no nameserver to wait for)
+  // often beats even a 1ns deadline, and its own error is then used; so keep asking,
+  // bounded, until the deadline has won a few times.
+  for (int i = 0; i < 200 && timed_out < 3; ++i) {
     auto r = ResolveAll("slow-" + std::to_string(i) + ".invalid", config::Family::kAny,
                         std::chrono::nanoseconds(1));
     ASSERT_FALSE(r.has_value());
-    // If this thread is descheduled long enough, the lookup's own answer (NXDOMAIN) may be in
-    // before the deadline is checked, and is then used: also an error.
     if (r.error() == "lookup timed out after 1ns") ++timed_out;
   }
-  EXPECT_GE(timed_out, 1);
+  EXPECT_EQ(timed_out, 3);
   EXPECT_LT(SteadyClock::now() - start, seconds(1));
   // A name that resolves at once also loses against a 1ns deadline, without crashing.
+  // Either outcome is right, and each is checked.
   auto lh = ResolveAll("localhost", config::Family::kAny, std::chrono::nanoseconds(1));
-  if (!lh.has_value()) {
+  if (lh.has_value()) {
+    ASSERT_FALSE(lh->empty());
+    for (const IpAddress& ip : *lh) EXPECT_TRUE(IsLoopback(ip)) << ip.ToString();
+  } else {
     EXPECT_EQ(lh.error(), "lookup timed out after 1ns");
   }
 }
