@@ -8,6 +8,7 @@ BUILD_PACKAGES=(
   build-essential cmake pkg-config git
   prometheus-cpp-dev libcivetweb-dev libtomlplusplus-dev libcli11-dev
   zlib1g-dev libssl-dev libcrypt-dev libyaml-cpp-dev libyaml-dev libgtest-dev libc-ares-dev
+  libprotobuf-dev protobuf-compiler golang-github-prometheus-client-model-dev
 )
 TEST_PACKAGES=(
   prometheus fping nftables iproute2 iputils-ping procps curl openssl apache2-utils

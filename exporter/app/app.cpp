@@ -106,7 +106,7 @@ int Run(const Options& o, Logger& log) {
   eo.default_workers = std::max(1u, std::thread::hardware_concurrency());
   eo.shard = *planning::ParseShard(o.shard);
   eo.source_name = o.source_name;
-  planning::Engine engine(std::move(eo), cfg->rtt_buckets, log);
+  planning::Engine engine(std::move(eo), log);
   if (auto ok = engine.Apply(*cfg); !ok) {
     log.Error("cannot start probing", {{"error", ok.error()}});
     std::cerr << "cannot start probing: " << ok.error() << "\n"

@@ -10,12 +10,15 @@
 namespace ping_exporter::app {
 namespace {
 
-http::Response Metrics(const MetricsSources& sources) {
+http::Response Metrics(const MetricsSources& sources, const http::Request& request) {
+  const metrics::Format format = metrics::NegotiateFormat(request.accept);
   http::Response r;
-  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.content_type = std::string(metrics::ContentType(format));
   r.compressible = true;
   // Streamed: 10 000 targets make ~40 MB of text.
-  r.stream = [&sources](const http::BodyWriter& write) { WriteMetrics(sources, write); };
+  r.stream = [&sources, format](const http::BodyWriter& write) {
+    WriteMetrics(sources, format, write);
+  };
   return r;
 }
 
@@ -86,8 +89,8 @@ std::vector<http::Route> MakeRoutes(RouteSources sources) {
   // Shared by the handlers, which the server may copy.
   auto s = std::make_shared<const RouteSources>(std::move(sources));
   std::vector<http::Route> routes;
-  routes.push_back(
-      {s->page.telemetry_path, [s](const http::Request&) { return Metrics(s->metrics); }});
+  routes.push_back({s->page.telemetry_path,
+                    [s](const http::Request& request) { return Metrics(s->metrics, request); }});
   routes.push_back({"/", [s](const http::Request&) { return StatusPage(*s); }});
   routes.push_back({"/probe", s->probe});
   routes.push_back({"/-/healthy", [](const http::Request&) { return Healthy(); }, {"GET"}, false});

@@ -3,7 +3,6 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -83,7 +82,6 @@ class Validator {
     const toml::node* defaults = nullptr;
     const toml::node* targets = nullptr;
     const toml::node* target_files = nullptr;
-    config_.rtt_buckets = DefaultRttBuckets();
     for (const auto& [key, node] : InFileOrder(root)) {
       std::string_view k = key->str();
       Status st;
@@ -92,7 +90,8 @@ class Validator {
         st = ReadInt(*node, "workers", 0, kMaxWorkers, "0 means one per CPU core", n);
         config_.workers = static_cast<uint32_t>(n);
       } else if (k == "rtt_buckets") {
-        st = ReadBuckets(*node);
+        // The older spelling of [defaults] rtt_buckets, which [defaults] may still override.
+        st = ReadOption(*FindOption(k), *node, k, Scope::kDefaults, defaults_);
       } else if (k == "group_label") {
         st = ReadBool(*node, "group_label", config_.group_label);
       } else if (k == "defaults") {
@@ -131,42 +130,6 @@ class Validator {
   Config Take() { return std::move(config_); }
 
  private:
-  Status ReadBuckets(const toml::node& node) {
-    const toml::array* arr = node.as_array();
-    if (!arr) return TypeFail(node, "rtt_buckets", "an array of numbers (seconds)");
-    if (arr->empty()) {
-      return Fail{PosOf(node),
-                  "rtt_buckets: must not be empty (omit the key to use the default buckets)"};
-    }
-    std::vector<double> buckets;
-    for (size_t i = 0; i < arr->size(); ++i) {
-      const toml::node& e = *arr->get(i);
-      std::string path = Index("rtt_buckets", i);
-      double v = 0;
-      if (const toml::value<double>* f = e.as_floating_point()) {
-        v = f->get();
-      } else if (const toml::value<int64_t>* n = e.as_integer()) {
-        v = static_cast<double>(n->get());
-      } else {
-        return TypeFail(e, path, "a number of seconds");
-      }
-      if (!std::isfinite(v)) {
-        return Fail{PosOf(e), path + ": must be a finite number (the +Inf bucket is implicit)"};
-      }
-      if (v <= 0) {
-        return Fail{PosOf(e), path + ": " + FormatNumber(v) + " must be greater than zero"};
-      }
-      if (!buckets.empty() && v <= buckets.back()) {
-        return Fail{PosOf(e),
-                    path + ": " + FormatNumber(v) + " is not greater than the previous bucket " +
-                        FormatNumber(buckets.back()) + " (buckets must be strictly increasing)"};
-      }
-      buckets.push_back(v);
-    }
-    config_.rtt_buckets = std::move(buckets);
-    return std::nullopt;
-  }
-
   Status ReadDefaults(const toml::node& node) {
     const toml::table* t = node.as_table();
     if (!t) return TypeFail(node, "defaults", "a table ([defaults])");

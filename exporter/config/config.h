@@ -11,6 +11,7 @@
 
 #include "common/duration.h"
 #include "common/expected.h"
+#include "metrics/series_options.h"
 
 namespace ping_exporter::config {
 
@@ -29,7 +30,10 @@ struct SourcePosition {
   uint32_t column = 0;
 };
 
-/// How one group of targets is probed. Every field has a default.
+/// Default RTT histogram buckets (seconds), 100µs .. 10s.
+std::vector<double> DefaultRttBuckets();
+
+/// How one group of targets is probed, and what its series hold. Every field has a default.
 struct ProbeOptions {
   Duration interval = std::chrono::seconds(1);        ///< start of one round to the next
   Duration timeout = std::chrono::milliseconds(500);  ///< wait for the last request's reply
@@ -44,6 +48,14 @@ struct ProbeOptions {
   Duration resolve_timeout = std::chrono::seconds(2);   ///< give up on one lookup after this
   std::string interface;           ///< SO_BINDTODEVICE name (<= 15 chars); "" = any interface
   std::optional<uint32_t> fwmark;  ///< SO_MARK for policy routing; unset = no mark
+  /// The RTT histogram's buckets: sparse exponential (native), the classic bounds, or both
+  /// (classic in the text formats, native in protobuf).
+  metrics::RttHistogram rtt_histogram = metrics::RttHistogram::kBoth;
+  std::vector<double> rtt_buckets = DefaultRttBuckets();  ///< classic upper bounds (seconds)
+  /// Native buckets: the largest growth factor between adjacent buckets (> 1); the schema is
+  /// the finest whose factor is at most this (1.1: schema 3, factor 2^(1/8) = 1.0905).
+  double rtt_bucket_factor = metrics::kDefaultNativeBucketFactor;
+  metrics::Profile metrics = metrics::Profile::kDefault;  ///< which per-target families
 
   /// Time from a round's first request to its result being final.
   Duration RoundLength() const { return spacing * (count - 1) + timeout; }
@@ -111,7 +123,6 @@ struct Config {
   ProbeOptions defaults;
   std::vector<TargetGroup> groups;
   std::vector<TargetFile> target_files;  ///< in file order
-  std::vector<double> rtt_buckets;       ///< upper bounds in seconds, strictly increasing
   bool group_label = true;               ///< per-target series carry `group` = the group's name
   std::string source_name;               ///< file path, or "<embedded default>"
 };
@@ -140,9 +151,6 @@ ParseResult LoadFile(const std::string& path);
 /// The configuration used when no --config.file is given: 127.0.0.1 and ::1.
 std::string_view EmbeddedDefaultToml();
 ParseResult LoadEmbeddedDefault();
-
-/// Default RTT histogram buckets (seconds), 100µs .. 10s.
-std::vector<double> DefaultRttBuckets();
 
 // ---- label rules, shared with target files so both accept the same labels ----
 

@@ -1,10 +1,12 @@
 #include "config/schema.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
 #include <optional>
+#include <span>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -36,13 +38,27 @@ struct Text {
   std::string_view expected;  ///< for the type error: "a string (...)"
   std::optional<std::string> (*check)(std::string_view);
 };
-using Rule = std::variant<PositiveDuration, IntRange, ByteSize, Flag, Text>;
+/// One of a few words, stored as the enum whose values are their positions.
+struct Word {
+  std::span<const std::string_view> words;
+};
+/// A non-empty, strictly increasing array of positive finite seconds (histogram bounds).
+struct Bounds {};
+/// A number greater than `above` and at most `max`; `what` says what it is in messages.
+struct Number {
+  double above;
+  double max;
+  std::string_view what;
+};
+using Rule = std::variant<PositiveDuration, IntRange, ByteSize, Flag, Text, Word, Bounds, Number>;
 
 /// Where the value lands in ProbeOptions.
 using Field =
     std::variant<Duration ProbeOptions::*, uint32_t ProbeOptions::*,
                  std::optional<uint8_t> ProbeOptions::*, std::optional<uint32_t> ProbeOptions::*,
-                 bool ProbeOptions::*, std::string ProbeOptions::*>;
+                 bool ProbeOptions::*, std::string ProbeOptions::*,
+                 metrics::RttHistogram ProbeOptions::*, metrics::Profile ProbeOptions::*,
+                 std::vector<double> ProbeOptions::*, double ProbeOptions::*>;
 
 struct OptionKey {
   std::string_view name;
@@ -82,6 +98,19 @@ std::optional<std::string> CheckInterface(std::string_view s) {
          "\"eth0\")";
 }
 
+// The words of the enum options, at the positions of their values.
+constexpr std::array<std::string_view, 3> kRttHistogramWords = {
+    metrics::RttHistogramName(metrics::RttHistogram::kNative),
+    metrics::RttHistogramName(metrics::RttHistogram::kClassic),
+    metrics::RttHistogramName(metrics::RttHistogram::kBoth)};
+constexpr std::array<std::string_view, 3> kProfileWords = {
+    metrics::ProfileName(metrics::Profile::kMinimal),
+    metrics::ProfileName(metrics::Profile::kDefault),
+    metrics::ProfileName(metrics::Profile::kFull)};
+// Native buckets' growth factor: schema 8 is finer than any factor above 1.0027, schema -4
+// (factor 65536) the coarsest Prometheus knows.
+constexpr double kMaxBucketFactor = 65536;
+
 // The probe options, in the order messages list them.
 constexpr std::array<OptionKey, kOptionCount> kOptions = {{
     {"interval", PositiveDuration{}, &ProbeOptions::interval},
@@ -99,6 +128,12 @@ constexpr std::array<OptionKey, kOptionCount> kOptions = {{
     {"interface", Text{"a string (an interface name such as \"eth0\")", CheckInterface},
      &ProbeOptions::interface},
     {"fwmark", IntRange{0, kMaxFwmark}, &ProbeOptions::fwmark},
+    {"rtt_histogram", Word{kRttHistogramWords}, &ProbeOptions::rtt_histogram},
+    {"rtt_buckets", Bounds{}, &ProbeOptions::rtt_buckets},
+    {"rtt_bucket_factor",
+     Number{1, kMaxBucketFactor, "the largest growth factor between native buckets, e.g. 1.1"},
+     &ProbeOptions::rtt_bucket_factor},
+    {"metrics", Word{kProfileWords}, &ProbeOptions::metrics},
 }};
 
 // Every rule yields what its field holds, and integer ranges fit their field.
@@ -112,6 +147,16 @@ constexpr bool FitsField(const Rule& rule) {
   if constexpr (std::is_same_v<T, Duration>) return std::holds_alternative<PositiveDuration>(rule);
   if constexpr (std::is_same_v<T, bool>) return std::holds_alternative<Flag>(rule);
   if constexpr (std::is_same_v<T, std::string>) return std::holds_alternative<Text>(rule);
+  if constexpr (std::is_same_v<T, std::vector<double>>) return std::holds_alternative<Bounds>(rule);
+  if constexpr (std::is_same_v<T, double>) return std::holds_alternative<Number>(rule);
+  if constexpr (std::is_same_v<T, metrics::RttHistogram>) {
+    const auto* w = std::get_if<Word>(&rule);
+    return w && w->words.data() == kRttHistogramWords.data();
+  }
+  if constexpr (std::is_same_v<T, metrics::Profile>) {
+    const auto* w = std::get_if<Word>(&rule);
+    return w && w->words.data() == kProfileWords.data();
+  }
   if constexpr (std::is_same_v<T, uint32_t> || std::is_same_v<T, std::optional<uint32_t>>) {
     return fits(std::numeric_limits<uint32_t>::max());
   }
@@ -147,8 +192,57 @@ constexpr size_t kResolveInterval = OptionIndex("resolve_interval");
 constexpr size_t kResolveTimeout = OptionIndex("resolve_timeout");
 static_assert(kResolveTimeout < kOptions.size() && kCount < kOptions.size());
 
-/// A checked value, before it is stored in its field.
-using Value = std::variant<Duration, int64_t, bool, std::string>;
+/// A checked value, before it is stored in its field (a Word as its position).
+using Value = std::variant<Duration, int64_t, bool, std::string, std::vector<double>, double>;
+
+// "a", "b" or "c"
+std::string WordList(std::span<const std::string_view> words) {
+  std::string out;
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) out += i + 1 == words.size() ? " or " : ", ";
+    out += Quote(words[i]);
+  }
+  return out;
+}
+
+Status ReadBounds(const toml::node& node, std::string_view path, std::vector<double>& out) {
+  const toml::array* arr = node.as_array();
+  if (!arr) return TypeFail(node, path, "an array of numbers (seconds)");
+  if (arr->empty()) {
+    return Fail{PosOf(node), std::string(path) +
+                                 ": must not be empty (omit the key to use the default buckets)"};
+  }
+  if (arr->size() > metrics::kMaxRttBuckets) {
+    return Fail{PosOf(node), std::string(path) + ": " + std::to_string(arr->size()) +
+                                 " bounds, more than the " +
+                                 std::to_string(metrics::kMaxRttBuckets) + " a histogram may have"};
+  }
+  std::vector<double> bounds;
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const toml::node& e = *arr->get(i);
+    std::string at = Index(path, i);
+    double v = 0;
+    if (const toml::value<double>* f = e.as_floating_point()) {
+      v = f->get();
+    } else if (const toml::value<int64_t>* n = e.as_integer()) {
+      v = static_cast<double>(n->get());
+    } else {
+      return TypeFail(e, at, "a number of seconds");
+    }
+    if (!std::isfinite(v)) {
+      return Fail{PosOf(e), at + ": must be a finite number (the +Inf bucket is implicit)"};
+    }
+    if (v <= 0) return Fail{PosOf(e), at + ": " + FormatNumber(v) + " must be greater than zero"};
+    if (!bounds.empty() && v <= bounds.back()) {
+      return Fail{PosOf(e),
+                  at + ": " + FormatNumber(v) + " is not greater than the previous bucket " +
+                      FormatNumber(bounds.back()) + " (buckets must be strictly increasing)"};
+    }
+    bounds.push_back(v);
+  }
+  out = std::move(bounds);
+  return std::nullopt;
+}
 
 Status ReadValue(const Rule& rule, const toml::node& node, std::string_view path, Value& out) {
   if (std::holds_alternative<PositiveDuration>(rule)) {
@@ -184,6 +278,42 @@ Status ReadValue(const Rule& rule, const toml::node& node, std::string_view path
     out = b;
     return st;
   }
+  if (const Word* word = std::get_if<Word>(&rule)) {
+    const toml::value<std::string>* v = node.as_string();
+    if (!v) return TypeFail(node, path, "a string (" + WordList(word->words) + ")");
+    auto at = std::find(word->words.begin(), word->words.end(), v->get());
+    if (at == word->words.end()) {
+      return Fail{PosOf(node), std::string(path) + ": " + Quote(v->get()) + " is not one of " +
+                                   WordList(word->words)};
+    }
+    out = static_cast<int64_t>(at - word->words.begin());
+    return std::nullopt;
+  }
+  if (std::holds_alternative<Bounds>(rule)) {
+    std::vector<double> bounds;
+    Status st = ReadBounds(node, path, bounds);
+    out = std::move(bounds);
+    return st;
+  }
+  if (const Number* number = std::get_if<Number>(&rule)) {
+    double v = 0;
+    if (const toml::value<double>* f = node.as_floating_point()) {
+      v = f->get();
+    } else if (const toml::value<int64_t>* n = node.as_integer()) {
+      v = static_cast<double>(n->get());
+    } else {
+      return TypeFail(node, path, "a number (" + std::string(number->what) + ")");
+    }
+    if (!(v > number->above && v <= number->max)) {
+      return Fail{PosOf(node), std::string(path) + ": " + FormatNumber(v) +
+                                   " is out of range (expected more than " +
+                                   FormatNumber(number->above) + " and at most " +
+                                   FormatNumber(number->max) + ": " + std::string(number->what) +
+                                   ")"};
+    }
+    out = v;
+    return std::nullopt;
+  }
   const Text& text = std::get<Text>(rule);
   const toml::value<std::string>* v = node.as_string();
   if (!v) return TypeFail(node, path, text.expected);
@@ -213,6 +343,12 @@ void Store(const Field& field, Value value, ProbeOptions& options) {
           options.*member = std::get<bool>(value);
         } else if constexpr (std::is_same_v<T, std::string>) {
           options.*member = std::move(std::get<std::string>(value));
+        } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+          options.*member = std::move(std::get<std::vector<double>>(value));
+        } else if constexpr (std::is_same_v<T, double>) {
+          options.*member = std::get<double>(value);
+        } else if constexpr (std::is_enum_v<T>) {
+          options.*member = static_cast<T>(std::get<int64_t>(value));  // a Word's position
         } else {
           // An integer field (plain or optional); RulesFitFields() proved the range fits.
           options.*member = static_cast<typename IntegerOf<T>::type>(std::get<int64_t>(value));

@@ -25,7 +25,7 @@ struct Origin {
 
 /// One probe option key; the table itself lives in schema.cpp.
 struct OptionKey;
-inline constexpr size_t kOptionCount = 13;
+inline constexpr size_t kOptionCount = 17;
 
 /// The option named `key`, or nullptr if `key` is not a probe option.
 const OptionKey* FindOption(std::string_view key);

@@ -548,6 +548,8 @@ int Server::Impl::Handle(mg_connection* conn) {
   request.method = info->request_method != nullptr ? info->request_method : "";
   request.path = info->local_uri != nullptr ? info->local_uri : "";
   request.query = info->query_string != nullptr ? info->query_string : "";
+  const char* accept = mg_get_header(conn, "Accept");
+  request.accept = accept != nullptr ? accept : "";
   const char* accept_encoding = mg_get_header(conn, "Accept-Encoding");
   request.accept_encoding = accept_encoding != nullptr ? accept_encoding : "";
   request.remote_address = info->remote_addr;

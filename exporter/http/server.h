@@ -20,6 +20,7 @@ struct Request {
   std::string method;           ///< "GET", "POST", ...
   std::string path;             ///< decoded path without the query, e.g. "/metrics"
   std::string query;            ///< raw query string without '?', may be empty
+  std::string accept;           ///< the Accept header, may be empty
   std::string accept_encoding;  ///< the Accept-Encoding header, may be empty
   std::string body;             ///< request body (bounded by the server)
   std::string remote_address;   ///< peer IP as text

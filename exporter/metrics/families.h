@@ -34,6 +34,40 @@ constexpr std::string_view TextTypeName(MetricType type) {
   return "gauge";
 }
 
+/// The TYPE word of OpenMetrics 1.0. State sets stay gauges: OpenMetrics would
+/// name their label after the family, and the label is `status` in every format.
+constexpr std::string_view OpenMetricsTypeName(MetricType type) { return TextTypeName(type); }
+
+/// Nested sets of per-target families (config key `metrics`), each holding the
+/// one before: a family belongs to its Family::profile and every larger one.
+enum class Profile : uint8_t {
+  kMinimal,  ///< up, loss, the RTT histogram and the packet counters
+  kDefault,  ///< + jitter and the anomaly counters (replies duplicated, late, out of order,
+             ///< invalid; send errors)
+  kFull,     ///< + the last round's state, packets, RTT statistics, reply TTL and time
+};
+/// "minimal", "default", "full": the config's words.
+constexpr std::string_view ProfileName(Profile p) {
+  switch (p) {
+    case Profile::kMinimal:
+      return "minimal";
+    case Profile::kDefault:
+      return "default";
+    case Profile::kFull:
+      break;
+  }
+  return "full";
+}
+
+/// When a per-target series whose value is zero is written. Anomaly counters
+/// stay zero on a healthy network: leaving them out until they count is the
+/// series budget (a first increment is then seen by `> 0`, not by increase()).
+enum class Zeros : uint8_t {
+  kAlways,  ///< always
+  kInFull,  ///< only for targets of Profile::kFull (the metrics contract), else once non-zero
+  kNever,   ///< never: a series appears once it counted something
+};
+
 /// Whose series a family holds.
 enum class Scope : uint8_t {
   kTarget,    ///< per target, with its identity labels (TargetInfo::label_text) first
@@ -55,12 +89,24 @@ struct Family {
   /// kTarget only: the family describes the last round alone, so an on-demand
   /// /probe round answers with it too.
   bool round = false;
+  /// kTarget only: the smallest profile whose targets expose the family on /metrics.
+  Profile profile = Profile::kMinimal;
+  /// kTarget only: whether a zero-valued series is written.
+  Zeros zeros = Zeros::kAlways;
   std::string_view help{};
 
   constexpr size_t label_count() const {
     size_t n = 0;
     while (n < labels.size() && !labels[n].empty()) ++n;
     return n;
+  }
+  /// The family's name in OpenMetrics: a counter's without its `_total`, which
+  /// only its sample carries.
+  constexpr std::string_view open_metrics_name() const {
+    if (type == MetricType::kCounter && name.ends_with("_total")) {
+      return name.substr(0, name.size() - 6);
+    }
+    return name;
   }
 };
 
@@ -78,16 +124,19 @@ inline constexpr Family kStatus{
     .labels = {"status"},
     .scope = Scope::kTarget,
     .round = true,
+    .profile = Profile::kFull,
     .help = "State of the last completed round: alive (all replies), partial, no_response."};
 inline constexpr Family kRoundPacketsSent{
     .name = "ping_round_packets_sent",
     .scope = Scope::kTarget,
     .round = true,
+    .profile = Profile::kFull,
     .help = "Echo requests sent in the last completed round."};
 inline constexpr Family kRoundPacketsReceived{
     .name = "ping_round_packets_received",
     .scope = Scope::kTarget,
     .round = true,
+    .profile = Profile::kFull,
     .help = "Valid echo replies in the last completed round."};
 inline constexpr Family kPacketsSent{.name = "ping_packets_sent_total",
                                      .type = MetricType::kCounter,
@@ -114,46 +163,60 @@ inline constexpr Family kRoundRtt{
     .labels = {"stat"},
     .scope = Scope::kTarget,
     .round = true,
+    .profile = Profile::kFull,
     .help = "Round-trip time statistics of the last completed round (absent without replies)."};
 inline constexpr Family kJitter{
     .name = "ping_jitter_seconds",
     .unit = "seconds",
     .scope = Scope::kTarget,
+    .profile = Profile::kDefault,
     .help =
         "RFC 3550 interarrival jitter of the valid replies' round-trip times (from the "
         "second reply on)."};
 inline constexpr Family kReplyTtl{.name = "ping_reply_ttl",
                                   .scope = Scope::kTarget,
                                   .round = true,
+                                  .profile = Profile::kFull,
                                   .help = "TTL or hop limit of the last valid reply."};
 inline constexpr Family kDuplicateReplies{.name = "ping_duplicate_replies_total",
                                           .type = MetricType::kCounter,
                                           .scope = Scope::kTarget,
+                                          .profile = Profile::kDefault,
+                                          .zeros = Zeros::kInFull,
                                           .help = "Second and later replies to the same request."};
 inline constexpr Family kLateReplies{.name = "ping_late_replies_total",
                                      .type = MetricType::kCounter,
                                      .scope = Scope::kTarget,
+                                     .profile = Profile::kDefault,
+                                     .zeros = Zeros::kInFull,
                                      .help = "Replies that arrived after their round's timeout."};
 inline constexpr Family kOutOfOrderReplies{
     .name = "ping_out_of_order_replies_total",
     .type = MetricType::kCounter,
     .scope = Scope::kTarget,
+    .profile = Profile::kDefault,
+    .zeros = Zeros::kInFull,
     .help = "Replies (in time or late) that arrived after a reply to a later request."};
 inline constexpr Family kInvalidReplies{
     .name = "ping_invalid_replies_total",
     .type = MetricType::kCounter,
     .scope = Scope::kTarget,
+    .profile = Profile::kDefault,
+    .zeros = Zeros::kInFull,
     .help = "Replies that failed validation (source, identifier, cookie, payload)."};
 inline constexpr Family kSendErrors{
     .name = "ping_send_errors_total",
     .type = MetricType::kCounter,
     .labels = {"reason"},
     .scope = Scope::kTarget,
+    .profile = Profile::kDefault,
+    .zeros = Zeros::kNever,
     .help = "Requests that failed, by reason (local send errors and ICMP errors)."};
 inline constexpr Family kLastRoundTimestamp{
     .name = "ping_last_round_timestamp_seconds",
     .unit = "seconds",
     .scope = Scope::kTarget,
+    .profile = Profile::kFull,
     .help = "Wall-clock time the last round completed, seconds since the epoch."};
 
 // The /probe answer's own.
@@ -299,5 +362,13 @@ inline constexpr auto kAllFamilies = std::to_array<const Family*>({
     &family::kProcessOpenFds,
     &family::kProcessMaxFds,
 });
+
+/// The family called `name`, or nullptr.
+constexpr const Family* FindFamily(std::string_view name) {
+  for (const Family* f : kAllFamilies) {
+    if (f->name == name) return f;
+  }
+  return nullptr;
+}
 
 }  // namespace ping_exporter::metrics

@@ -10,8 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "metrics/text_writer.h"
-
 namespace ping_exporter::metrics {
 namespace {
 
@@ -49,7 +47,7 @@ int CountOpenFds() {
 
 }  // namespace
 
-void WriteProcessFamilies(std::string* out) {
+void WriteProcessFamilies(FamilyWriter& out) {
   const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
   std::string stat = ReadFile("/proc/self/stat");
@@ -63,18 +61,18 @@ void WriteProcessFamilies(std::string* out) {
     // f[0] is field 3 (state): utime=14, stime=15, num_threads=20, starttime=22, vsize=23, rss=24.
     if (f.size() > 21) {
       double cpu = (std::stod(f[11]) + std::stod(f[12])) / ticks;
-      AppendFamily(out, family::kProcessCpu, cpu);
-      AppendFamily(out, family::kProcessVirtualMemory, std::stod(f[20]));
-      AppendFamily(out, family::kProcessResidentMemory, std::stod(f[21]) * page);
-      AppendFamily(out, family::kProcessStartTime, BootTime() + std::stod(f[19]) / ticks);
-      AppendFamily(out, family::kProcessThreads, std::stod(f[17]));
+      out.Add(family::kProcessCpu, cpu);
+      out.Add(family::kProcessVirtualMemory, std::stod(f[20]));
+      out.Add(family::kProcessResidentMemory, std::stod(f[21]) * page);
+      out.Add(family::kProcessStartTime, BootTime() + std::stod(f[19]) / ticks);
+      out.Add(family::kProcessThreads, std::stod(f[17]));
     }
   }
   int fds = CountOpenFds();
-  if (fds >= 0) AppendFamily(out, family::kProcessOpenFds, static_cast<uint64_t>(fds));
+  if (fds >= 0) out.Add(family::kProcessOpenFds, fds);
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
-    AppendFamily(out, family::kProcessMaxFds, static_cast<double>(lim.rlim_cur));
+    out.Add(family::kProcessMaxFds, static_cast<double>(lim.rlim_cur));
   }
 }
 

@@ -1,38 +1,15 @@
 #include "metrics/self_metrics.h"
 
-#include <prometheus/collectable.h>
-#include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
-#include <prometheus/text_serializer.h>
 
-#include <sstream>
+#include <array>
+#include <string_view>
 
 #include "metrics/families.h"
 
 namespace ping_exporter::metrics {
 namespace {
-
-prometheus::MetricType PrometheusType(MetricType type) {
-  return type == MetricType::kCounter ? prometheus::MetricType::Counter
-                                      : prometheus::MetricType::Gauge;
-}
-
-// One unlabelled counter or gauge of the table with its value.
-prometheus::MetricFamily Collected(const Family& family, double value) {
-  prometheus::MetricFamily f;
-  f.name = family.name;
-  f.help = family.help;
-  f.type = PrometheusType(family.type);
-  prometheus::ClientMetric m;
-  if (f.type == prometheus::MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  f.metric.push_back(std::move(m));
-  return f;
-}
 
 // A gauge of the table registered with prometheus-cpp.
 prometheus::Family<prometheus::Gauge>& RegisterGauge(const Family& family,
@@ -42,25 +19,6 @@ prometheus::Family<prometheus::Gauge>& RegisterGauge(const Family& family,
       .Help(std::string(family.help))
       .Register(registry);
 }
-
-/// Builds the engine-driven families at scrape time from live counters.
-class EngineCollectable : public prometheus::Collectable {
- public:
-  explicit EngineCollectable(std::function<EngineCounts()> counts) : counts_(std::move(counts)) {}
-  std::vector<prometheus::MetricFamily> Collect() const override {
-    EngineCounts c = counts_();
-    return {
-        Collected(family::kTargets, static_cast<double>(c.targets)),
-        Collected(family::kWorkers, static_cast<double>(c.workers)),
-        Collected(family::kRoundsLate, static_cast<double>(c.rounds_late)),
-        Collected(family::kRounds, static_cast<double>(c.rounds_completed)),
-        Collected(family::kUnmatchedReplies, static_cast<double>(c.unmatched_replies)),
-    };
-  }
-
- private:
-  std::function<EngineCounts()> counts_;
-};
 
 }  // namespace
 
@@ -82,13 +40,29 @@ void SelfMetrics::RecordReload(bool success, double wall_time_seconds) {
   if (success) reload_time_->Set(wall_time_seconds);
 }
 
-void SelfMetrics::Render(std::string* out) const {
-  std::vector<prometheus::MetricFamily> families = registry_->Collect();
-  std::vector<prometheus::MetricFamily> live = EngineCollectable(counts_).Collect();
-  families.insert(families.end(), live.begin(), live.end());
-  std::ostringstream ss;
-  prometheus::TextSerializer().Serialize(ss, families);
-  *out += ss.str();
+void SelfMetrics::Render(FamilyWriter& out) const {
+  // The registry's families are the table's (registered above): write them by its entries.
+  for (const prometheus::MetricFamily& collected : registry_->Collect()) {
+    const Family* family = FindFamily(collected.name);
+    if (family == nullptr) continue;
+    out.Begin(*family);
+    for (const prometheus::ClientMetric& m : collected.metric) {
+      std::array<std::string_view, 2> values{};
+      for (size_t i = 0; i < family->label_count(); ++i) {
+        for (const prometheus::ClientMetric::Label& l : m.label) {
+          if (l.name == family->labels[i]) values[i] = l.value;
+        }
+      }
+      out.Sample(std::span<const std::string_view>(values.data(), family->label_count()),
+                 m.gauge.value);
+    }
+  }
+  const EngineCounts c = counts_();
+  out.Add(family::kTargets, static_cast<double>(c.targets));
+  out.Add(family::kWorkers, static_cast<double>(c.workers));
+  out.Add(family::kRoundsLate, static_cast<double>(c.rounds_late));
+  out.Add(family::kRounds, static_cast<double>(c.rounds_completed));
+  out.Add(family::kUnmatchedReplies, static_cast<double>(c.unmatched_replies));
 }
 
 }  // namespace ping_exporter::metrics

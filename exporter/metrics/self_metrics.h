@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "metrics/exposition.h"
+
 namespace prometheus {
 class Registry;
 class Gauge;
@@ -35,8 +37,8 @@ class SelfMetrics {
 
   /// Records a reload attempt (the first load counts as one).
   void RecordReload(bool success, double wall_time_seconds);
-  /// Appends these families in the text format.
-  void Render(std::string* out) const;
+  /// Writes these families.
+  void Render(FamilyWriter& out) const;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

@@ -100,10 +100,16 @@ std::string RenderLabels(const TargetInfo& info) {
   return out;
 }
 
-TargetStats::TargetStats(size_t bucket_count)
-    : buckets_(new std::atomic<uint64_t>[bucket_count + 1]), bucket_count_(bucket_count) {
-  for (size_t i = 0; i <= bucket_count; ++i) buckets_[i].store(0, std::memory_order_relaxed);
+TargetStats::TargetStats(std::shared_ptr<const SeriesOptions> options)
+    : options_(std::move(options)) {
+  if (options_ && options_->classic()) bounds_ = options_->rtt_buckets;
+  buckets_.reset(new std::atomic<uint64_t>[bounds_.size() + 1]);
+  for (size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0, std::memory_order_relaxed);
   StoreDouble(jitter_, -1);
+  if (options_ && options_->native()) {
+    native_ =
+        std::make_unique<NativeBuckets>(options_->native_schema, options_->native_zero_threshold);
+  }
 }
 
 void TargetStats::StoreDouble(std::atomic<uint64_t>& a, double v) {
@@ -119,7 +125,7 @@ double TargetStats::LoadDouble(const std::atomic<uint64_t>& a) {
   return v;
 }
 
-void TargetStats::Publish(const PublishedRound& r, std::span<const double> bounds) {
+void TargetStats::Publish(const PublishedRound& r) {
   uint64_t s = seq_.load(std::memory_order_relaxed);
   seq_.store(s + 1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
@@ -141,8 +147,9 @@ void TargetStats::Publish(const PublishedRound& r, std::span<const double> bound
   double sum = LoadDouble(rtt_sum_);
   for (double v : r.rtts) {
     size_t b = 0;
-    while (b < bucket_count_ && v > bounds[b]) ++b;
+    while (b < bounds_.size() && v > bounds_[b]) ++b;
     buckets_[b].store(buckets_[b].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (native_) native_->Observe(v);
     sum += v;
   }
   StoreDouble(rtt_sum_, sum);
@@ -164,7 +171,7 @@ void TargetStats::ReadConsistent(F&& read) const {
 }
 
 void TargetStats::Read(TargetSnapshot* out) const {
-  out->buckets.resize(bucket_count_ + 1);
+  out->buckets.resize(bounds_.size() + 1);
   ReadConsistent([&] {
     out->has_round = has_round_.load(std::memory_order_relaxed) != 0;
     out->round_sent = static_cast<uint32_t>(round_sent_.load(std::memory_order_relaxed));
@@ -181,10 +188,11 @@ void TargetStats::Read(TargetSnapshot* out) const {
     out->rtt_sum = LoadDouble(rtt_sum_);
     out->rtt_count = rtt_count_.load(std::memory_order_relaxed);
     uint64_t running = 0;
-    for (size_t i = 0; i <= bucket_count_; ++i) {
+    for (size_t i = 0; i <= bounds_.size(); ++i) {
       running += buckets_[i].load(std::memory_order_relaxed);
       out->buckets[i] = running;
     }
+    if (native_) native_->Read(&out->native);
   });
   out->duplicates = duplicates_.load(std::memory_order_relaxed);
   out->late = late_.load(std::memory_order_relaxed);
@@ -208,14 +216,13 @@ void TargetStats::ReadCounters(TargetCounters* out) const {
   });
 }
 
-TargetEntry TargetEntry::Make(TargetInfo info, size_t bucket_count) {
+TargetEntry TargetEntry::Make(TargetInfo info, std::shared_ptr<const SeriesOptions> options) {
   if (info.label_text.empty()) info.label_text = RenderLabels(info);
   return TargetEntry{std::make_shared<const TargetInfo>(std::move(info)),
-                     std::make_shared<TargetStats>(bucket_count)};
+                     std::make_shared<TargetStats>(std::move(options))};
 }
 
-ResultStore::ResultStore(std::vector<double> bucket_bounds)
-    : bounds_(std::move(bucket_bounds)), targets_(std::make_shared<TargetList>()) {}
+ResultStore::ResultStore() : targets_(std::make_shared<TargetList>()) {}
 
 void ResultStore::Replace(std::shared_ptr<const TargetList> targets) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "metrics/native_histogram.h"
 #include "metrics/round_state.h"
+#include "metrics/series_options.h"
 
 namespace ping_exporter::metrics {
 
@@ -94,7 +96,8 @@ struct TargetSnapshot {
   uint64_t sent_total = 0, received_total = 0;
   uint64_t duplicates = 0, late = 0, invalid = 0, out_of_order = 0;
   std::array<uint64_t, kSendErrorCount> send_errors{};
-  std::vector<uint64_t> buckets;  ///< cumulative counts, one per bound, then +Inf
+  std::vector<uint64_t> buckets;  ///< classic: cumulative counts, one per bound, then +Inf
+  NativeSnapshot native;          ///< native buckets (SeriesOptions::native() only)
   double rtt_sum = 0;
   uint64_t rtt_count = 0;
 };
@@ -124,15 +127,20 @@ struct StateLog {
 /// Counters and last round of one target. One writer thread (the owning
 /// worker) at a time; any number of concurrent readers. Round data is guarded
 /// by a sequence lock over atomics, so readers retry instead of blocking the
-/// writer, and the code stays free of data races.
+/// writer, and the code stays free of data races. Memory is fixed at
+/// construction: the classic buckets, and kNativeBucketLimit native ones.
 class TargetStats {
  public:
-  explicit TargetStats(size_t bucket_count);
+  /// `options` says which histograms to keep; null: none (a one-off round).
+  explicit TargetStats(std::shared_ptr<const SeriesOptions> options);
   TargetStats(const TargetStats&) = delete;
   TargetStats& operator=(const TargetStats&) = delete;
 
-  /// Writer side. `bucket_bounds` must be the store's bounds.
-  void Publish(const PublishedRound& round, std::span<const double> bucket_bounds);
+  /// The options the stats were made with; null for none. Immutable.
+  const SeriesOptions* options() const { return options_.get(); }
+
+  /// Writer side. Never allocates.
+  void Publish(const PublishedRound& round);
   void AddDuplicate() { Bump(duplicates_); }
   void AddLate() { Bump(late_); }
   void AddInvalid() { Bump(invalid_); }
@@ -161,8 +169,10 @@ class TargetStats {
   std::atomic<uint64_t> reply_ttl_{0}, last_round_time_{0};
   std::atomic<uint64_t> sent_total_{0}, received_total_{0};
   std::atomic<uint64_t> rtt_sum_{0}, rtt_count_{0};
+  std::shared_ptr<const SeriesOptions> options_;
+  std::span<const double> bounds_;                    // options_->rtt_buckets when classic
   std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // non-cumulative, +Inf last
-  size_t bucket_count_;
+  std::unique_ptr<NativeBuckets> native_;             // null unless native
   std::atomic<uint64_t> duplicates_{0}, late_{0}, invalid_{0}, out_of_order_{0};
   std::atomic<uint64_t> jitter_{0};  // double bits; the sign bit set (-1): not yet known
   std::array<std::atomic<uint64_t>, kSendErrorCount> send_errors_{};
@@ -175,7 +185,7 @@ class TargetStats {
 struct TargetEntry {
   std::shared_ptr<const TargetInfo> info;
   std::shared_ptr<TargetStats> stats;
-  static TargetEntry Make(TargetInfo info, size_t bucket_count);
+  static TargetEntry Make(TargetInfo info, std::shared_ptr<const SeriesOptions> options);
 };
 
 /// The current set of targets. Thread-safe: Replace() swaps the whole set
@@ -183,14 +193,12 @@ struct TargetEntry {
 class ResultStore {
  public:
   using TargetList = std::vector<TargetEntry>;
-  explicit ResultStore(std::vector<double> bucket_bounds);
+  ResultStore();
 
-  std::span<const double> bucket_bounds() const { return bounds_; }
   void Replace(std::shared_ptr<const TargetList> targets);
   std::shared_ptr<const TargetList> Current() const;
 
  private:
-  std::vector<double> bounds_;
   mutable std::mutex mu_;  // guards only the pointer swap, never the probe path
   std::shared_ptr<const TargetList> targets_;
 };

@@ -26,7 +26,7 @@ int ProbeOnce(const std::vector<std::string>& hosts, const config::ProbeOptions&
     } else {
       err << host << ": " << addr.error() << "\n";
     }
-    plan.entry = metrics::TargetEntry::Make(std::move(info), 0);  // no histogram needed here
+    plan.entry = metrics::TargetEntry::Make(std::move(info), nullptr);  // no histogram needed
     plans.push_back(std::move(plan));
   }
   probe::OnDemandOptions o;

@@ -116,12 +116,14 @@ ResolveResult ResolveWithTimeout(const std::shared_ptr<State>& state, const std:
 // /metrics (no row: the name did not resolve).
 void AppendProbeResult(std::string* out, bool success, double duration_s,
                        const metrics::TargetRow* row) {
-  metrics::AppendFamily(out, metrics::family::kProbeSuccess, uint64_t{success});
-  metrics::AppendFamily(out, metrics::family::kProbeDuration, duration_s);
+  metrics::FamilyWriter own(metrics::Format::kText);
+  own.Add(metrics::family::kProbeSuccess, success ? 1 : 0);
+  own.Add(metrics::family::kProbeDuration, duration_s);
+  *out += own.Finish();
   const bool completed = row != nullptr && row->snap.has_round;
-  metrics::WriteTargetRows(std::span<const metrics::TargetRow>(row, completed ? 1 : 0), {},
-                           metrics::RowFamilies::kRound,
-                           [out](std::string_view piece) { out->append(piece); });
+  metrics::WriteTargetRowsText(std::span<const metrics::TargetRow>(row, completed ? 1 : 0),
+                               metrics::RowFamilies::kRound, metrics::Format::kText,
+                               [out](std::string_view piece) { out->append(piece); });
 }
 
 http::Response Handle(const std::shared_ptr<State>& state, const http::Request& req) {
@@ -211,7 +213,7 @@ http::Response Handle(const std::shared_ptr<State>& state, const http::Request& 
   info.name = target;
   info.address = address.ToString();
   info.label_text = metrics::RenderLabels(info);
-  const metrics::TargetRow row{&info, std::move(*snap)};
+  const metrics::TargetRow row{&info, nullptr, std::move(*snap)};
   AppendProbeResult(&ok.body, success, seconds_since_start(), &row);
   return ok;
 }
@@ -286,7 +288,7 @@ Expected<metrics::TargetSnapshot, std::string> RunIcmpRound(const RoundRequest& 
   info.name = request.target;
   info.address = request.address.ToString();
   probe::TargetPlan plan;
-  plan.entry = metrics::TargetEntry::Make(std::move(info), 0);
+  plan.entry = metrics::TargetEntry::Make(std::move(info), nullptr);
   plan.address = request.address;
   plan.options = request.options;
   probe::OnDemandOptions o;
@@ -296,19 +298,16 @@ Expected<metrics::TargetSnapshot, std::string> RunIcmpRound(const RoundRequest& 
   return std::move(snapshots->front());
 }
 
-void ProbeCounters::Render(std::string* out) const {
-  using metrics::AppendFamily;
+void ProbeCounters::Render(metrics::FamilyWriter& out) const {
   namespace family = metrics::family;
-  AppendFamily(out, family::kProbeRefused, refused.load());
-  AppendFamily(out, family::kProbeBusy, busy.load());
-  AppendFamily(out, family::kProbeInvalid, invalid.load());
-  const metrics::Family& probes = family::kProbes;
-  metrics::AppendHeader(out, probes);
-  metrics::AppendSample(out, probes.name, metrics::LabelPair(probes.labels[0], "success"),
-                        succeeded.load());
-  metrics::AppendSample(out, probes.name, metrics::LabelPair(probes.labels[0], "failure"),
-                        failed.load());
-  AppendFamily(out, family::kProbesInFlight, uint64_t{in_flight.load()});
+  auto value = [](const auto& counter) { return static_cast<double>(counter.load()); };
+  out.Add(family::kProbeRefused, value(refused));
+  out.Add(family::kProbeBusy, value(busy));
+  out.Add(family::kProbeInvalid, value(invalid));
+  out.Begin(family::kProbes);
+  out.Sample({"success"}, value(succeeded));
+  out.Sample({"failure"}, value(failed));
+  out.Add(family::kProbesInFlight, value(in_flight));
 }
 
 http::Handler MakeProbeHandler(ProbeEndpointOptions options, Logger& logger) {

@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "http/server.h"
 #include "icmp/socket.h"
+#include "metrics/exposition.h"
 #include "metrics/store.h"
 #include "ondemand/allow_list.h"
 
@@ -71,8 +72,8 @@ class ProbeCounters {
   std::atomic<uint64_t> failed{0};     ///< rounds without a reply, unresolvable names, errors
   std::atomic<uint32_t> in_flight{0};  ///< probes running now (resolution included)
 
-  /// Appends the ping_exporter_probe_* families in the text format.
-  void Render(std::string* out) const;
+  /// Writes the ping_exporter_probe_* families.
+  void Render(metrics::FamilyWriter& out) const;
 };
 
 struct ProbeEndpointOptions {

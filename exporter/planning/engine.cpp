@@ -7,7 +7,7 @@
 #include <span>
 
 #include "common/local_addresses.h"
-#include "metrics/text_writer.h"
+#include "metrics/exposition.h"
 #include "targets/resolver_cares.h"
 
 namespace ping_exporter::planning {
@@ -107,6 +107,23 @@ std::optional<Shard> ParseShard(std::string_view text) {
   return Shard{*i, *n};
 }
 
+SeriesOptionsOf SeriesOptionsFrom() {
+  using Made = std::map<const config::ProbeOptions*, std::shared_ptr<const metrics::SeriesOptions>>;
+  auto made = std::make_shared<Made>();
+  return [made](const config::ProbeOptions& options) {
+    std::shared_ptr<const metrics::SeriesOptions>& series = (*made)[&options];
+    if (!series) {
+      metrics::SeriesOptions o;
+      o.rtt_histogram = options.rtt_histogram;
+      o.rtt_buckets = options.rtt_buckets;
+      o.native_schema = metrics::SchemaForFactor(options.rtt_bucket_factor);
+      o.profile = options.metrics;
+      series = std::make_shared<const metrics::SeriesOptions>(std::move(o));
+    }
+    return series;
+  };
+}
+
 std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                           const std::vector<probe::TargetPlan>& previous,
                                           const PlanContext& context, const KnownAddresses& known,
@@ -152,7 +169,10 @@ std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>
       plan.phase = probe::Phase(i == 0 ? spec.host : spec.host + "#" + std::to_string(i),
                                 spec.options->interval);
       const probe::TargetPlan* before = Predecessor(old.Find(spec.host), addresses, i);
+      std::shared_ptr<const metrics::SeriesOptions> kept = context.series(*spec.options);
       if (before && !(before->entry.info->labels.list() == *spec.labels)) before = nullptr;
+      // Other buckets or families: the history cannot carry over.
+      if (before && !(*before->entry.stats->options() == *kept)) before = nullptr;
       std::string_view group =
           context.group_label ? std::string_view(spec.source) : std::string_view();
       if (before && before->address == plan.address && before->entry.info->group == group &&
@@ -171,7 +191,7 @@ std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>
           plan.entry.info = std::make_shared<const metrics::TargetInfo>(std::move(info));
           plan.entry.stats = before->entry.stats;
         } else {
-          plan.entry = metrics::TargetEntry::Make(std::move(info), context.bucket_count);
+          plan.entry = metrics::TargetEntry::Make(std::move(info), std::move(kept));
         }
       }
       plans.push_back(std::move(plan));
@@ -180,10 +200,10 @@ std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>
   return plans;
 }
 
-Engine::Engine(EngineOptions options, std::vector<double> bucket_bounds, Logger& logger)
+Engine::Engine(EngineOptions options, Logger& logger)
     : options_(std::move(options)),
       log_(logger),
-      store_(std::make_unique<metrics::ResultStore>(std::move(bucket_bounds))),
+      store_(std::make_unique<metrics::ResultStore>()),
       epoch_(probe::Clock::now()),
       files_(std::make_unique<targets::TargetFileCache>()) {
   std::unique_ptr<targets::NameLookup> lookup =
@@ -209,13 +229,13 @@ Expected<bool, std::string> Engine::StartPool(
     unmatched_before_ += pool_->counters().unmatched_replies.load();
     completed_before_ += pool_->counters().rounds_completed.load();
   }
-  auto started = probe::WorkerPool::Start(po, *plans, store_->bucket_bounds(), log_);
+  auto started = probe::WorkerPool::Start(po, *plans, log_);
   if (!started) {
     std::string error = started.error();
     if (pool_) {
       // Bring the previous targets back.
       po.workers = workers_;
-      auto again = probe::WorkerPool::Start(po, *plans_, store_->bucket_bounds(), log_);
+      auto again = probe::WorkerPool::Start(po, *plans_, log_);
       if (again) pool_ = std::move(again.value());
     }
     return MakeUnexpected(error);
@@ -244,7 +264,6 @@ Engine::Planned Engine::Plan(const config::Config& config,
     }
   }
   PlanContext context;
-  context.bucket_count = store_->bucket_bounds().size();
   context.shard = options_.shard;
   context.group_label = config.group_label;
   context.source_name = options_.source_name;
@@ -305,10 +324,6 @@ Expected<bool, std::string> Engine::Apply(const config::Config& config) {
   std::shared_ptr<const std::vector<probe::TargetPlan>> previous;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (pool_ && !std::equal(config.rtt_buckets.begin(), config.rtt_buckets.end(),
-                             store_->bucket_bounds().begin(), store_->bucket_bounds().end())) {
-      return MakeUnexpected(std::string("rtt_buckets cannot change on reload; restart instead"));
-    }
     previous = plans_;
   }
   Planned planned = Plan(config, *previous, /*log_problems=*/true);
@@ -419,29 +434,21 @@ uint64_t Engine::rounds_completed() const {
   return completed_before_ + (pool_ ? pool_->counters().rounds_completed.load() : 0);
 }
 
-void Engine::RenderStatus(std::string* out) const {
+void Engine::RenderStatus(metrics::FamilyWriter& out) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (!file_status_.empty()) {
     auto family = [&](const metrics::Family& f, auto value) {
-      metrics::AppendHeader(out, f);
-      for (const auto& file : file_status_) {
-        metrics::AppendSample(out, f.name,
-                              metrics::LabelPair(f.labels[0], file.name) + "," +
-                                  metrics::LabelPair(f.labels[1], file.path),
-                              uint64_t{value(file)});
-      }
+      out.Begin(f);
+      for (const auto& file : file_status_) out.Sample({file.name, file.path}, value(file));
     };
     family(metrics::family::kTargetFileOk,
-           [](const targets::TargetFileStatus& f) { return uint64_t{f.ok}; });
+           [](const targets::TargetFileStatus& f) { return f.ok ? 1.0 : 0.0; });
     family(metrics::family::kTargetFileTargets,
-           [](const targets::TargetFileStatus& f) { return uint64_t{f.target_count}; });
+           [](const targets::TargetFileStatus& f) { return static_cast<double>(f.target_count); });
   }
-  const metrics::Family& errors = metrics::family::kResolveErrors;
-  metrics::AppendHeader(out, errors);
+  out.Begin(metrics::family::kResolveErrors);
   for (const targets::NameState& n : resolver_->States()) {
-    if (n.failures == 0) continue;
-    metrics::AppendSample(out, errors.name, metrics::LabelPair(errors.labels[0], n.host),
-                          n.failures);
+    if (n.failures > 0) out.Sample({n.host}, static_cast<double>(n.failures));
   }
 }
 

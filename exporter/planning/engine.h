@@ -15,6 +15,8 @@
 #include "common/expected.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "metrics/exposition.h"
+#include "metrics/series_options.h"
 #include "metrics/store.h"
 #include "probe/pool.h"
 #include "probe/schedule.h"
@@ -61,7 +63,7 @@ class Engine {
   /// second, and a new answer is in use within about a second.
   static constexpr Duration kAnswerBatch = std::chrono::seconds(1);
 
-  Engine(EngineOptions options, std::vector<double> bucket_bounds, Logger& logger);
+  Engine(EngineOptions options, Logger& logger);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -80,8 +82,8 @@ class Engine {
   uint64_t rounds_late() const;
   uint64_t unmatched_replies() const;
   uint64_t rounds_completed() const;
-  /// Appends the target-file and resolve-error families (family::kTargetFile*, kResolveErrors).
-  void RenderStatus(std::string* out) const;
+  /// Writes the target-file and resolve-error families (family::kTargetFile*, kResolveErrors).
+  void RenderStatus(metrics::FamilyWriter& out) const;
 
   /// A target is stale when its latest round completed more than kStaleRounds of its
   /// intervals ago, and at least kStaleAfter ago.
@@ -143,12 +145,20 @@ class Engine {
                                         uint32_t workers);
 };
 
+/// What a target of a group with these probe options records and exposes; the
+/// same object for every target of a group. Called on one thread at a time.
+using SeriesOptionsOf =
+    std::function<std::shared_ptr<const metrics::SeriesOptions>(const config::ProbeOptions&)>;
+/// Each group's series options from its probe options, made once per group (keyed by its
+/// options object, which the group's targets share).
+SeriesOptionsOf SeriesOptionsFrom();
+
 /// The latest known addresses of a spec's name (empty: none yet); never blocks.
 using KnownAddresses = std::function<targets::Addresses(const targets::TargetSpec&)>;
 
 /// What every plan of one BuildPlans() call shares. A plain value.
 struct PlanContext {
-  size_t bucket_count = 0;  ///< of new targets' histograms
+  SeriesOptionsOf series = SeriesOptionsFrom();  ///< new targets' series options, per group
   Shard shard;
   bool group_label = false;  ///< each target's identity carries its spec's `source` as `group`
   std::string source_name;   ///< each target's `source` label; "" = none
@@ -158,15 +168,15 @@ struct PlanContext {
 
 /// Turns the specs this shard owns into plans (one per address with
 /// all_addresses), reusing the stats of `previous` targets with the same name,
-/// labels and address index, so a moved address keeps the target's history; a
-/// target whose address did not move keeps its whole entry (same TargetInfo
-/// object). IP literals are taken as they are; names get the addresses `known`
-/// gives, and one unresolved plan (address nullopt) while it gives none. With
-/// exclude_local, addresses in `context.local_addresses` are left out (without
-/// all_addresses the first other one is probed); a spec left with none has no
-/// plan. Every name (and literal of the wrong family) is appended to `names`,
-/// for the resolver service. The plans of one name must be consecutive in
-/// `previous` (as BuildPlans makes them).
+/// labels, series options and address index, so a moved address keeps the
+/// target's history; a target whose address did not move keeps its whole entry
+/// (same TargetInfo object). IP literals are taken as they are; names get the
+/// addresses `known` gives, and one unresolved plan (address nullopt) while it
+/// gives none. With exclude_local, addresses in `context.local_addresses` are
+/// left out (without all_addresses the first other one is probed); a spec left
+/// with none has no plan. Every name (and literal of the wrong family) is
+/// appended to `names`, for the resolver service. The plans of one name must be
+/// consecutive in `previous` (as BuildPlans makes them).
 std::vector<probe::TargetPlan> BuildPlans(const std::vector<targets::TargetSpec>& specs,
                                           const std::vector<probe::TargetPlan>& previous,
                                           const PlanContext& context, const KnownAddresses& known,

@@ -15,7 +15,7 @@ Expected<std::vector<metrics::TargetSnapshot>, std::string> RunOneRound(
   po.socket_kind = options.socket_kind;
   po.epoch = Clock::now();
   po.one_shot = true;
-  auto pool = WorkerPool::Start(po, plans, {}, logger);
+  auto pool = WorkerPool::Start(po, plans, logger);
   if (!pool) return MakeUnexpected(pool.error());
   (*pool)->WaitForOneShot(Clock::now() + longest + options.grace);
   (*pool)->Stop();

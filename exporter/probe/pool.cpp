@@ -17,8 +17,7 @@ uint64_t RandomU64() {
 }
 
 Expected<std::unique_ptr<WorkerPool>, std::string> WorkerPool::Start(
-    const PoolOptions& options, const std::vector<TargetPlan>& targets,
-    std::span<const double> bucket_bounds, Logger& logger) {
+    const PoolOptions& options, const std::vector<TargetPlan>& targets, Logger& logger) {
   std::unique_ptr<WorkerPool> pool(new WorkerPool());
   pool->counters_ = std::make_unique<PoolCounters>();
   uint32_t n = std::max<uint32_t>(1, options.workers);
@@ -38,7 +37,7 @@ Expected<std::unique_ptr<WorkerPool>, std::string> WorkerPool::Start(
     wo.table.one_shot = options.one_shot;
     wo.socket_kind = options.socket_kind;
     wo.done = pool->done_.get();
-    auto worker = Worker::Create(wo, std::move(shard), bucket_bounds, *pool->counters_, logger);
+    auto worker = Worker::Create(wo, std::move(shard), *pool->counters_, logger);
     if (!worker) return MakeUnexpected(worker.error());
     pool->workers_.push_back(std::move(worker.value()));
   }

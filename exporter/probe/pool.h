@@ -27,8 +27,7 @@ class WorkerPool {
   /// `targets` is only read: each worker gets copies of its share (plans are small, their
   /// options and identity shared), so the caller may keep the list.
   static Expected<std::unique_ptr<WorkerPool>, std::string> Start(
-      const PoolOptions& options, const std::vector<TargetPlan>& targets,
-      std::span<const double> bucket_bounds, Logger& logger);
+      const PoolOptions& options, const std::vector<TargetPlan>& targets, Logger& logger);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;

@@ -46,10 +46,8 @@ bool AddressLess(const IpAddress& a, const IpAddress& b) {
 }  // namespace
 
 TargetTable::TargetTable(const TableOptions& options, std::vector<TargetPlan> plans,
-                         std::span<const double> bucket_bounds, PoolCounters& counters,
-                         Logger& logger)
+                         PoolCounters& counters, Logger& logger)
     : options_(options),
-      bounds_(bucket_bounds),
       counters_(counters),
       log_(logger),
       wheel_(options.epoch),
@@ -280,7 +278,7 @@ void TargetTable::Finish(Target& t, const Now& now) {
   if (t.jitter16_ns >= 0) p.jitter = static_cast<double>(t.jitter16_ns) / 16e9;
   p.completed_at = static_cast<double>(now.wall_ns) / 1e9;
   p.rtts = scratch_.rtts;
-  t.plan.entry.stats->Publish(p, bounds_);
+  t.plan.entry.stats->Publish(p);
   counters_.rounds_completed.fetch_add(1, std::memory_order_relaxed);
   if (options_.one_shot) {
     t.done = true;

@@ -82,8 +82,8 @@ struct Outbox {
 /// after construction.
 class TargetTable {
  public:
-  TargetTable(const TableOptions& options, std::vector<TargetPlan> plans,
-              std::span<const double> bucket_bounds, PoolCounters& counters, Logger& logger);
+  TargetTable(const TableOptions& options, std::vector<TargetPlan> plans, PoolCounters& counters,
+              Logger& logger);
   TargetTable(const TargetTable&) = delete;
   TargetTable& operator=(const TargetTable&) = delete;
 
@@ -170,7 +170,6 @@ class TargetTable {
   std::optional<uint32_t> SlotOf(const IpAddress& address) const;
 
   TableOptions options_;
-  std::span<const double> bounds_;
   PoolCounters& counters_;
   Logger& log_;
   std::vector<Target> targets_;

@@ -51,9 +51,8 @@ struct Worker::Impl {
   std::atomic<bool> stopping{false};
   bool reported_done = false;
 
-  Impl(const WorkerOptions& o, std::vector<TargetPlan> plans, std::span<const double> bounds,
-       PoolCounters& counters, Logger& l)
-      : opts(o), log(l), table(o.table, std::move(plans), bounds, counters, l) {
+  Impl(const WorkerOptions& o, std::vector<TargetPlan> plans, PoolCounters& counters, Logger& l)
+      : opts(o), log(l), table(o.table, std::move(plans), counters, l) {
     outbox.flush = [this] { FlushAll(); };
   }
 
@@ -266,7 +265,6 @@ void Worker::Impl::Loop() {
 
 Expected<std::unique_ptr<Worker>, std::string> Worker::Create(const WorkerOptions& options,
                                                               std::vector<TargetPlan> targets,
-                                                              std::span<const double> bucket_bounds,
                                                               PoolCounters& counters,
                                                               Logger& logger) {
   WorkerOptions o = options;
@@ -275,7 +273,7 @@ Expected<std::unique_ptr<Worker>, std::string> Worker::Create(const WorkerOption
   o.table.seed = static_cast<uint64_t>(Clock::now().time_since_epoch().count());
   uint64_t seed = 0;
   if (getentropy(&seed, sizeof seed) == 0) o.table.seed ^= seed;
-  auto impl = std::make_unique<Impl>(o, std::move(targets), bucket_bounds, counters, logger);
+  auto impl = std::make_unique<Impl>(o, std::move(targets), counters, logger);
   auto ok = impl->Init();
   if (!ok) return MakeUnexpected(ok.error());
   return std::unique_ptr<Worker>(new Worker(std::move(impl)));

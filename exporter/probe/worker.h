@@ -52,9 +52,10 @@ struct WorkerOptions {
 /// Not copyable. The public methods are called from the owning thread only.
 class Worker {
  public:
-  static Expected<std::unique_ptr<Worker>, std::string> Create(
-      const WorkerOptions& options, std::vector<TargetPlan> targets,
-      std::span<const double> bucket_bounds, PoolCounters& counters, Logger& logger);
+  static Expected<std::unique_ptr<Worker>, std::string> Create(const WorkerOptions& options,
+                                                               std::vector<TargetPlan> targets,
+                                                               PoolCounters& counters,
+                                                               Logger& logger);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

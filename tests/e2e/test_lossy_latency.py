@@ -45,7 +45,8 @@ TUNED = ("prometheusRule.rules.recordingInterval=1s", "prometheusRule.rules.rate
          "prometheusRule.rules.highLatency.for=5s", "prometheusRule.rules.highLatency.baseline=5m",
          "prometheusRule.availability.enabled=true")
 EXPORTER_CONFIG = {
-    "defaults": {"interval": "500ms", "timeout": "300ms", "spacing": "50ms", "count": 2},
+    "defaults": {"interval": "500ms", "timeout": "300ms", "spacing": "50ms", "count": 2,
+                 "metrics": "full"},
     "targets": [{"name": "lossy", "hosts": [LOSSY]}, {"name": "dead", "hosts": [DEAD]}],
 }
 # Dashboard variables the queries are run with: every variable at All, and the lossy host.

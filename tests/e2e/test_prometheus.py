@@ -25,6 +25,7 @@ def stack() -> Iterator[tuple[TestNet, Exporter, Prometheus, dict[str, list[str]
                  "dead": [net.host_v4(61), net.host_v6(61)]}
         net.host.drop_echo(hosts["dead"])
         config = {"defaults": {"interval": "500ms", "timeout": "200ms", "count": 2,
+                               "metrics": "full",
                                "spacing": "50ms"},
                   # Each series carries its group's name as the `group` label.
                   "targets": [{"name": "live", "hosts": hosts["live"]},

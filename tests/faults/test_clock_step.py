@@ -32,7 +32,8 @@ INTERVAL_S: float = 0.5
 COUNT: int = 2
 CONFIG: dict[str, Any] = {
     "workers": 2,
-    "defaults": {"interval": "500ms", "timeout": "200ms", "spacing": "20ms", "count": COUNT},
+    "defaults": {"interval": "500ms", "timeout": "200ms", "spacing": "20ms", "count": COUNT,
+                 "metrics": "full"},
     "targets": [{"hosts": ["127.0.0.1", "127.0.0.2", "::1"]}],
 }
 TARGETS: list[str] = CONFIG["targets"][0]["hosts"]

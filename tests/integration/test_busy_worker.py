@@ -39,7 +39,7 @@ def test_busy_worker_reads_every_reply_and_error_once_a_step(socket_kind: str) -
         # 640 rounds a second over two workers: a 100 ms grid with 32 rounds a step, coalesced.
         config = {"workers": 2,
                   "defaults": {"interval": f"{int(INTERVAL_S * 1000)}ms", "timeout": "200ms",
-                               "count": 1},
+                               "count": 1, "metrics": "full"},
                   "targets": [{"hosts": ANSWERED + REJECTED}]}
         with Exporter(config, netns=ns, as_nobody=socket_kind == "dgram",
                       extra_args=[f"--icmp.socket={socket_kind}"]) as exp:

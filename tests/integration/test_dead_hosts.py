@@ -16,6 +16,7 @@ from lib.netns import TestNet
 COUNT: int = 2
 INTERVAL_S: float = 0.4
 CONFIG_DEFAULTS: dict[str, Any] = {"interval": "400ms", "timeout": "150ms", "spacing": "20ms",
+                                   "metrics": "full",
                                    "count": COUNT}
 
 

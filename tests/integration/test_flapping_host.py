@@ -29,6 +29,7 @@ def test_every_transition_shows_on_the_next_round(exporter_bin: str, netns: NetN
     behaviours = {h: {"pattern": "1" * COUNT + "0" * COUNT} for h in HOSTS}
     log_path = str(tmp_path / "requests.jsonl")
     config = {"defaults": {"interval": "300ms", "timeout": "100ms", "spacing": "20ms",
+                           "metrics": "full",
                            "count": COUNT},
               "targets": [{"hosts": HOSTS}]}
     with TunResponder(netns, behaviours, log_path=log_path) as responder, \

@@ -40,8 +40,10 @@ def _config(target_file: str) -> dict[str, Any]:
     return {
         "workers": 2,
         "defaults": {"interval": "500ms", "timeout": "200ms", "spacing": "50ms", "count": 2},
+        # "lo" and the file: the default families; "lab": every family (metrics = "full").
         "targets": [{"name": "lo", "hosts": ["127.0.0.1", "::1"]},
-                    {"name": "lab", "hosts": ["127.0.0.2"], "labels": {"site": "lab"}}],
+                    {"name": "lab", "hosts": ["127.0.0.2"], "labels": {"site": "lab"},
+                     "metrics": "full"}],
         "target_files": [{"path": target_file}],
     }
 
@@ -102,7 +104,7 @@ def test_metrics_and_probe_match_the_golden_files(exporter_bin: str) -> None:
             # Every target has completed a round: from then on the set of series is fixed.
             def all_rounds_done() -> bool:
                 m = exp.metrics()
-                return all(m.select("ping_last_round_timestamp_seconds", target=t)
+                return all(m.select("ping_up", target=t)
                            for t in _TARGETS)
 
             wait_until(all_rounds_done, 20, interval=0.1, message="a round of every target")

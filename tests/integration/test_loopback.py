@@ -20,6 +20,7 @@ from lib.exporter import Exporter, Metrics, parse_metrics, run_cli, temp_dir, wa
 
 COUNT: int = 2
 FAST: dict[str, Any] = {"interval": "500ms", "timeout": "200ms", "spacing": "50ms",
+                        "metrics": "full",
                         "count": COUNT}
 
 

@@ -12,7 +12,8 @@ from lib.netns import TestNet
 
 COUNT: int = 5
 MIN_PROBES_PER_HOST: int = 100
-CONFIG_DEFAULTS = {"interval": "300ms", "timeout": "120ms", "spacing": "20ms", "count": COUNT}
+CONFIG_DEFAULTS = {"interval": "300ms", "timeout": "120ms", "spacing": "20ms", "count": COUNT,
+                   "metrics": "full"}
 COUNTERS = ("ping_packets_sent_total", "ping_packets_received_total", "ping_rtt_seconds_count",
             "ping_duplicate_replies_total", "ping_invalid_replies_total",
             "ping_late_replies_total")

@@ -91,6 +91,7 @@ def env(request: pytest.FixtureRequest) -> Iterator[Env]:
         hosts = [_addr(f, n) for f in ("ip4", "ip6") for n in HOSTS]
         config = {"workers": 2, "rtt_buckets": BUCKETS,
                   "defaults": {"interval": "600ms", "timeout": f"{int(TIMEOUT_S * 1000)}ms",
+                               "metrics": "full",
                                "spacing": "50ms", "count": COUNT},
                   "targets": [{"hosts": hosts}]}
         with Exporter(config, netns=ns, as_nobody=socket_kind == "dgram",

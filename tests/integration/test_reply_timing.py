@@ -87,7 +87,8 @@ def env(request: pytest.FixtureRequest) -> Iterator[Env]:
         config = {"workers": 2,
                   "defaults": {"interval": f"{int(INTERVAL_S * 1000)}ms",
                                "timeout": f"{int(TIMEOUT_S * 1000)}ms",
-                               "spacing": f"{int(SPACING_S * 1000)}ms", "count": COUNT},
+                               "spacing": f"{int(SPACING_S * 1000)}ms", "count": COUNT,
+                               "metrics": "full"},
                   "targets": [{"hosts": hosts}]}
         with Exporter(config, netns=ns, as_nobody=socket_kind == "dgram",
                       extra_args=[f"--icmp.socket={socket_kind}", "--log.level=debug"]) as exp:

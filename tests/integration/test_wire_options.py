@@ -27,7 +27,8 @@ def test_group_options_reach_the_wire(exporter_bin: str, netns: NetNs, tmp_path)
     netns.run(["ip", "addr", "add", f"{SOURCE_V4}/32", "dev", "lo"])
     log_path = str(tmp_path / "requests.jsonl")
     config = {
-        "defaults": {"interval": "300ms", "timeout": "100ms", "spacing": "20ms", "count": 2},
+        "defaults": {"interval": "300ms", "timeout": "100ms", "spacing": "20ms", "count": 2,
+                     "metrics": "full"},
         "targets": [
             {"name": "tuned4", "hosts": [TUNED_V4], "ttl": 7, "tos": 32, "payload_size": 100,
              "dont_fragment": True, "source_address": SOURCE_V4},
@@ -128,7 +129,8 @@ def _assert_took(seen: dict[str, Counter[str]], host: str, link: str, other: str
 
 def _config(opted_group: dict, family: int) -> dict:
     return {
-        "defaults": {"interval": "300ms", "timeout": "100ms", "spacing": "20ms", "count": COUNT},
+        "defaults": {"interval": "300ms", "timeout": "100ms", "spacing": "20ms", "count": COUNT,
+                     "metrics": "full"},
         "targets": [
             {"name": "opted", "hosts": [OPTED[family]], **opted_group},
             {"name": "control", "hosts": [CONTROL[family]]},

@@ -275,15 +275,18 @@ class RawScrape:
     gzip: bool  # the server answered with Content-Encoding: gzip
 
 
-def raw_scrape(address: str, *, accept_gzip: bool = False, timeout: float = 30.0) -> RawScrape:
+def raw_scrape(address: str, *, accept_gzip: bool = False, timeout: float = 30.0,
+               accept: str = "") -> RawScrape:
     """GET /metrics from HOST:PORT over a plain socket, timed from connect to the last byte.
 
     Hand-rolled on purpose: http.client decodes a chunked 40 MB body line by line and then takes
     seconds where curl takes 0.1 s, which would measure Python, not the server. The body is
-    de-chunked and decompressed after the clock stops. Raises on a non-200 answer or timeout.
+    de-chunked and decompressed after the clock stops. `accept`: an Accept header to send (the
+    format to negotiate); none by default (text). Raises on a non-200 answer or timeout.
     """
     host, _, port = address.rpartition(":")
-    request = (f"GET /metrics HTTP/1.1\r\nHost: {address}\r\nAccept-Encoding: "
+    accept_line: str = f"Accept: {accept}\r\n" if accept else ""
+    request = (f"GET /metrics HTTP/1.1\r\nHost: {address}\r\n{accept_line}Accept-Encoding: "
                f"{'gzip' if accept_gzip else 'identity'}\r\nConnection: close\r\n\r\n").encode()
     deadline = time.monotonic() + timeout
     parts: list[bytes] = []

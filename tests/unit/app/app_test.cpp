@@ -28,14 +28,14 @@ class AppTest : public ::testing::Test {
  protected:
   std::ostringstream log_text_;
   Logger log_{log_text_, LogLevel::kDebug, LogFormat::kLogfmt};
-  planning::Engine engine_{planning::EngineOptions{}, config::DefaultRttBuckets(), log_};
+  planning::Engine engine_{planning::EngineOptions{}, log_};
   metrics::SelfMetrics self_{"1.2.3", "abc", [] { return metrics::EngineCounts{}; }};
   ondemand::ProbeCounters probe_counters_;
 
   std::string SelfText() const {
-    std::string text;
-    self_.Render(&text);
-    return text;
+    metrics::FamilyWriter writer(metrics::Format::kText);
+    self_.Render(writer);
+    return writer.Finish();
   }
 };
 
@@ -139,7 +139,7 @@ TEST_F(AppTest, ValidReloadAppliesTheConfig) {
 TEST_F(AppTest, MetricsComeInTheirOrder) {
   probe_counters_.refused = 3;
   std::string scrape;
-  WriteMetrics({engine_, self_, probe_counters_},
+  WriteMetrics({engine_, self_, probe_counters_}, metrics::Format::kText,
                [&](std::string_view piece) { scrape.append(piece); });
   std::vector<size_t> at;
   for (const char* family :
@@ -149,6 +149,28 @@ TEST_F(AppTest, MetricsComeInTheirOrder) {
     EXPECT_NE(at.back(), std::string::npos) << family << "\n" << scrape;
   }
   EXPECT_TRUE(std::is_sorted(at.begin(), at.end())) << scrape;
+}
+
+TEST_F(AppTest, MetricsRouteAnswersInTheNegotiatedFormat) {
+  status::History history(std::chrono::seconds(30));
+  Reloader reloader(kMissingConfig, engine_, self_, log_);
+  auto probe = [](const http::Request&) { return http::Response{}; };
+  std::vector<http::Route> routes = MakeRoutes(
+      {{engine_, self_, probe_counters_}, {"1.2.3", "/m", "test", ""}, &history, probe, reloader});
+  ASSERT_EQ(routes.front().path, "/m");
+  http::Request request;
+  request.path = "/m";
+  request.accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
+  http::Response r = routes.front().handler(request);
+  EXPECT_EQ(r.content_type, "application/openmetrics-text; version=1.0.0; charset=utf-8");
+  std::string body;
+  r.stream([&](std::string_view piece) { body.append(piece); });
+  ASSERT_GE(body.size(), 6u);
+  EXPECT_EQ(body.substr(body.size() - 6), "# EOF\n");
+  EXPECT_EQ(body.find("# EOF"), body.size() - 6) << "one EOF, at the end";
+  request.accept = "";
+  EXPECT_EQ(routes.front().handler(request).content_type,
+            "text/plain; version=0.0.4; charset=utf-8");
 }
 
 TEST_F(AppTest, RouteTableDeclaresPathsAndMethods) {

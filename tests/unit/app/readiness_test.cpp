@@ -20,7 +20,6 @@ using std::chrono::seconds;
 
 config::Config OneGroup(std::initializer_list<const char*> hosts, Duration interval) {
   config::Config c;
-  c.rtt_buckets = config::DefaultRttBuckets();
   config::TargetGroup g;
   g.options.interval = interval;
   g.options.timeout = milliseconds(100);
@@ -43,8 +42,7 @@ TEST_F(ReadinessTest, AShardWithNoTargetsIsReady) {
   // The shard of 3 that does not own the only target: --shard=I/3 with one target.
   planning::Shard shard{0, 3};
   while (shard.Owns("127.0.0.1")) ++shard.index;
-  planning::Engine engine(planning::EngineOptions{icmp::SocketKind::kRaw, 1, shard},
-                          config::DefaultRttBuckets(), log_);
+  planning::Engine engine(planning::EngineOptions{icmp::SocketKind::kRaw, 1, shard}, log_);
   ASSERT_TRUE(engine.Apply(OneGroup({"127.0.0.1"}, seconds(1))));
   ASSERT_EQ(engine.target_count(), 0u);
   http::Response r = Readiness(engine);
@@ -59,8 +57,7 @@ TEST_F(ReadinessTest, NotReadyUntilEveryTargetHasCompletedARound) {
   slow.name = "slow";
   ASSERT_GT(probe::Phase("127.0.0.2", slow.options.interval), std::chrono::minutes(1));
   c.groups.push_back(slow);
-  planning::Engine engine(planning::EngineOptions{icmp::SocketKind::kRaw, 1, {}},
-                          config::DefaultRttBuckets(), log_);
+  planning::Engine engine(planning::EngineOptions{icmp::SocketKind::kRaw, 1, {}}, log_);
   ASSERT_TRUE(engine.Apply(c));
   auto deadline = std::chrono::steady_clock::now() + seconds(5);
   while (engine.rounds_completed() == 0 && std::chrono::steady_clock::now() < deadline) {

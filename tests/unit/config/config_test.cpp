@@ -189,6 +189,21 @@ const InvalidCase kInvalidCases[] = {
     {"rtt-buckets-inf", "rtt_buckets[1]: must be a finite number", 1, 21},
     {"rtt-buckets-wrong-type",
      "rtt_buckets: expected an array of numbers (seconds), got floating-point number", 1, 15},
+    {"rtt-buckets-too-many", "rtt_buckets: 1001 bounds, more than the 1000 a histogram may have", 1,
+     15},
+    {"group-rtt-buckets-not-increasing",
+     "targets[0].rtt_buckets[1]: 0.005 is not greater than the previous bucket 0.01", 3, 22},
+    {"rtt-histogram-bad-word",
+     "targets[0].rtt_histogram: \"sparse\" is not one of \"native\", \"classic\" or \"both\"", 3,
+     17},
+    {"rtt-histogram-wrong-type",
+     "defaults.rtt_histogram: expected a string (\"native\", \"classic\" or \"both\"), got integer",
+     2, 17},
+    {"rtt-bucket-factor-one",
+     "defaults.rtt_bucket_factor: 1 is out of range (expected more than 1 and at most 65536", 2,
+     21},
+    {"metrics-bad-word",
+     "defaults.metrics: \"all\" is not one of \"minimal\", \"default\" or \"full\"", 2, 11},
     {"source-address-not-ip", "defaults.source_address: \"eth0\" is not an IP address", 2, 18},
     {"duplicate-group-name",
      "targets[1].name: duplicate group name \"lab\" (already used by targets[0] at 2:8)", 6, 8},
@@ -338,10 +353,10 @@ TEST(ConfigTest, ValidFullConfigSetsEveryField) {
   const Config& c = *r;
   EXPECT_EQ(c.source_name, path);
   EXPECT_EQ(c.workers, 3u);
-  EXPECT_EQ(c.rtt_buckets, (std::vector<double>{0.0005, 0.001, 0.01, 1.0}));
   EXPECT_FALSE(c.group_label);
 
   ProbeOptions d;
+  d.rtt_buckets = {0.0005, 0.001, 0.01, 1.0};  // the top-level key: [defaults]' buckets
   d.interval = seconds(2);
   d.timeout = milliseconds(750);
   d.spacing = milliseconds(50);
@@ -355,6 +370,9 @@ TEST(ConfigTest, ValidFullConfigSetsEveryField) {
   d.resolve_timeout = seconds(3);
   d.interface = "lo";
   d.fwmark = 42;
+  d.rtt_histogram = metrics::RttHistogram::kNative;
+  d.rtt_bucket_factor = 1.2;
+  d.metrics = metrics::Profile::kFull;
   EXPECT_EQ(c.defaults, d);
 
   ASSERT_EQ(c.groups.size(), 2u);
@@ -362,22 +380,22 @@ TEST(ConfigTest, ValidFullConfigSetsEveryField) {
   EXPECT_EQ(g0.name, "v4");
   EXPECT_EQ(g0.hosts, (std::vector<std::string>{"127.0.0.1", "localhost"}));
   ASSERT_EQ(g0.host_positions.size(), 2u);
-  EXPECT_EQ(g0.host_positions[0].line, 22u);
+  EXPECT_EQ(g0.host_positions[0].line, 25u);
   EXPECT_EQ(g0.host_positions[0].column, 10u);
-  EXPECT_EQ(g0.host_positions[1].line, 22u);
+  EXPECT_EQ(g0.host_positions[1].line, 25u);
   EXPECT_EQ(g0.host_positions[1].column, 23u);
   EXPECT_EQ(g0.family, Family::kIp4);
   EXPECT_TRUE(g0.all_addresses);
   EXPECT_EQ(g0.options, d);                                         // inherits all of [defaults]
   EXPECT_EQ(g0.labels, (Labels{{"rack", "r1"}, {"site", "lab"}}));  // sorted by name
-  EXPECT_EQ(g0.position.line, 20u);
+  EXPECT_EQ(g0.position.line, 23u);
   EXPECT_EQ(g0.position.column, 1u);
 
   const TargetGroup& g1 = c.groups[1];
   EXPECT_EQ(g1.name, "group-2");
   EXPECT_EQ(g1.hosts, (std::vector<std::string>{"::1"}));
   ASSERT_EQ(g1.host_positions.size(), 1u);
-  EXPECT_EQ(g1.host_positions[0].line, 28u);
+  EXPECT_EQ(g1.host_positions[0].line, 31u);
   EXPECT_EQ(g1.family, Family::kIp6);
   EXPECT_FALSE(g1.all_addresses);
   ProbeOptions o;
@@ -392,11 +410,15 @@ TEST(ConfigTest, ValidFullConfigSetsEveryField) {
   o.source_address = "::1";
   o.resolve_interval = std::chrono::minutes(1);
   o.resolve_timeout = milliseconds(500);
-  o.interface = "";  // overrides "lo" back to "any interface"
-  o.fwmark = 0;      // set, so the mark is cleared rather than left alone
+  o.interface = "";                   // overrides "lo" back to "any interface"
+  o.fwmark = 0;                       // set, so the mark is cleared rather than left alone
+  o.rtt_histogram = d.rtt_histogram;  // inherited
+  o.rtt_buckets = d.rtt_buckets;
+  o.rtt_bucket_factor = d.rtt_bucket_factor;
+  o.metrics = d.metrics;
   EXPECT_EQ(g1.options, o);
   EXPECT_EQ(g1.labels, (Labels{{"zone", "b"}}));
-  EXPECT_EQ(g1.position.line, 27u);
+  EXPECT_EQ(g1.position.line, 30u);
 
   ASSERT_EQ(c.target_files.size(), 2u);
   const TargetFile& f0 = c.target_files[0];
@@ -412,7 +434,7 @@ TEST(ConfigTest, ValidFullConfigSetsEveryField) {
   fo.fwmark = 4294967295u;
   fo.interface = "a.b-c_d0123456";
   EXPECT_EQ(f0.options, fo);
-  EXPECT_EQ(f0.position.line, 45u);
+  EXPECT_EQ(f0.position.line, 48u);
 
   const TargetFile& f1 = c.target_files[1];
   EXPECT_EQ(f1.name, "file-2");
@@ -444,6 +466,35 @@ exclude_local = true
   EXPECT_TRUE(r->groups[0].exclude_local);
   EXPECT_FALSE(r->groups[1].exclude_local);  // off by default
   EXPECT_TRUE(r->target_files[0].exclude_local);
+}
+
+TEST(ConfigTest, SeriesKeysInheritAndOverridePerGroup) {
+  ParseResult r = Parse(R"(
+rtt_buckets = [0.001, 0.01]
+[defaults]
+rtt_histogram = "native"
+[[targets]]
+hosts = ["127.0.0.1"]
+[[targets]]
+hosts = ["::1"]
+rtt_histogram = "classic"
+rtt_buckets = [0.005]
+rtt_bucket_factor = 2
+metrics = "minimal"
+)",
+                        "t.toml");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  const ProbeOptions& a = r->groups[0].options;
+  EXPECT_EQ(a.rtt_histogram, metrics::RttHistogram::kNative);
+  EXPECT_EQ(a.rtt_buckets, (std::vector<double>{0.001, 0.01}));  // top level: [defaults]' value
+  EXPECT_EQ(a.rtt_bucket_factor, metrics::kDefaultNativeBucketFactor);
+  EXPECT_EQ(a.metrics, metrics::Profile::kDefault);
+  const ProbeOptions& b = r->groups[1].options;
+  EXPECT_EQ(b.rtt_histogram, metrics::RttHistogram::kClassic);
+  EXPECT_EQ(b.rtt_buckets, (std::vector<double>{0.005}));
+  EXPECT_EQ(b.rtt_bucket_factor, 2);
+  EXPECT_EQ(b.metrics, metrics::Profile::kMinimal);
+  EXPECT_EQ(ProbeOptions{}.rtt_histogram, metrics::RttHistogram::kBoth);
 }
 
 TEST(ConfigTest, GroupsInheritDefaultsThenOverride) {
@@ -485,7 +536,7 @@ source_address = ""
   EXPECT_EQ(r->groups[1].name, "group-2");
   EXPECT_EQ(r->groups[1].options, g);
   EXPECT_EQ(r->workers, 0u);
-  EXPECT_EQ(r->rtt_buckets, DefaultRttBuckets());
+  EXPECT_EQ(r->defaults.rtt_buckets, DefaultRttBuckets());
   EXPECT_TRUE(r->target_files.empty());
 }
 
@@ -626,7 +677,7 @@ TEST(ConfigTest, EmbeddedDefaultParses) {
   EXPECT_EQ(g.options.count, 2u);
   EXPECT_EQ(g.options.spacing, milliseconds(100));
   EXPECT_EQ(g.options.timeout, milliseconds(500));
-  EXPECT_EQ(r->rtt_buckets, DefaultRttBuckets());
+  EXPECT_EQ(r->defaults.rtt_buckets, DefaultRttBuckets());
 
   ParseResult again = Parse(EmbeddedDefaultToml(), "x");
   ASSERT_TRUE(again.has_value());

@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "metrics/round_state.h"
+#include "metrics/target_rows.h"
+
 namespace ping_exporter::metrics {
 namespace {
 
@@ -156,6 +159,34 @@ TEST(FamiliesTest, NamesAreSpelledOnlyInTheTable) {
       if (mentions(text, f->name)) files.push_back(path);
     }
     EXPECT_EQ(files, std::vector<std::string>{"exporter/metrics/families.h"}) << f->name;
+  }
+}
+
+// Series a target of profile `p` has of `f` on a healthy network, where anomaly counters are 0.
+size_t SeriesOf(const Family& f, Profile p, size_t histogram_series) {
+  if (f.zeros == Zeros::kNever || (f.zeros == Zeros::kInFull && p != Profile::kFull)) return 0;
+  if (f.type == MetricType::kHistogram) return histogram_series;
+  if (&f == &family::kStatus) return kRoundStates.size();
+  if (&f == &family::kRoundRtt) return detail::kRoundRttStats.size();
+  return 1;
+}
+
+TEST(FamiliesTest, ReadmeStatesTheSeriesOfEachProfile) {
+  const std::string readme = ReadText(kSourceDir / "README.md");
+  const size_t classic = 21 + 3;  // the 21 default bounds, +Inf, _sum, _count
+  for (Profile p : {Profile::kMinimal, Profile::kDefault, Profile::kFull}) {
+    size_t with_classic = 0, with_native = 0;
+    for (const Family* f : kAllFamilies) {
+      if (f->scope != Scope::kTarget || f->profile > p) continue;
+      with_classic += SeriesOf(*f, p, classic);
+      with_native += SeriesOf(*f, p, 1);
+    }
+    const std::string c = std::to_string(with_classic), n = std::to_string(with_native);
+    const std::string row_end = " | " + c + " | " + n + " | " + c + " / " + n + " |\n";
+    const size_t row = readme.find("\n| " + std::string(ProfileName(p)) + " | ");
+    ASSERT_NE(row, std::string::npos) << ProfileName(p);
+    EXPECT_EQ(readme.find(row_end, row), readme.find('\n', row + 1) - row_end.size() + 1)
+        << ProfileName(p) << " should end with" << row_end;
   }
 }
 

@@ -7,10 +7,16 @@
 namespace ping_exporter::metrics {
 namespace {
 
-const std::vector<double> kBounds = {0.001, 0.01, 0.1};
+// Classic buckets with these bounds (and native ones too with `h` = kBoth).
+std::shared_ptr<const SeriesOptions> Classic(RttHistogram h = RttHistogram::kClassic) {
+  SeriesOptions o;
+  o.rtt_histogram = h;
+  o.rtt_buckets = {0.001, 0.01, 0.1};
+  return std::make_shared<const SeriesOptions>(std::move(o));
+}
 
 TEST(StoreTest, PublishAccumulatesAndBuckets) {
-  TargetStats stats(kBounds.size());
+  TargetStats stats(Classic());
   std::vector<double> rtts = {0.0005, 0.005, 0.05};
   PublishedRound r;
   r.sent = 4;
@@ -19,11 +25,11 @@ TEST(StoreTest, PublishAccumulatesAndBuckets) {
   r.rtt_max = 0.05;
   r.reply_ttl = 64;
   r.rtts = rtts;
-  stats.Publish(r, kBounds);
+  stats.Publish(r);
   std::vector<double> slow = {0.5};
   r.rtts = slow;
   r.received = 1;
-  stats.Publish(r, kBounds);
+  stats.Publish(r);
   TargetSnapshot s;
   stats.Read(&s);
   EXPECT_TRUE(s.has_round);
@@ -38,7 +44,7 @@ TEST(StoreTest, PublishAccumulatesAndBuckets) {
 }
 
 TEST(StoreTest, FreshStatsHaveNoRound) {
-  TargetStats stats(kBounds.size());
+  TargetStats stats(Classic());
   TargetSnapshot s;
   stats.Read(&s);
   EXPECT_FALSE(s.has_round);
@@ -57,7 +63,7 @@ TEST(StoreTest, FreshStatsHaveNoRound) {
 
 // A reader never sees a half-written round (run under TSan too).
 TEST(StoreTest, ConcurrentReadersSeeConsistentRounds) {
-  TargetStats stats(kBounds.size());
+  TargetStats stats(Classic(RttHistogram::kBoth));
   constexpr int kRounds = 20000;
   std::thread writer([&] {
     std::vector<double> rtts = {0.002, 0.003};
@@ -66,8 +72,10 @@ TEST(StoreTest, ConcurrentReadersSeeConsistentRounds) {
       r.sent = 2;
       r.received = 2;
       r.rtt_min = 0.002 + i;  // changes every round, tied to the counters below
+      // Spread wider every round, so the native buckets reshape while readers read.
+      rtts[1] = 0.003 * (1 + i % 1000);
       r.rtts = rtts;
-      stats.Publish(r, kBounds);
+      stats.Publish(r);
     }
   });
   TargetSnapshot s;
@@ -77,6 +85,9 @@ TEST(StoreTest, ConcurrentReadersSeeConsistentRounds) {
     ASSERT_EQ(s.sent_total % 2, 0u);
     ASSERT_EQ(s.rtt_count, s.received_total);
     ASSERT_EQ(s.buckets.back(), s.rtt_count);
+    uint64_t native = s.native.zero_count;
+    for (uint64_t c : s.native.counts) native += c;
+    ASSERT_EQ(native, s.rtt_count);
     ASSERT_GE(s.sent_total, last);
     if (s.has_round) {
       ASSERT_NEAR(s.rtt_min, 0.002 + double(s.sent_total / 2 - 1), 1e-6);
@@ -86,6 +97,36 @@ TEST(StoreTest, ConcurrentReadersSeeConsistentRounds) {
   writer.join();
   stats.Read(&s);
   EXPECT_EQ(s.sent_total, 2u * kRounds);
+}
+
+TEST(StoreTest, HistogramsFollowTheOptions) {
+  std::vector<double> rtts = {0.0005, 0.005};
+  PublishedRound r;
+  r.sent = r.received = 2;
+  r.rtts = rtts;
+  for (RttHistogram h : {RttHistogram::kNative, RttHistogram::kClassic, RttHistogram::kBoth}) {
+    SeriesOptions o;
+    o.rtt_histogram = h;
+    o.rtt_buckets = {0.001};
+    TargetStats stats(std::make_shared<const SeriesOptions>(o));
+    stats.Publish(r);
+    TargetSnapshot s;
+    stats.Read(&s);
+    EXPECT_EQ(s.rtt_count, 2u) << RttHistogramName(h);
+    // Classic: one bound and +Inf; native-only: +Inf alone (the count).
+    EXPECT_EQ(s.buckets, o.classic() ? (std::vector<uint64_t>{1, 2}) : (std::vector<uint64_t>{2}))
+        << RttHistogramName(h);
+    uint64_t native = s.native.zero_count;
+    for (uint64_t c : s.native.counts) native += c;
+    EXPECT_EQ(native, o.native() ? 2u : 0u) << RttHistogramName(h);
+  }
+  // No options (a one-off round): sum and count only.
+  TargetStats bare(nullptr);
+  bare.Publish(r);
+  TargetSnapshot s;
+  bare.Read(&s);
+  EXPECT_EQ(s.buckets, std::vector<uint64_t>{2});
+  EXPECT_TRUE(s.native.counts.empty());
 }
 
 TEST(StoreTest, RenderLabelsEscapes) {
@@ -129,10 +170,10 @@ TEST(StoreTest, ErrnoMapping) {
 }
 
 TEST(StoreTest, ReplaceSwapsTargetSet) {
-  ResultStore store(kBounds);
+  ResultStore store;
   EXPECT_TRUE(store.Current()->empty());
   auto list = std::make_shared<ResultStore::TargetList>();
-  list->push_back(TargetEntry::Make(TargetInfo{"h", "127.0.0.1", "", {}, ""}, 3));
+  list->push_back(TargetEntry::Make(TargetInfo{"h", "127.0.0.1", "", {}, ""}, Classic()));
   auto held = store.Current();
   store.Replace(list);
   EXPECT_EQ(store.Current()->size(), 1u);

@@ -323,8 +323,9 @@ TEST_F(ProbeHandlerTest, CountersRender) {
   counters->refused = 3;
   counters->busy = 1;
   counters->succeeded = 7;
-  std::string out;
-  counters->Render(&out);
+  metrics::FamilyWriter writer(metrics::Format::kText);
+  counters->Render(writer);
+  const std::string out = writer.Finish();
   EXPECT_TRUE(Contains(out,
                        "# TYPE ping_exporter_probe_refused_total counter\n"
                        "ping_exporter_probe_refused_total 3\n"));

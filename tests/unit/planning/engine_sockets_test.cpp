@@ -34,7 +34,6 @@ config::ProbeOptions FastOptions() {
 config::Config LoopbackConfig(int v4_hosts, bool with_v6) {
   config::Config c;
   c.workers = 2;
-  c.rtt_buckets = config::DefaultRttBuckets();
   config::TargetGroup g;
   g.name = "lo";
   g.options = FastOptions();
@@ -76,7 +75,7 @@ TEST(WorkerTest, LoopbackTargetsAllAnswer) {
   std::ostringstream logs;
   Logger log(logs, LogLevel::kDebug, LogFormat::kLogfmt);
   config::Config c = LoopbackConfig(20, true);
-  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 2, Shard{}}, c.rtt_buckets, log);
+  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 2, Shard{}}, log);
   ASSERT_TRUE(engine.Apply(c));
   EXPECT_EQ(engine.target_count(), 21u);
   // Three rounds per target.
@@ -118,14 +117,15 @@ TEST(WorkerTest, UnresolvableTargetIsDownNotDropped) {
   dns->Answer("name.invalid", MakeUnexpected(std::string("Domain name not found")));
   Engine engine(EngineOptions{icmp::SocketKind::kRaw, 1, Shard{},
                               std::make_unique<test_util::FakeLookup>(dns)},
-                c.rtt_buckets, log);
+                log);
   ASSERT_TRUE(engine.Apply(c));
   ASSERT_TRUE(WaitFor([&] { return engine.rounds_completed() >= 4; }, std::chrono::seconds(5)));
   ASSERT_TRUE(WaitFor(
       [&] {
-        std::string text;
-        engine.RenderStatus(&text);
-        return text.find("ping_resolve_errors_total{target=\"name.invalid\"}") != std::string::npos;
+        metrics::FamilyWriter writer(metrics::Format::kText);
+        engine.RenderStatus(writer);
+        return writer.Finish().find("ping_resolve_errors_total{target=\"name.invalid\"}") !=
+               std::string::npos;
       },
       std::chrono::seconds(5)));
   engine.Stop();  // joins the resolver's thread, so its log line is written
@@ -145,7 +145,7 @@ TEST(WorkerTest, ThreadCountDoesNotGrowWithTargets) {
   Logger log(logs, LogLevel::kInfo, LogFormat::kLogfmt);
   int base = ThreadCount();
   config::Config small = LoopbackConfig(10, false);
-  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 2, Shard{}}, small.rtt_buckets, log);
+  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 2, Shard{}}, log);
   ASSERT_TRUE(engine.Apply(small));
   int with_small = ThreadCount();
   config::Config big = small;
@@ -169,7 +169,7 @@ TEST(WorkerTest, ReloadKeepsCountersOfUnchangedTargets) {
   std::ostringstream logs;
   Logger log(logs, LogLevel::kInfo, LogFormat::kLogfmt);
   config::Config c = LoopbackConfig(2, false);
-  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, c.rtt_buckets, log);
+  Engine engine(EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, log);
   ASSERT_TRUE(engine.Apply(c));
   ASSERT_TRUE(WaitFor([&] { return engine.rounds_completed() >= 4; }, std::chrono::seconds(5)));
   auto kept = (*engine.store().Current())[0];
@@ -203,7 +203,6 @@ namespace {
 config::Config FileConfig(const std::string& path) {
   config::Config c;
   c.workers = 1;
-  c.rtt_buckets = config::DefaultRttBuckets();
   config::TargetFile f;
   f.name = "file-1";
   f.path = path;
@@ -234,7 +233,7 @@ class EngineFileTest : public ::testing::Test {
   std::ostringstream logs_;
   Logger log_{logs_, LogLevel::kInfo, LogFormat::kLogfmt};
   config::Config config_ = FileConfig(path_);
-  Engine engine_{EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, config_.rtt_buckets, log_};
+  Engine engine_{EngineOptions{icmp::SocketKind::kRaw, 1, Shard{}}, log_};
 };
 
 TEST_F(EngineFileTest, TargetFileChangesApplyWithoutReload) {
@@ -253,8 +252,9 @@ TEST_F(EngineFileTest, TargetFileChangesApplyWithoutReload) {
   std::ofstream(path_) << "not a host!\n";
   engine_.Refresh();
   EXPECT_EQ(engine_.target_count(), 3u);
-  std::string status;
-  engine_.RenderStatus(&status);
+  metrics::FamilyWriter writer(metrics::Format::kText);
+  engine_.RenderStatus(writer);
+  const std::string status = writer.Finish();
   EXPECT_NE(status.find("ping_exporter_target_file_ok{file=\"file-1\""), std::string::npos);
   EXPECT_NE(status.find("\"} 0\n"), std::string::npos) << status;
   engine_.Stop();

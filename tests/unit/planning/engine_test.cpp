@@ -27,9 +27,14 @@ using std::chrono::seconds;
 // No name has an answer: literals only.
 targets::Addresses NoAnswers(const targets::TargetSpec&) { return {}; }
 
-PlanContext Context(size_t bucket_count, bool group_label = false) {
+SeriesOptionsOf Series() {
+  auto options = std::make_shared<const metrics::SeriesOptions>();
+  return [options](const config::ProbeOptions&) { return options; };
+}
+
+PlanContext Context(bool group_label = false) {
   PlanContext c;
-  c.bucket_count = bucket_count;
+  c.series = Series();
   c.group_label = group_label;
   return c;
 }
@@ -42,6 +47,7 @@ targets::TargetSpec Spec(const std::string& host, std::shared_ptr<const config::
   return s;
 }
 
+// Default series options for every group, as a configuration without metrics keys makes them.
 TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
   config::SharedProbeOptions options(config::ProbeOptions{});
   auto labels = std::make_shared<const config::Labels>(config::Labels{{"site", "a"}});
@@ -50,7 +56,7 @@ TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
     specs.push_back(Spec(h, labels));
     specs.back().options = options;
   }
-  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, Context(3), NoAnswers);
+  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, Context(), NoAnswers);
   ASSERT_EQ(first.size(), 3u);
   EXPECT_EQ(first[0].options.get(), first[2].options.get());
   EXPECT_EQ(first[0].entry.info->labels.size(), 1u);
@@ -60,7 +66,7 @@ TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
   // Same specs again (a reload with new group objects): same entries, not just equal ones.
   auto labels2 = std::make_shared<const config::Labels>(config::Labels{{"site", "a"}});
   for (auto& s : specs) s.labels = labels2;
-  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, Context(3), NoAnswers);
+  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, Context(), NoAnswers);
   ASSERT_EQ(second.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(second[i].entry.info, first[i].entry.info) << i;
@@ -70,7 +76,7 @@ TEST(EngineTest, UnchangedTargetsKeepTheirEntryAndGroupDataIsShared) {
   // Changed labels: a new target with fresh stats; a new host: fresh too.
   specs[0].labels = std::make_shared<const config::Labels>(config::Labels{{"site", "b"}});
   specs[2] = Spec("127.0.0.9", labels2);
-  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, Context(3), NoAnswers);
+  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, Context(), NoAnswers);
   ASSERT_EQ(third.size(), 3u);
   EXPECT_NE(third[0].entry.stats, second[0].entry.stats);
   EXPECT_EQ(third[1].entry.stats, second[1].entry.stats);
@@ -82,7 +88,7 @@ TEST(EngineTest, GroupLabelComesFromTheSourceAndCanBeTurnedOff) {
   std::vector<targets::TargetSpec> specs{Spec("127.0.0.1"), Spec("::1")};
   specs[0].source = "core";
   specs[1].source = "edge";
-  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, Context(0, true), NoAnswers);
+  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, Context(true), NoAnswers);
   ASSERT_EQ(first.size(), 2u);
   EXPECT_EQ(first[0].entry.info->label_text,
             "target=\"127.0.0.1\",address=\"127.0.0.1\",group=\"core\"");
@@ -90,14 +96,14 @@ TEST(EngineTest, GroupLabelComesFromTheSourceAndCanBeTurnedOff) {
 
   // A host moved to another group keeps its history under a new identity.
   specs[1].source = "core";
-  std::vector<probe::TargetPlan> moved = BuildPlans(specs, first, Context(0, true), NoAnswers);
+  std::vector<probe::TargetPlan> moved = BuildPlans(specs, first, Context(true), NoAnswers);
   EXPECT_EQ(moved[0].entry.info, first[0].entry.info);
   EXPECT_NE(moved[1].entry.info, first[1].entry.info);
   EXPECT_EQ(moved[1].entry.info->group, "core");
   EXPECT_EQ(moved[1].entry.stats, first[1].entry.stats);
 
   // Opted out: no group label, history kept.
-  std::vector<probe::TargetPlan> off = BuildPlans(specs, moved, Context(0), NoAnswers);
+  std::vector<probe::TargetPlan> off = BuildPlans(specs, moved, Context(), NoAnswers);
   EXPECT_EQ(off[0].entry.info->label_text, "target=\"127.0.0.1\",address=\"127.0.0.1\"");
   EXPECT_EQ(off[0].entry.stats, moved[0].entry.stats);
 }
@@ -106,7 +112,7 @@ TEST(EngineTest, LiteralOfTheWrongFamilyIsUnresolvedNotProbed) {
   std::vector<targets::TargetSpec> specs{Spec("::1")};
   specs[0].family = config::Family::kIp4;
   std::vector<targets::NameRequest> names;
-  std::vector<probe::TargetPlan> plans = BuildPlans(specs, {}, Context(0), NoAnswers, &names);
+  std::vector<probe::TargetPlan> plans = BuildPlans(specs, {}, Context(), NoAnswers, &names);
   ASSERT_EQ(plans.size(), 1u);
   EXPECT_FALSE(plans[0].address);
   // Handed to the resolver service, which reports it as a resolve error.
@@ -127,7 +133,7 @@ TEST(EngineTest, NamesTakeTheLatestAnswerAndMovedAddressesKeepTheirStats) {
 
   // Nothing known yet: one unresolved plan per name, and both names go to the resolver.
   std::vector<targets::NameRequest> names;
-  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, Context(1), known, &names);
+  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, Context(), known, &names);
   ASSERT_EQ(first.size(), 3u);
   EXPECT_EQ(first[0].address, IpAddress::Parse("127.0.0.1"));
   EXPECT_FALSE(first[1].address);
@@ -142,7 +148,7 @@ TEST(EngineTest, NamesTakeTheLatestAnswerAndMovedAddressesKeepTheirStats) {
   // unresolved plan had, under a new identity.
   answers["multi.test"] = {*IpAddress::Parse("127.0.0.2"), *IpAddress::Parse("::1")};
   answers["one.test"] = {*IpAddress::Parse("127.0.0.3"), *IpAddress::Parse("127.0.0.4")};
-  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, Context(1), known);
+  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, Context(), known);
   ASSERT_EQ(second.size(), 4u);
   EXPECT_EQ(second[0].entry.info, first[0].entry.info);
   EXPECT_EQ(second[1].entry.info->address, "127.0.0.2");
@@ -154,7 +160,7 @@ TEST(EngineTest, NamesTakeTheLatestAnswerAndMovedAddressesKeepTheirStats) {
 
   // one.test moves: same stats, new address label; multi.test unchanged: same entries.
   answers["one.test"] = {*IpAddress::Parse("127.0.0.5")};
-  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, Context(1), known);
+  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, Context(), known);
   ASSERT_EQ(third.size(), 4u);
   EXPECT_EQ(third[1].entry.info, second[1].entry.info);
   EXPECT_EQ(third[2].entry.info, second[2].entry.info);
@@ -170,7 +176,7 @@ TEST(EngineTest, SourceNameLabelsEveryTargetAfterItsGroup) {
   auto known = [](const targets::TargetSpec&) {
     return targets::Addresses{*IpAddress::Parse("127.0.0.2")};
   };
-  PlanContext context = Context(0, true);
+  PlanContext context = Context(true);
   context.source_name = "node-\"a\"";
   std::vector<probe::TargetPlan> plans = BuildPlans(specs, {}, context, known);
   ASSERT_EQ(plans.size(), 2u);
@@ -183,7 +189,7 @@ TEST(EngineTest, SourceNameLabelsEveryTargetAfterItsGroup) {
   std::vector<probe::TargetPlan> again = BuildPlans(specs, plans, context, known);
   EXPECT_EQ(again[1].entry.info, plans[1].entry.info);
   // Empty: no source label at all.
-  std::vector<probe::TargetPlan> none = BuildPlans(specs, {}, Context(0), known);
+  std::vector<probe::TargetPlan> none = BuildPlans(specs, {}, Context(), known);
   EXPECT_EQ(none[0].entry.info->label_text, "target=\"127.0.0.1\",address=\"127.0.0.1\"");
 }
 
@@ -199,7 +205,7 @@ TEST(EngineTest, ExcludeLocalDropsThisMachinesAddresses) {
   answers["single.test"] = {*IpAddress::Parse("::1"), *IpAddress::Parse("127.0.0.4"),
                             *IpAddress::Parse("127.0.0.5")};
   auto known = [&](const targets::TargetSpec& s) { return answers[s.host]; };
-  PlanContext context = Context(0);
+  PlanContext context = Context();
   context.local_addresses = {*IpAddress::Parse("127.0.0.1"), *IpAddress::Parse("::1")};
 
   std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, context, known);
@@ -231,19 +237,19 @@ TEST(EngineTest, PeersJoiningAndLeavingKeepTheirOwnHistory) {
        c = *IpAddress::Parse("127.0.0.3"), d = *IpAddress::Parse("127.0.0.4");
   targets::Addresses answer{a, b, c};
   auto known = [&](const targets::TargetSpec&) { return answer; };
-  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, Context(0), known);
+  std::vector<probe::TargetPlan> first = BuildPlans(specs, {}, Context(), known);
   ASSERT_EQ(first.size(), 3u);
 
   // b leaves: c keeps its own counters, not b's (which sat at c's new position).
   answer = {a, c};
-  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, Context(0), known);
+  std::vector<probe::TargetPlan> second = BuildPlans(specs, first, Context(), known);
   ASSERT_EQ(second.size(), 2u);
   EXPECT_EQ(second[0].entry.info, first[0].entry.info);
   EXPECT_EQ(second[1].entry.info, first[2].entry.info);
 
   // d joins in front and b comes back: both new; a and c keep theirs.
   answer = {d, a, b, c};
-  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, Context(0), known);
+  std::vector<probe::TargetPlan> third = BuildPlans(specs, second, Context(), known);
   ASSERT_EQ(third.size(), 4u);
   EXPECT_EQ(third[1].entry.stats, first[0].entry.stats);
   EXPECT_EQ(third[3].entry.stats, first[2].entry.stats);
@@ -253,7 +259,7 @@ TEST(EngineTest, PeersJoiningAndLeavingKeepTheirOwnHistory) {
 
   // A repeated address in an answer is probed once.
   answer = {a, a, c};
-  EXPECT_EQ(BuildPlans(specs, third, Context(0), known).size(), 2u);
+  EXPECT_EQ(BuildPlans(specs, third, Context(), known).size(), 2u);
 }
 
 // Polls `pred` every 20 ms until it holds or `limit` passes.
@@ -277,7 +283,6 @@ TEST(EngineTest, AnswersComeIntoUseWithoutAReloadInOneBatch) {
   EngineOptions options{icmp::SocketKind::kRaw, 1, Shard{},
                         std::make_unique<test_util::FakeLookup>(dns)};
   config::Config c;
-  c.rtt_buckets = config::DefaultRttBuckets();
   config::TargetGroup g;
   g.options.interval = milliseconds(200);
   g.options.timeout = milliseconds(100);
@@ -286,7 +291,7 @@ TEST(EngineTest, AnswersComeIntoUseWithoutAReloadInOneBatch) {
   for (int i = 1; i <= 50; ++i) g.hosts.push_back("n" + std::to_string(i) + ".test");
   c.groups.push_back(g);
 
-  Engine engine(std::move(options), c.rtt_buckets, log);
+  Engine engine(std::move(options), log);
   auto started = std::chrono::steady_clock::now();
   ASSERT_TRUE(engine.Apply(c));
   EXPECT_LT(std::chrono::steady_clock::now() - started, milliseconds(500));  // waited for none

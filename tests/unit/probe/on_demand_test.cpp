@@ -34,7 +34,7 @@ TEST(OnDemandTest, ReturnsWhenTheRoundsAreOverNotAtTheDeadline) {
   for (size_t i = 0; i < plans.size(); ++i) {
     metrics::TargetInfo info;
     info.name = "unresolved-" + std::to_string(i) + ".invalid";
-    plans[i].entry = metrics::TargetEntry::Make(std::move(info), 0);
+    plans[i].entry = metrics::TargetEntry::Make(std::move(info), nullptr);
   }
   OnDemandOptions o;
   o.workers = 2;

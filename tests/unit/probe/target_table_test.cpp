@@ -144,8 +144,9 @@ class Harness {
         info.address = a;
       }
       plan.options = options;
-      plan.entry = plans.size() < reuse.size() ? reuse[plans.size()]
-                                               : metrics::TargetEntry::Make(std::move(info), 0);
+      plan.entry = plans.size() < reuse.size()
+                       ? reuse[plans.size()]
+                       : metrics::TargetEntry::Make(std::move(info), nullptr);
       entries_.push_back(plan.entry);
       plans.push_back(std::move(plan));
     }
@@ -155,8 +156,7 @@ class Harness {
     o.epoch = kT0;
     o.one_shot = one_shot;
     o.seed = 7;
-    table_ = std::make_unique<TargetTable>(o, std::move(plans), std::span<const double>(),
-                                           counters_, log_);
+    table_ = std::make_unique<TargetTable>(o, std::move(plans), counters_, log_);
     v4_ = table_->AddEndpoint(Endpoint{IpFamily::kV4, kind, kEchoId});
     v6_ = table_->AddEndpoint(Endpoint{IpFamily::kV6, kind, kEchoId});
     for (uint32_t slot = 0; slot < table_->size(); ++slot) {

@@ -25,7 +25,7 @@ std::vector<std::string> Numbered(int n) {
 
 // A store with the named targets, each with fresh stats.
 struct Fixture {
-  metrics::ResultStore store{{0.001, 0.01}};
+  metrics::ResultStore store;
   std::vector<metrics::TargetEntry> entries;
 
   explicit Fixture(std::vector<std::string> names) {
@@ -33,7 +33,7 @@ struct Fixture {
       metrics::TargetInfo info;
       info.name = n;
       info.address = "127.0.0.1";
-      entries.push_back(metrics::TargetEntry::Make(std::move(info), 2));
+      entries.push_back(metrics::TargetEntry::Make(std::move(info), nullptr));
     }
     store.Replace(std::make_shared<const metrics::ResultStore::TargetList>(entries));
   }
@@ -49,7 +49,7 @@ struct Fixture {
     r.completed_at = when;
     r.reply_ttl = rtts.empty() ? -1 : 64;
     r.rtts = rtts;
-    entries[i].stats->Publish(r, store.bucket_bounds());
+    entries[i].stats->Publish(r);
   }
 };
 

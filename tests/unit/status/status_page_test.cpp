@@ -15,7 +15,7 @@ metrics::TargetEntry Entry(const std::string& name, const std::string& address) 
   metrics::TargetInfo info;
   info.name = name;
   info.address = address;
-  return metrics::TargetEntry::Make(std::move(info), 1);
+  return metrics::TargetEntry::Make(std::move(info), nullptr);
 }
 
 void Publish(metrics::TargetEntry& e, uint32_t sent, std::vector<double> rtts, double when) {
@@ -25,8 +25,7 @@ void Publish(metrics::TargetEntry& e, uint32_t sent, std::vector<double> rtts, d
   r.rtt_avg = rtts.empty() ? 0 : rtts[0];
   r.completed_at = when;
   r.rtts = rtts;
-  std::vector<double> bounds = {0.01};
-  e.stats->Publish(r, bounds);
+  e.stats->Publish(r);
 }
 
 TEST(StatusPageTest, EscapesHtml) {
@@ -35,7 +34,7 @@ TEST(StatusPageTest, EscapesHtml) {
 }
 
 TEST(StatusPageTest, OneRowAndOneGraphPerTarget) {
-  metrics::ResultStore store({0.01});
+  metrics::ResultStore store;
   std::vector<metrics::TargetEntry> list = {Entry("alive.test", "127.0.0.1"),
                                             Entry("part", "127.0.0.2"), Entry("dark", "::1"),
                                             Entry("<script>x</script>", "127.0.0.3")};
@@ -75,7 +74,7 @@ TEST(StatusPageTest, OneRowAndOneGraphPerTarget) {
 }
 
 TEST(StatusPageTest, ProblemsAreListedFirstEscapedAndBounded) {
-  metrics::ResultStore store({0.01});
+  metrics::ResultStore store;
   store.Replace(std::make_shared<const metrics::ResultStore::TargetList>(
       metrics::ResultStore::TargetList{Entry("a", "127.0.0.1")}));
   const double now = 100000;
@@ -115,7 +114,7 @@ TEST(StatusPageTest, ProblemsAreListedFirstEscapedAndBounded) {
 }
 
 TEST(StatusPageTest, WorksWithoutHistory) {
-  metrics::ResultStore store({0.01});
+  metrics::ResultStore store;
   std::vector<metrics::TargetEntry> list = {Entry("a", "127.0.0.1")};
   store.Replace(std::make_shared<const metrics::ResultStore::TargetList>(list));
   std::string html =
@@ -163,7 +162,7 @@ TEST(StatusPageTest, GraphWithoutDataHasNoPaths) {
 }
 
 TEST(StatusPageTest, GraphsAreCappedForHugeTargetLists) {
-  metrics::ResultStore store({0.01});
+  metrics::ResultStore store;
   std::vector<metrics::TargetEntry> list;
   // Appended, not `"h" + std::to_string(i)`: GCC 12 at -O3 reports a bogus -Wrestrict there.
   for (size_t i = 0; i < kMaxGraphs + 5; ++i) {
