@@ -88,7 +88,11 @@ readme_run_command() {
   done
   if ((ready)); then
     echo "serving after $((SECONDS - deadline + RUN_COMMAND_SECONDS)) s"
-    if curl -sf -m 10 http://127.0.0.1:9823/metrics | grep -q '^ping_up{.*target="127\.0\.0\.1"'; then
+    # Read whole before grep: `grep -q` stops at the first match and, under pipefail, a
+    # streamed body's later writes would fail curl with EPIPE (exit 23).
+    local metrics
+    metrics="$(curl -sf -m 10 http://127.0.0.1:9823/metrics)"
+    if grep -q '^ping_up{.*target="127\.0\.0\.1"' <<<"$metrics"; then
       ok=1
     else
       echo "/metrics has no ping_up for 127.0.0.1" >&2
