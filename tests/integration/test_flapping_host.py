@@ -96,7 +96,7 @@ def test_flapping_logs_end_with_the_latest_state_and_reloads_do_not_relog(
     def config(count: int) -> dict:
         # A generous timeout: a late reply on a loaded machine would add a change of its own.
         return {"defaults": {"interval": "300ms", "timeout": "200ms", "spacing": "20ms",
-                             "count": count},
+                             "count": count, "metrics": "full"},
                 "targets": [{"hosts": [flapping, dead, steady]}]}
 
     with TunResponder(netns, behaviours), Exporter(config(2), netns=netns) as exp:
