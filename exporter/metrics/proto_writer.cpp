@@ -37,10 +37,9 @@ class RowLabels {
     offsets_.reserve(rows.size() + 1);
     for (const TargetRow& r : rows) {
       offsets_.push_back(bytes_.size());
-      wire::AppendLabel(&bytes_, "target", r.info->name);
-      wire::AppendLabel(&bytes_, "address", r.info->address);
-      if (!r.info->group.empty()) wire::AppendLabel(&bytes_, "group", r.info->group);
-      for (const auto& [name, value] : r.info->labels) wire::AppendLabel(&bytes_, name, value);
+      ForEachLabel(*r.info, [&](std::string_view name, std::string_view value) {
+        wire::AppendLabel(&bytes_, name, value);
+      });
     }
     offsets_.push_back(bytes_.size());
   }

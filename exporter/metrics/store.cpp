@@ -6,7 +6,7 @@
 namespace ping_exporter::metrics {
 namespace {
 
-void AppendLabel(std::string& out, const std::string& name, const std::string& value) {
+void AppendLabel(std::string& out, std::string_view name, std::string_view value) {
   if (!out.empty()) out += ',';
   out += name;
   out += "=\"";
@@ -92,11 +92,8 @@ const SharedLabels::List& SharedLabels::list() const {
 
 std::string RenderLabels(const TargetInfo& info) {
   std::string out;
-  AppendLabel(out, "target", info.name);
-  AppendLabel(out, "address", info.address);
-  if (!info.group.empty()) AppendLabel(out, "group", info.group);
-  if (!info.source.empty()) AppendLabel(out, "source", info.source);
-  for (const auto& [k, v] : info.labels) AppendLabel(out, k, v);
+  ForEachLabel(
+      info, [&](std::string_view name, std::string_view value) { AppendLabel(out, name, value); });
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "metrics/native_histogram.h"
@@ -70,6 +71,17 @@ struct TargetInfo {
   std::string label_text;
   std::string source{};  ///< the prober's identity (--source.name); "" = no `source` label
 };
+/// Calls `f(name, value)` (string_views into `info`) for each of its series' identity labels
+/// in exposition order: target, address, group and source when set, then the static labels.
+/// The one list every format writes.
+template <class F>
+void ForEachLabel(const TargetInfo& info, F&& f) {
+  f(std::string_view("target"), std::string_view(info.name));
+  f(std::string_view("address"), std::string_view(info.address));
+  if (!info.group.empty()) f(std::string_view("group"), std::string_view(info.group));
+  if (!info.source.empty()) f(std::string_view("source"), std::string_view(info.source));
+  for (const auto& [k, v] : info.labels) f(std::string_view(k), std::string_view(v));
+}
 std::string RenderLabels(const TargetInfo& info);
 /// Escapes a label value for the text format (backslash, quote, newline).
 std::string EscapeLabelValue(std::string_view value);

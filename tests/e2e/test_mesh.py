@@ -3,7 +3,8 @@ running the exporter exactly as the Helm chart's `mode: mesh` configures it (the
 ConfigMap and container arguments, --source.name = the node), the peers' name resolved through
 a namespace-private hosts file listing every node (as the headless Service's DNS would), and a
 real Prometheus scraping all six with the ServiceMonitor's metric relabelling and the chart's
-rules (windows shortened through the chart's values).
+rules (windows shortened through the chart's values); a second one, the same with
+--enable-feature=native-histograms, checks the RTT rule and the dashboard over native series.
 
 Faults: one node drops every ICMP packet (nft); later, with that node still dark, the link
 between two other nodes drops. Each time, within two minutes, PingMeshNodeDown names that node
@@ -77,6 +78,8 @@ class MeshBed(contextlib.ExitStack):
         self.nodes: dict[str, NetNs] = {}
         self.agents: dict[str, Exporter] = {}
         self.prometheus: Prometheus | None = None
+        # The same scrape and rules with native histograms: RTT from the native series.
+        self.native: Prometheus | None = None
         self.dir = tempfile.mkdtemp(prefix="pe-mesh-")
         self.callback(shutil.rmtree, self.dir, ignore_errors=True)
 
@@ -131,8 +134,11 @@ class MeshBed(contextlib.ExitStack):
             self.agents[node] = self.enter_context(Exporter(config, netns=ns, extra_args=args))
         prom_ns = self.enter_context(NetNs("pe-prom-"))
         self._attach(switch, prom_ns, "prom", PROMETHEUS_ADDRESS)
-        self.prometheus = self.enter_context(Prometheus(
-            config_file=self._prometheus_config(), netns=prom_ns))
+        config_file = self._prometheus_config()
+        self.prometheus = self.enter_context(Prometheus(config_file=config_file, netns=prom_ns))
+        self.native = self.enter_context(Prometheus(
+            config_file=config_file, netns=prom_ns,
+            extra_args=["--enable-feature=native-histograms"]))
 
     def _prometheus_config(self) -> str:
         """The ServiceMonitor's scrape as a static job, with the chart's rules."""
@@ -182,9 +188,10 @@ def firing(prom: Prometheus, alert: str) -> set[tuple[str, ...]]:
     return found
 
 
-def pairs(prom: Prometheus) -> dict[tuple[str, str], float]:
+def pairs(prom: Prometheus, record: str = "source_destination:ping_mesh_loss_ratio:rate"
+          ) -> dict[tuple[str, str], float]:
     return {(r["metric"]["source"], r["metric"]["destination"]): float(r["value"][1])
-            for r in prom.query("source_destination:ping_mesh_loss_ratio:rate")}
+            for r in prom.query(record)}
 
 
 def check_dashboard(prom: Prometheus) -> None:
@@ -229,6 +236,16 @@ def test_mesh_alerts_name_the_dead_node_and_the_broken_link(bed: MeshBed) -> Non
     # The ServiceMonitor's relabelling keeps only what the rules read of the mesh series.
     assert prom.query('ping_rtt_seconds_bucket{group="mesh"}') == []
     assert prom.query('ping_rtt_seconds_bucket{group="loopback"}') != []
+    # A Prometheus keeping native histograms: the relabelling keeps the native series, and the
+    # RTT rule reads it (no _sum/_count there) for every pair.
+    native = bed.native
+    assert native is not None
+    rtts = wait_until(lambda: (p := pairs(native, "source_destination:ping_mesh_rtt_seconds:mean"))
+                      and set(p) == everyone and p, 60, interval=1,
+                      message="native: RTT of 30 pairs named by node")
+    assert all(0 < v < 0.1 for v in rtts.values()), rtts
+    assert native.query('ping_rtt_seconds_sum{group="mesh"}') == []
+    assert native.query('ping_rtt_seconds{group="mesh"}') != []
     assert firing(prom, "PingMeshNodeDown") == set() and firing(prom, "PingMeshLinkBad") == set()
 
     # One node drops all ICMP: its peers lose it and it loses them.
@@ -248,3 +265,4 @@ def test_mesh_alerts_name_the_dead_node_and_the_broken_link(bed: MeshBed) -> Non
     print(f"PingMeshLinkBad fired {time.monotonic() - began:.1f} s after the fault")
     assert firing(prom, "PingMeshNodeDown") == {(DOWN,)}
     check_dashboard(prom)
+    check_dashboard(native)

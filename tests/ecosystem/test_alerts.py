@@ -5,6 +5,7 @@ and that the files are what the Helm chart renders with its default values (one 
 from __future__ import annotations
 
 import pathlib
+import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -88,6 +89,19 @@ def test_every_alert_is_present_and_labelled() -> None:
             ("$labels.target",) if name in PER_TARGET else ("$labels.instance",))
         for label in labels:
             assert label in annotations["summary"] + annotations["description"], (name, label)
+
+
+@pytest.mark.parametrize("name", RULE_FILES)
+def test_rtt_rules_read_classic_and_native_histograms(name: str) -> None:
+    """A Prometheus with --enable-feature=native-histograms stores ping_rtt_seconds as one
+    native series, without _sum/_count/_bucket: each rule over the classic histogram falls back
+    to the native one (both are run on real servers in e2e/test_native_histograms.py; promtool
+    2.42 unit tests cannot write native input series)."""
+    for group in rules(name)["groups"]:
+        for rule in group["rules"]:
+            expr = rule["expr"]
+            if re.search(r"ping_rtt_seconds_(?:sum|count|bucket)\{", expr):
+                assert re.search(r"\bor\b", expr) and "rate(ping_rtt_seconds{" in expr, rule
 
 
 def test_rule_files_are_the_chart_rendering(helmrender: str) -> None:

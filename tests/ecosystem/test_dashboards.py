@@ -127,6 +127,17 @@ def test_latency_queries_cannot_be_nan(path: pathlib.Path) -> None:
             assert expr.endswith(") >= 0"), f"{where}: {expr}"
 
 
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_rtt_queries_read_classic_and_native_histograms(path: pathlib.Path) -> None:
+    """A Prometheus with --enable-feature=native-histograms stores ping_rtt_seconds as one
+    native series, without _sum/_count/_bucket: each query of the classic histogram falls back
+    to the native one (both are run on real servers in e2e/test_native_histograms.py)."""
+    for where, _, target in queries(load(path)):
+        expr = target["expr"]
+        if re.search(r"ping_rtt_seconds_(?:sum|count|bucket)\{", expr):
+            assert " or " in expr and "rate(ping_rtt_seconds{" in expr, f"{where}: {expr}"
+
+
 # The validator must catch what Grafana would reject: each mutation is one such mistake.
 def _mutations() -> Iterator[tuple[str, Any]]:
     def drop_gridpos(d: dict) -> None:

@@ -22,15 +22,16 @@ PROMETHEUS_BIN: str = os.environ.get("PROMETHEUS_BIN", shutil.which("prometheus"
 
 class Prometheus(Started):
     """One Prometheus process with its own temp dir, scraping `targets` (HOST:PORT) every
-    `scrape_interval_s`, or configured by `config_file` when given (then `targets`,
-    `scrape_interval_s` and `job` are unused). Runs inside `netns` when given (the exporter's
-    namespace, so it can reach 127.0.0.1 there); `extra_args` go on its command line. Context
-    manager; not thread-safe.
+    `scrape_interval_s` and evaluating `rule_files` at that interval, or configured by
+    `config_file` when given (then `targets`, `scrape_interval_s`, `job` and `rule_files` are
+    unused). Runs inside `netns` when given (the exporter's namespace, so it can reach
+    127.0.0.1 there); `extra_args` go on its command line. Context manager; not thread-safe.
     """
 
     def __init__(self, targets: Sequence[str] = (), *, netns: Optional[NetNs] = None,
                  scrape_interval_s: int = 1, job: str = "ping",
-                 config_file: Optional[str] = None, extra_args: Sequence[str] = ()) -> None:
+                 config_file: Optional[str] = None, rule_files: Sequence[str] = (),
+                 extra_args: Sequence[str] = ()) -> None:
         if not os.access(PROMETHEUS_BIN, os.X_OK):
             raise RuntimeError(f"{PROMETHEUS_BIN} missing (Debian package prometheus)")
         self.netns: Optional[NetNs] = netns
@@ -49,6 +50,8 @@ class Prometheus(Started):
                        "scrape_timeout": interval},
             "scrape_configs": [{"job_name": job, "static_configs": [{"targets": list(targets)}]}],
         }
+        if rule_files:
+            config["rule_files"] = [str(f) for f in rule_files]
         with open(self.config_path, "w", encoding="utf-8") as f:
             yaml.safe_dump(config, f)
 

@@ -16,11 +16,16 @@ template syntax, passed through as it is.
   interval: {{ $r.recordingInterval }}
   rules:
     # Mean RTT of the replies that came back within the window, from the histogram. A number
-    # for any target that answered at all, however lossy; absent for one that did not.
+    # for any target that answered at all, however lossy; absent for one that did not. The
+    # classic histogram's _sum/_count, or the native histogram where Prometheus stores that
+    # instead (--enable-feature=native-histograms scrapes protobuf and keeps no _sum/_count).
     - record: {{ $mean }}
       expr: |
         rate(ping_rtt_seconds_sum{ {{- $notMesh -}} }[{{ $w }}])
           / (rate(ping_rtt_seconds_count{ {{- $notMesh -}} }[{{ $w }}]) > 0)
+        or
+        histogram_sum(rate(ping_rtt_seconds{ {{- $notMesh -}} }[{{ $w }}]))
+          / (histogram_count(rate(ping_rtt_seconds{ {{- $notMesh -}} }[{{ $w }}])) > 0)
 - name: ping_exporter.targets
   rules:
     - alert: PingHostDown
@@ -225,7 +230,8 @@ peers lose it; a link is bad when one pair loses while both its ends are seen by
 {{- $w := $m.rateWindow -}}
 {{- $sel := printf "group=%q" .Values.mesh.group -}}
 {{- $loss := printf "1 - sum by (source, address) (rate(ping_packets_received_total{%s}[%s]))\n  / sum by (source, address) (rate(ping_packets_sent_total{%s}[%s]) > 0)" $sel $w $sel $w -}}
-{{- $rtt := printf "sum by (source, address) (rate(ping_rtt_seconds_sum{%s}[%s]))\n  / sum by (source, address) (rate(ping_rtt_seconds_count{%s}[%s]) > 0)" $sel $w $sel $w -}}
+{{- /* RTT from the classic histogram, or from the native one where Prometheus stores that. */ -}}
+{{- $rtt := printf "sum by (source, address) (rate(ping_rtt_seconds_sum{%s}[%s]))\n  / sum by (source, address) (rate(ping_rtt_seconds_count{%s}[%s]) > 0)\nor\nsum by (source, address) (histogram_sum(rate(ping_rtt_seconds{%s}[%s])))\n  / sum by (source, address) (\n      histogram_count(rate(ping_rtt_seconds{%s}[%s])) > 0\n    )" $sel $w $sel $w $sel $w $sel $w -}}
 - name: ping_exporter.mesh.recording
   interval: {{ $m.recordingInterval }}
   rules:

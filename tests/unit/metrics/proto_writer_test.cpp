@@ -67,13 +67,14 @@ std::shared_ptr<const SeriesOptions> Options(RttHistogram h, Profile p = Profile
 
 const std::vector<double> kRtts = {0.0049, 0.005, 0.05, 0.0000005};
 
-// "127.0.0.1" answered kRtts; "::1" got nothing back and one no_route error.
+// "127.0.0.1" answered kRtts; "::1" got nothing back and one no_route error. Both are probed
+// from source "node-a" (--source.name, as mesh agents run).
 std::string ScrapeProto(std::shared_ptr<const SeriesOptions> options) {
   ResultStore store;
   auto list = std::make_shared<ResultStore::TargetList>();
   for (const char* name : {"127.0.0.1", "::1"}) {
     list->push_back(
-        TargetEntry::Make(TargetInfo{name, name, "g", {{"site", "a\"b"}}, ""}, options));
+        TargetEntry::Make(TargetInfo{name, name, "g", {{"site", "a\"b"}}, "", "node-a"}, options));
   }
   PublishedRound up{4, 4, 0.0000005, 0.015, 0.05, 0.02, 64, 1700000000.5, kRtts, 0.004};
   (*list)[0].stats->Publish(up);
@@ -114,10 +115,11 @@ TEST(ProtoWriterTest, LibprotobufReadsEveryFamilyInTableOrder) {
   const pb::MetricFamily* up = Find(families, "ping_up");
   ASSERT_NE(up, nullptr);
   ASSERT_EQ(up->metric_size(), 2);
-  EXPECT_EQ(
-      Labels(up->metric(0)),
-      (std::map<std::string, std::string>{
-          {"target", "127.0.0.1"}, {"address", "127.0.0.1"}, {"group", "g"}, {"site", "a\"b"}}));
+  EXPECT_EQ(Labels(up->metric(0)), (std::map<std::string, std::string>{{"target", "127.0.0.1"},
+                                                                       {"address", "127.0.0.1"},
+                                                                       {"group", "g"},
+                                                                       {"source", "node-a"},
+                                                                       {"site", "a\"b"}}));
   EXPECT_EQ(up->metric(0).gauge().value(), 1);
   EXPECT_EQ(up->metric(1).gauge().value(), 0);
   // The series budget: one reason, one series.
