@@ -33,6 +33,12 @@ void CheckOptions(const config::ProbeOptions& o) {
                   __builtin_add_overflow(round, o.timeout.count(), &round);
   Require(!overflow && round < o.interval.count(), "round length not below interval");
   Require(o.interface.size() <= 15, "interface name longer than 15 characters");
+  Require(!o.rtt_buckets.empty(), "no rtt buckets");
+  for (size_t i = 0; i < o.rtt_buckets.size(); ++i) {
+    Require(std::isfinite(o.rtt_buckets[i]) && o.rtt_buckets[i] > 0, "bad rtt bucket");
+    Require(i == 0 || o.rtt_buckets[i - 1] < o.rtt_buckets[i], "rtt buckets not increasing");
+  }
+  Require(o.rtt_bucket_factor > 1, "rtt_bucket_factor not above 1");
 }
 
 void CheckLabels(const config::Labels& labels) {
@@ -59,10 +65,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Require(!c.groups.empty() || !c.target_files.empty(), "accepted a config without targets");
   Require(c.workers <= 1024, "workers above 1024");
   CheckOptions(c.defaults);
-  for (size_t i = 0; i < c.rtt_buckets.size(); ++i) {
-    Require(std::isfinite(c.rtt_buckets[i]) && c.rtt_buckets[i] > 0, "bad rtt bucket");
-    Require(i == 0 || c.rtt_buckets[i - 1] < c.rtt_buckets[i], "rtt buckets not increasing");
-  }
   for (const config::TargetGroup& g : c.groups) {
     Require(!g.hosts.empty(), "accepted a group without hosts");
     Require(g.hosts.size() == g.host_positions.size(), "host_positions not parallel to hosts");

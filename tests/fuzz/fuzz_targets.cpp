@@ -27,6 +27,8 @@
 #include "common/ip_address.h"
 #include "config/config.h"
 #include "fuzz_check.h"
+#include "metrics/format.h"
+#include "metrics/series_options.h"
 #include "metrics/store.h"
 #include "metrics/text_writer.h"
 #include "targets/expand.h"
@@ -264,6 +266,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       fillers.push_back(std::move(filler));
     }
   }
+  // Every family (the full profile) and the configured buckets, as a scrape writes them.
+  metrics::SeriesOptions series;
+  series.rtt_histogram = cfg->defaults.rtt_histogram;
+  series.rtt_buckets = cfg->defaults.rtt_buckets;
+  series.profile = metrics::Profile::kFull;
   for (const std::vector<targets::TargetSpec>* specs : {&fillers, &expanded.specs}) {
     for (const targets::TargetSpec& spec : *specs) {
       auto info = std::make_unique<metrics::TargetInfo>();
@@ -273,6 +280,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       info->label_text = metrics::RenderLabels(*info);
       metrics::TargetRow row;
       row.info = info.get();
+      row.options = &series;
       row.snap.has_round = true;
       row.snap.round_sent = 3;
       row.snap.round_received = 2;
@@ -283,7 +291,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       row.snap.last_round_time = 1.7e9;
       row.snap.sent_total = 30;
       row.snap.received_total = 20;
-      row.snap.buckets.assign(cfg->rtt_buckets.size() + 1, 2);
+      row.snap.jitter = 0.0002;
+      // As TargetStats keeps them: the classic bounds' counts (none when native only), +Inf.
+      row.snap.buckets.assign((series.classic() ? series.rtt_buckets.size() : 0) + 1, 2);
       row.snap.rtt_sum = 0.003;
       row.snap.rtt_count = 2;
       rows.push_back(std::move(row));
@@ -292,8 +302,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   std::string out;
-  metrics::WriteTargetRows(rows, cfg->rtt_buckets, metrics::RowFamilies::kAll,
-                           [&out](std::string_view piece) { out.append(piece); });
+  metrics::WriteTargetRowsText(rows, metrics::RowFamilies::kAll, metrics::Format::kText,
+                               [&out](std::string_view piece) { out.append(piece); });
   Require(Validate(out) == hosts, "ping_up series do not match the hosts one to one");
   return 0;
 }
