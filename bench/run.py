@@ -982,9 +982,10 @@ def check_targets(results: list[Result], workers: int, dead: Optional[dict]) -> 
         threads = sorted({r.threads for r in pe_any})
         # workers + CivetWeb's connection threads (--web.max-connections, default 512, parked
         # until a client connects) + request threads (--web.max-requests, default 8) + the
-        # reloader + main + a few helpers; the same at every N.
+        # reloader + main, the status sampler, the engine's refresher, the resolver service and
+        # CivetWeb's master; the same at every N.
         http = 512 + 8 + 1
-        line(max(threads) <= workers + http + 4 and len(threads) == 1,
+        line(max(threads) <= workers + http + 5 and len(threads) == 1,
              f"threads: {threads} with workers={workers}, 512 connection and 8 request threads "
              "(goal: workers + HTTP + small constant, the same at every N)")
     if pe10 and pe10.wire and pe10.wire.jitter_p99_ms is not None:
