@@ -204,7 +204,6 @@ step "ecosystem tests" pytest_run "$ROOT/build-test/ping_exporter" tests/ecosyst
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-export LSAN_OPTIONS="suppressions=$ROOT/tools/lsan.supp:print_suppressions=0"
 step "build (ASan+UBSan)" build build-asan -DCMAKE_BUILD_TYPE=Debug \
   -DPING_EXPORTER_SANITIZE=address,undefined
 step "unit tests (ASan+UBSan)" ctest_in build-asan

@@ -3,13 +3,8 @@
 #include <netdb.h>
 
 #include <algorithm>
-#include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <system_error>
-#include <thread>
 #include <utility>
 
 namespace ping_exporter::targets {
@@ -31,14 +26,6 @@ Expected<Addresses, std::string> LookupAll(const std::string& name, int ai_famil
   if (out.empty()) return MakeUnexpected(std::string("no address of the requested family"));
   return out;
 }
-
-/// Shared by a caller and its helper thread, so whichever finishes last frees it.
-struct PendingLookup {
-  std::mutex mu;
-  std::condition_variable done_cv;
-  bool done = false;
-  std::optional<Expected<Addresses, std::string>> result;
-};
 
 }  // namespace
 
@@ -77,33 +64,6 @@ Expected<IpAddress, std::string> Resolve(std::string_view host, config::Family f
       LookupAll(std::string(host), detail::AddressFamily(family));
   if (!all) return MakeUnexpected(all.error());
   return all->front();
-}
-
-Expected<std::vector<IpAddress>, std::string> ResolveAll(std::string_view host,
-                                                         config::Family family, Duration timeout) {
-  if (auto literal = ResolveLiteral(host, family)) return std::move(*literal);
-  std::string timed_out = "lookup timed out after " + FormatDuration(timeout);
-  if (timeout <= Duration::zero()) return MakeUnexpected(std::move(timed_out));
-
-  auto pending = std::make_shared<PendingLookup>();
-  try {
-    std::thread([pending, name = std::string(host), ai_family = detail::AddressFamily(family)] {
-      Expected<Addresses, std::string> r = LookupAll(name, ai_family);
-      std::lock_guard<std::mutex> lock(pending->mu);
-      pending->result.emplace(std::move(r));
-      pending->done = true;
-      pending->done_cv.notify_all();
-    }).detach();
-  } catch (const std::system_error& e) {
-    return MakeUnexpected("cannot start a lookup thread: " + std::string(e.what()));
-  }
-  // Far beyond any real timeout; keeps steady_clock::now() + timeout from overflowing.
-  Duration wait = std::min<Duration>(timeout, std::chrono::hours(24));
-  std::unique_lock<std::mutex> lock(pending->mu);
-  if (!pending->done_cv.wait_for(lock, wait, [&] { return pending->done; })) {
-    return MakeUnexpected(std::move(timed_out));
-  }
-  return std::move(*pending->result);
 }
 
 }  // namespace ping_exporter::targets

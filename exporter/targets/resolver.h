@@ -6,7 +6,6 @@
 #include <string_view>
 #include <vector>
 
-#include "common/duration.h"
 #include "common/expected.h"
 #include "common/ip_address.h"
 #include "config/config.h"
@@ -26,17 +25,6 @@ std::optional<Expected<Addresses, std::string>> ResolveLiteral(std::string_view 
 /// the probe path. For Family::kAny the system's address order (RFC 6724, see
 /// /etc/gai.conf) decides. Thread-safe. Returns a readable message on failure.
 Expected<IpAddress, std::string> Resolve(std::string_view host, config::Family family);
-
-/// Every address of `host` for `family`, duplicates removed, in getaddrinfo() order (the
-/// first is what Resolve() returns). An IP literal gives itself (after a family check)
-/// without a lookup. A name is looked up on a helper thread; if that takes longer than
-/// `timeout` the call returns "lookup timed out after ..." and the helper finishes (or
-/// stays blocked in the system resolver, bounded by resolv.conf's timeout and attempts) on
-/// its own, owning everything it touches. Each pending lookup holds one thread, so callers
-/// with many names should bound how many run at once. A timeout <= 0 fails at once.
-/// Thread-safe; never throws except std::bad_alloc.
-Expected<std::vector<IpAddress>, std::string> ResolveAll(std::string_view host,
-                                                         config::Family family, Duration timeout);
 
 namespace detail {
 /// AF_INET, AF_INET6 or AF_UNSPEC for getaddrinfo()-style hints.
