@@ -151,15 +151,20 @@ def test_native_series_replace_the_buckets_and_averages_still_work(stack: Stack)
     assert stack.native.query("ping_rtt_seconds_bucket") == []
     assert len(stack.classic.query(f"ping_rtt_seconds_bucket{{{SELECTOR}}}")) == \
         len(DELAYS_S) * (len(CLASSIC_BOUNDS) + 1)
-    # Mean RTT: histogram_sum / histogram_count (native) and _sum / _count (classic) agree.
+    # Mean RTT: histogram_sum / histogram_count (native) and _sum / _count (classic). Each
+    # lies between the delay and the top of its own server's highest filled bucket; the two
+    # servers scrape at their own moments, so their 15 s windows hold different replies and
+    # their means are not compared with each other.
     native_mean = _settled(stack.native,
                            f"histogram_sum(rate(ping_rtt_seconds{{{SELECTOR}}}[15s])) / "
                            f"histogram_count(rate(ping_rtt_seconds{{{SELECTOR}}}[15s]))")
     classic_mean = _settled(stack.classic, f"rate(ping_rtt_seconds_sum{{{SELECTOR}}}[15s]) / "
                                            f"rate(ping_rtt_seconds_count{{{SELECTOR}}}[15s])")
-    for target, delay in DELAYS_S.items():
-        assert delay <= native_mean[target] < delay + 0.005, (target, native_mean)
-        assert native_mean[target] == pytest.approx(classic_mean[target], rel=0.05)
+    for kind, prom, _ in _servers(stack):
+        mean = native_mean if kind == "native" else classic_mean
+        top = _top_of_filled_buckets(kind, prom, GROUP)
+        for target, delay in DELAYS_S.items():
+            assert delay <= mean[target] <= top[target], (kind, target, mean, top)
 
 
 def _servers(stack: Stack) -> list[tuple[str, Prometheus, Callable[[float], float]]]:
@@ -167,12 +172,28 @@ def _servers(stack: Stack) -> list[tuple[str, Prometheus, Callable[[float], floa
     return [("native", stack.native, _native_width), ("classic", stack.classic, _classic_width)]
 
 
+def _top_of_filled_buckets(kind: str, prom: Prometheus, group: str,
+                           window: str = "6m") -> dict[str, float]:
+    """By target of `group`: the upper bound of the highest bucket that received a reply in
+    the last `window`, in the histogram `prom` stores (the quantile 1 of its rate). No reply
+    in the window is slower, so no mean over part of the window is higher. `window` is
+    longer than the window of the value it bounds plus the time since that was computed."""
+    series = (f'ping_rtt_seconds{{group="{group}"}}' if kind == "native"
+              else f'ping_rtt_seconds_bucket{{group="{group}"}}')
+    keep = "target" if kind == "native" else "target, le"
+    return _by_target(prom, f"histogram_quantile(1, sum by ({keep}) (rate({series}[{window}])))")
+
+
 @pytest.mark.time_limit(120)
 def test_shipped_rtt_rules_give_the_mean_on_both_servers(stack: Stack) -> None:
     """target:ping_rtt_seconds:mean5m (PingHighLatency's input) and the mesh rules'
     source_destination:ping_mesh_rtt_seconds:mean (PingMeshLinkBad's dashboard), from the
-    shipped files: each host's mean RTT whichever histogram Prometheus keeps."""
-    got: dict[str, dict[str, float]] = {}
+    shipped files: each host's mean RTT whichever histogram Prometheus keeps. A mean lies
+    between the responder's delay (no reply is faster) and the top of the highest bucket that
+    got a reply in its window, read from the histogram the server stores; a rule that read
+    the wrong series, counted one twice or mixed units falls outside. The two servers' windows
+    start at different scrapes, so on a busy machine a late reply can be in one and not the
+    other: their means are each held to their own histogram, not to each other."""
     for kind, prom, _ in _servers(stack):
         means = _settled(prom, "target:ping_rtt_seconds:mean5m")
         assert {dict(k)["group"] for k in prom.query_values("target:ping_rtt_seconds:mean5m")} \
@@ -180,12 +201,13 @@ def test_shipped_rtt_rules_give_the_mean_on_both_servers(stack: Stack) -> None:
         # No agent is scraped at these peer addresses: the destination is named by address.
         mesh = _settled(prom, "source_destination:ping_mesh_rtt_seconds:mean", "destination",
                         MESH_DELAYS_S)
+        # Read after the rules were: the 6 m window holds every reply theirs did.
+        tops = _top_of_filled_buckets(kind, prom, GROUP) | \
+            _top_of_filled_buckets(kind, prom, "mesh")
         for name, values, delays in (("mean5m", means, DELAYS_S), ("mesh", mesh, MESH_DELAYS_S)):
             for host, delay in delays.items():
-                assert delay <= values[host] < delay + 0.005, (kind, name, host, values[host])
-                got.setdefault(f"{name} {host}", {})[kind] = values[host]
-    for what, by_kind in got.items():
-        assert by_kind["native"] == pytest.approx(by_kind["classic"], rel=0.05), (what, by_kind)
+                assert delay <= values[host] <= tops[host], (kind, name, host, values[host],
+                                                               tops[host])
 
 
 def _dashboard_rtt_queries(host: str) -> list[tuple[str, str]]:
@@ -217,9 +239,12 @@ def test_dashboard_rtt_panels_on_both_servers(stack: Stack) -> None:
                 rows = wait_until(lambda: prom.query_values(expr) or None, 40, interval=1.0,
                                   message=f"{kind}: {where} for {host}")
                 low, high = _true_rtts(prom, "5m")[host]
+                # The round stats are scraped once a second, rounds run twice: a reply slower
+                # than any scraped round's max still lies below the top of its bucket.
+                top = max(high + width(high), _top_of_filled_buckets(kind, prom, GROUP)[host])
                 ran += 1
                 problems += [f"{kind} {where} {host}: {v} not in [{low}, {high}] +- a bucket\n"
                              f"    {expr}" for v in rows.values()
-                             if not low - width(low) <= v <= high + width(high)]
+                             if not low - width(low) <= v <= top]
     assert ran >= 32
     assert problems == [], "\n".join(problems)
