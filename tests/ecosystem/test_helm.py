@@ -277,6 +277,22 @@ def test_source_name_outside_mesh_mode(helmrender: str, args: list[str],
     assert c_args[at:at + len(expected)] == expected
 
 
+@pytest.mark.parametrize("args,expected", [
+    ([], None),
+    (["--set", "mode=mesh"], "64"),
+    (["--set", "mode=mesh", "--set", "web.maxConnections=200"], "200"),
+    (["--set", "web.maxConnections=32"], "32"),
+])
+def test_max_connections(helmrender: str, args: list[str], expected: str | None) -> None:
+    """A mesh agent parks 64 HTTP connection threads rather than the binary's 512 (its
+    clients are Prometheus and the kubelet); web.maxConnections overrides either."""
+    proc = render(helmrender, *args)
+    assert proc.returncode == 0, proc.stderr
+    given = [a.split("=", 1)[1] for a in container(docs(proc.stdout))["args"]
+             if a.startswith("--web.max-connections")]
+    assert given == ([] if expected is None else [expected])
+
+
 def test_statefulset_shard_wrapper_computes_ordinal(rendered: dict[str, str],
                                                      tmp_path: pathlib.Path) -> None:
     """Runs the container's shell wrapper with a stand-in binary that prints its arguments."""

@@ -78,6 +78,11 @@ spec:
         {{- end }}
         - --web.listen-address=:{{ int .Values.web.port }}
         - --web.telemetry-path={{ .Values.web.telemetryPath }}
+        {{- if .Values.web.maxConnections }}
+        - --web.max-connections={{ int .Values.web.maxConnections }}
+        {{- else if $mesh }}
+        - --web.max-connections=64
+        {{- end }}
         - --log.level={{ .Values.log.level }}
         - --log.format={{ .Values.log.format }}
         - --icmp.socket={{ .Values.icmp.socket }}
