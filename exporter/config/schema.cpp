@@ -205,6 +205,13 @@ std::string WordList(std::span<const std::string_view> words) {
   return out;
 }
 
+// A TOML float, or an integer as a double; nullopt for any other node.
+std::optional<double> NumberOf(const toml::node& node) {
+  if (const toml::value<double>* f = node.as_floating_point()) return f->get();
+  if (const toml::value<int64_t>* n = node.as_integer()) return static_cast<double>(n->get());
+  return std::nullopt;
+}
+
 Status ReadBounds(const toml::node& node, std::string_view path, std::vector<double>& out) {
   const toml::array* arr = node.as_array();
   if (!arr) return TypeFail(node, path, "an array of numbers (seconds)");
@@ -221,14 +228,9 @@ Status ReadBounds(const toml::node& node, std::string_view path, std::vector<dou
   for (size_t i = 0; i < arr->size(); ++i) {
     const toml::node& e = *arr->get(i);
     std::string at = Index(path, i);
-    double v = 0;
-    if (const toml::value<double>* f = e.as_floating_point()) {
-      v = f->get();
-    } else if (const toml::value<int64_t>* n = e.as_integer()) {
-      v = static_cast<double>(n->get());
-    } else {
-      return TypeFail(e, at, "a number of seconds");
-    }
+    std::optional<double> number = NumberOf(e);
+    if (!number) return TypeFail(e, at, "a number of seconds");
+    const double v = *number;
     if (!std::isfinite(v)) {
       return Fail{PosOf(e), at + ": must be a finite number (the +Inf bucket is implicit)"};
     }
@@ -296,14 +298,9 @@ Status ReadValue(const Rule& rule, const toml::node& node, std::string_view path
     return st;
   }
   if (const Number* number = std::get_if<Number>(&rule)) {
-    double v = 0;
-    if (const toml::value<double>* f = node.as_floating_point()) {
-      v = f->get();
-    } else if (const toml::value<int64_t>* n = node.as_integer()) {
-      v = static_cast<double>(n->get());
-    } else {
-      return TypeFail(node, path, "a number (" + std::string(number->what) + ")");
-    }
+    std::optional<double> given = NumberOf(node);
+    if (!given) return TypeFail(node, path, "a number (" + std::string(number->what) + ")");
+    const double v = *given;
     if (!(v > number->above && v <= number->max)) {
       return Fail{PosOf(node), std::string(path) + ": " + FormatNumber(v) +
                                    " is out of range (expected more than " +
