@@ -73,15 +73,16 @@ class ProtoVisitor {
       wire::AppendLabel(&extra[i], f.labels[0], label_values[i]);
     }
     const bool histogram = f.type == MetricType::kHistogram;
+    // A histogram's size comes from its layout (HistogramSize() builds layout_).
     auto value_size = [&](const TargetRow& r) {
       return histogram ? LengthFieldSize(HistogramSize(r)) : wire::kValueFieldSize;
     };
-    auto metric_size = [&](const TargetRow& r, size_t label) {
-      return labels_.Of(r).size() + (extra.empty() ? 0 : extra[label].size()) + value_size(r);
+    auto metric_size = [&](const TargetRow& r, size_t label, size_t value) {
+      return labels_.Of(r).size() + (extra.empty() ? 0 : extra[label].size()) + value;
     };
     size_t body = 0;
     samples([&](const TargetRow& r, size_t label, const detail::RowValue&) {
-      body += LengthFieldSize(metric_size(r, label));
+      body += LengthFieldSize(metric_size(r, label, value_size(r)));
     });
     if (body == 0) return;  // no samples: Prometheus wants none of an empty family
     std::string head;
@@ -92,16 +93,20 @@ class ProtoVisitor {
     const uint32_t value_field =
         f.type == MetricType::kCounter ? field::kMetricCounter : field::kMetricGauge;
     samples([&](const TargetRow& r, size_t label, const detail::RowValue& v) {
+      // Once a row: a histogram's layout stays built for WriteHistogram() below.
+      const size_t histogram_size = histogram ? HistogramSize(r) : 0;
+      const size_t value =
+          histogram ? LengthFieldSize(histogram_size) : size_t{wire::kValueFieldSize};
       b_.Room(1 + 10);
       b_.Put(static_cast<char>(Tag(field::kFamilyMetric, wire::kLength)));
-      b_.PutVarint(metric_size(r, label));
+      b_.PutVarint(metric_size(r, label, value));
       // Labels are not bounded: put checked. The value is (a histogram has at most
       // kMaxRttBuckets classic and kNativeBucketLimit native buckets), and goes unchecked.
       b_.Put(labels_.Of(r));
       if (!extra.empty()) b_.Put(extra[label]);
-      b_.Room(value_size(r));
+      b_.Room(value);
       if (histogram) {
-        WriteHistogram(r);
+        WriteHistogram(r, histogram_size);
       } else {
         b_.Put(static_cast<char>(Tag(value_field, wire::kLength)));
         b_.Put(static_cast<char>(wire::kDoubleFieldSize));
@@ -131,12 +136,13 @@ class ProtoVisitor {
     return n;
   }
 
-  // Metric.histogram; the caller reserved room for the whole metric.
-  void WriteHistogram(const TargetRow& r) {
+  // Metric.histogram of `size` bytes, with layout_ built for `r` (HistogramSize()); the
+  // caller reserved room for the whole metric.
+  void WriteHistogram(const TargetRow& r, size_t size) {
     const TargetSnapshot& s = r.snap;
     const SeriesOptions& o = *r.options;
     b_.Put(static_cast<char>(Tag(field::kMetricHistogram, wire::kLength)));
-    b_.PutVarint(HistogramSize(r));  // also builds layout_ for the native part below
+    b_.PutVarint(size);
     b_.Put(static_cast<char>(Tag(field::kHistCount, wire::kVarint)));
     b_.PutVarint(s.rtt_count);
     b_.Put(static_cast<char>(Tag(field::kHistSum, wire::kFixed64)));
