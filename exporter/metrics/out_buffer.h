@@ -12,12 +12,29 @@
 #include <memory>
 #include <string_view>
 
+#include "metrics/proto_wire.h"
+
 namespace ping_exporter::metrics {
 
 /// Receives an exposition in pieces of up to about 256 KiB (text or protobuf bytes).
 using Sink = std::function<void(std::string_view)>;
 
 namespace detail {
+
+/// Writes `v` as the text formats spell it (NaN, +Inf, -Inf, else the shortest round trip) into
+/// [first, last), which has room for 24 characters; returns the end.
+inline char* EncodeTextValue(char* first, char* last, double v) {
+  std::string_view special;
+  if (std::isnan(v)) {
+    special = "NaN";
+  } else if (std::isinf(v)) {
+    special = v > 0 ? "+Inf" : "-Inf";
+  } else {
+    return std::to_chars(first, last, v).ptr;
+  }
+  std::memcpy(first, special.data(), special.size());
+  return first + special.size();
+}
 
 /// Not thread-safe; one per writer call. Flushes what is left when destroyed.
 class OutBuffer {
@@ -51,41 +68,22 @@ class OutBuffer {
     used_ += s.size();
   }
   void Put(char c) { data_[used_++] = c; }  // callers reserved Room(), e.g. kValueRoom
-  void PutUint(uint64_t v) {
-    auto r = std::to_chars(data_.get() + used_, data_.get() + kSize, v);
-    used_ = static_cast<size_t>(r.ptr - data_.get());
-  }
-  /// A sample value as the text formats spell it (NaN, +Inf, -Inf, shortest round trip).
-  void PutDouble(double v) {
-    if (std::isnan(v)) {
-      Put(std::string_view("NaN"));
-    } else if (std::isinf(v)) {
-      Put(v > 0 ? std::string_view("+Inf") : std::string_view("-Inf"));
-    } else {
-      auto r = std::to_chars(data_.get() + used_, data_.get() + kSize, v);
-      used_ = static_cast<size_t>(r.ptr - data_.get());
-    }
-  }
+  void PutUint(uint64_t v) { Advance(std::to_chars(End(), data_.get() + kSize, v).ptr); }
+  /// A sample value as the text formats spell it (callers reserved Room(kValueRoom)).
+  void PutDouble(double v) { Advance(EncodeTextValue(End(), data_.get() + kSize, v)); }
   /// Protobuf base-128 varint (callers reserved Room()).
-  void PutVarint(uint64_t v) {
-    while (v >= 0x80) {
-      data_[used_++] = static_cast<char>(v | 0x80);
-      v >>= 7;
-    }
-    data_[used_++] = static_cast<char>(v);
-  }
+  void PutVarint(uint64_t v) { Advance(wire::EncodeVarint(End(), v)); }
   /// Protobuf fixed64 double, little endian (callers reserved Room()).
-  void PutFixed64(double v) {
-    uint64_t bits;
-    std::memcpy(&bits, &v, sizeof bits);
-    for (int i = 0; i < 8; ++i) data_[used_++] = static_cast<char>(bits >> (8 * i));
-  }
+  void PutFixed64(double v) { Advance(wire::EncodeFixed64(End(), v)); }
   void Flush() {
     if (used_ > 0) sink_(std::string_view(data_.get(), used_));
     used_ = 0;
   }
 
  private:
+  char* End() { return data_.get() + used_; }
+  void Advance(char* end) { used_ = static_cast<size_t>(end - data_.get()); }
+
   const Sink& sink_;
   std::unique_ptr<char[]> data_;
   size_t used_ = 0;

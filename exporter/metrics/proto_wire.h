@@ -50,19 +50,30 @@ inline constexpr size_t kDoubleFieldSize = 9;
 /// Metric.gauge or Metric.counter holding one value: tag, length, the value's field.
 inline constexpr size_t kValueFieldSize = LengthFieldSize(kDoubleFieldSize);
 
-inline void AppendVarint(std::string* out, uint64_t v) {
+/// Writes `v` as a base-128 varint at `p` (at most 10 bytes); returns the end.
+inline char* EncodeVarint(char* p, uint64_t v) {
   while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
+    *p++ = static_cast<char>(v | 0x80);
     v >>= 7;
   }
-  out->push_back(static_cast<char>(v));
+  *p++ = static_cast<char>(v);
+  return p;
+}
+/// Writes `v` as a little-endian fixed64 at `p` (8 bytes); returns the end.
+inline char* EncodeFixed64(char* p, double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  for (int i = 0; i < 8; ++i) *p++ = static_cast<char>(bits >> (8 * i));
+  return p;
+}
+
+inline void AppendVarint(std::string* out, uint64_t v) {
+  char bytes[10];
+  out->append(bytes, EncodeVarint(bytes, v));
 }
 inline void AppendDouble(std::string* out, double v) {
   char bytes[8];
-  uint64_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(bits >> (8 * i));
-  out->append(bytes, sizeof bytes);
+  out->append(bytes, EncodeFixed64(bytes, v));
 }
 inline void AppendBytesField(std::string* out, uint32_t field, std::string_view bytes) {
   out->push_back(static_cast<char>(Tag(field, kLength)));

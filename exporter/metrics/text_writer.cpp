@@ -1,7 +1,6 @@
 #include "metrics/text_writer.h"
 
 #include <charconv>
-#include <cmath>
 #include <string>
 #include <vector>
 
@@ -147,15 +146,8 @@ void AppendLabelPair(std::string* out, std::string_view name, std::string_view v
 }
 
 void AppendTextValue(std::string* out, double v) {
-  if (std::isnan(v)) {
-    *out += "NaN";
-  } else if (std::isinf(v)) {
-    *out += v > 0 ? "+Inf" : "-Inf";
-  } else {
-    char buf[32];
-    auto res = std::to_chars(buf, buf + sizeof buf, v);
-    out->append(buf, res.ptr);
-  }
+  char buf[32];
+  out->append(buf, EncodeTextValue(buf, buf + sizeof buf, v));
 }
 
 }  // namespace detail
