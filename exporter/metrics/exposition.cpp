@@ -30,10 +30,7 @@ void FamilyWriter::Sample(std::span<const std::string_view> label_values, double
     std::string metric;
     size_t i = 0;
     for (std::string_view v : label_values) wire::AppendLabel(&metric, f.labels[i++], v);
-    wire::AppendValue(
-        &metric,
-        f.type == MetricType::kCounter ? wire::field::kMetricCounter : wire::field::kMetricGauge,
-        value);
+    wire::AppendValue(&metric, detail::ProtoValueField(f.type), value);
     wire::AppendBytesField(&metrics_, wire::field::kFamilyMetric, metric);
     return;
   }

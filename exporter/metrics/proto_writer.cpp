@@ -90,8 +90,7 @@ class ProtoVisitor {
     b_.Room(10);
     b_.PutVarint(head.size() + body);
     b_.Put(head);
-    const uint32_t value_field =
-        f.type == MetricType::kCounter ? field::kMetricCounter : field::kMetricGauge;
+    const uint32_t value_field = detail::ProtoValueField(f.type);
     samples([&](const TargetRow& r, size_t label, const detail::RowValue& v) {
       // Once a row: a histogram's layout stays built for WriteHistogram() below.
       const size_t histogram_size = histogram ? HistogramSize(r) : 0;
@@ -219,6 +218,10 @@ void AppendProtoFamilyHeader(std::string* out, const Family& family) {
   wire::AppendBytesField(out, field::kFamilyHelp, family.help);
   out->push_back(static_cast<char>(Tag(field::kFamilyType, wire::kVarint)));
   wire::AppendVarint(out, ProtoType(family.type));
+}
+
+uint32_t ProtoValueField(MetricType type) {
+  return type == MetricType::kCounter ? field::kMetricCounter : field::kMetricGauge;
 }
 
 }  // namespace detail

@@ -45,6 +45,9 @@ class NativeLayout {
 
 /// Appends a MetricFamily's name, help and type fields for `family`.
 void AppendProtoFamilyHeader(std::string* out, const Family& family);
+/// The Metric field holding a sample of a counter or gauge of `type`: Metric.counter or
+/// Metric.gauge (state sets are gauges).
+uint32_t ProtoValueField(MetricType type);
 }  // namespace detail
 
 }  // namespace ping_exporter::metrics
