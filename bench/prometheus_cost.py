@@ -52,8 +52,8 @@ from lib.exporter import Exporter, http_get, raw_scrape, wait_until  # noqa: E40
 from lib.netns import NetNs  # noqa: E402
 from lib.process import terminate  # noqa: E402
 from lib.prometheus import Prometheus  # noqa: E402
+from run import cpu_seconds, loopback_targets  # noqa: E402  (bench/run.py)
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 SCRAPE_INTERVAL_S = 5
 SMOKEPING_BIN = "/usr/bin/prometheus-smokeping-prober"
 # The Accept headers Debian's Prometheus 2.42 sends (captured), without and with
@@ -76,11 +76,6 @@ MODES: dict[str, dict[str, Any]] = {
 }
 
 
-def loopback_targets(n: int) -> list[str]:
-    """127.200.0.1 upwards, last octet 1..254: never outside 127.0.0.0/8."""
-    return [f"127.{200 + i // (254 * 256)}.{i // 254 % 256}.{i % 254 + 1}" for i in range(n)]
-
-
 def config_text(hosts: list[str], options: dict[str, str], interval: str, count: int) -> str:
     lines = ["workers = 2", "", "[defaults]", f'interval = "{interval}"', f"count = {count}",
              'timeout = "1s"']
@@ -89,13 +84,6 @@ def config_text(hosts: list[str], options: dict[str, str], interval: str, count:
     lines += [f'  "{h}",' for h in hosts]
     lines.append("]")
     return "\n".join(lines) + "\n"
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        raw = f.read()
-    fields = raw[raw.rindex(b")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def status_kib(pid: int, key: str) -> int:
